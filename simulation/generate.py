@@ -1,0 +1,126 @@
+"""Generate a whole organisation: collector files, Compliance records and ground truth."""
+
+from __future__ import annotations
+
+import heapq
+import json
+import random
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from simulation.behaviour import WORKDAY_START_HOUR, Event, simulate_person_day
+from simulation.collector import RotatingFileWriter, collector_lines
+from simulation.compliance import ComplianceRecorder
+from simulation.ground_truth import NANO, GroundTruth
+from simulation.organisation import build_organisation
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    """What a generation wrote, and how fast."""
+
+    output_dir: str
+    otel_dir: str
+    users: int
+    days: int
+    start_date: str
+    end_date: str
+    events: int
+    lines: int
+    files: int
+    bytes: int
+    total_cost_usd: str
+    seconds: float
+
+    @property
+    def events_per_second(self) -> float:
+        """Generation throughput."""
+        return self.events / self.seconds if self.seconds else 0.0
+
+
+def generate(
+    output_dir: Path,
+    *,
+    seed: int = 7,
+    users: int = 50,
+    days: int = 14,
+    end_date: date | None = None,
+    rotate_megabytes: float = 16.0,
+) -> GenerationResult:
+    """Simulate `users` people over the `days` days ending on `end_date` (default: today, UTC).
+
+    Writes `otel/logs.jsonl` (+ rotated `logs-<ts>.jsonl`), `compliance/*.json`, and
+    `ground_truth/*.csv` under `output_dir`. The same seed and dates give identical files.
+
+    Returns:
+        A summary with counts and the generation rate.
+    """
+    started = time.perf_counter()
+    end_date = end_date or datetime.now(UTC).date()
+    start_date = end_date - timedelta(days=days - 1)
+    rng = random.Random(seed)
+    organisation = build_organisation(rng, users)
+    truth = GroundTruth()
+    compliance = ComplianceRecorder(organisation, seed)
+    writer = RotatingFileWriter(output_dir / "otel" / "logs.jsonl", rotate_megabytes)
+    period_end_ns = int(datetime.combine(end_date + timedelta(days=1), datetime.min.time(), UTC).timestamp() * 1e9)
+
+    pending: list[tuple[int, int, Event]] = []  # a heap ordered by event time
+    counter = 0
+    lines = 0
+
+    def flush(before_ns: int) -> None:
+        nonlocal lines
+        ready = []
+        while pending and pending[0][0] < before_ns:
+            ready.append(heapq.heappop(pending)[2])
+        # Events past the simulated period have not happened yet: they are never written.
+        ready = [event for event in ready if event.time_ns < period_end_ns]
+        truth.add(ready)
+        compliance.add(ready)
+        for written_at, line in collector_lines(ready):
+            writer.write_line(line, written_at)
+            lines += 1
+
+    for offset in range(days):
+        local_day = start_date + timedelta(days=offset)
+        for person in organisation.people:
+            for event in simulate_person_day(seed, organisation.organization_uuid, person, local_day):
+                heapq.heappush(pending, (event.time_ns, counter, event))
+                counter += 1
+        # Nobody starts a session on the next local day before WORKDAY_START_HOUR, so
+        # everything earlier than that, in any zone, is complete and can be written.
+        next_day = local_day + timedelta(days=1)
+        horizon = min(
+            datetime.combine(next_day, datetime.min.time(), ZoneInfo(person.time_zone)).timestamp()
+            for person in organisation.people
+        )
+        flush(int((horizon + WORKDAY_START_HOUR * 3600) * 1e9))
+    flush(period_end_ns)
+    writer.close()
+
+    truth.write(output_dir / "ground_truth")
+    compliance.write(output_dir / "compliance", generated_at=datetime.combine(end_date, datetime.max.time(), UTC))
+    files = [*writer.rotated, writer.path]
+    result = GenerationResult(
+        output_dir=str(output_dir),
+        otel_dir=str(writer.path.parent),
+        users=users,
+        days=days,
+        start_date=start_date.isoformat(),
+        end_date=end_date.isoformat(),
+        events=truth.events,
+        lines=lines,
+        files=len(files),
+        bytes=sum(path.stat().st_size for path in files),
+        total_cost_usd=str(Decimal(truth.total_cost_nano) * NANO),
+        seconds=round(time.perf_counter() - started, 3),
+    )
+    (output_dir / "ground_truth" / "generation.json").write_text(
+        json.dumps({k: v for k, v in asdict(result).items() if k != "seconds"}, indent=1) + "\n"
+    )
+    return result

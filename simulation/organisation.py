@@ -1,0 +1,178 @@
+"""The simulated organisation: teams and people, with the identities each source knows them by."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import dataclass, field
+
+TEAMS = (
+    # (name, department, cost centre)
+    ("Platform Engineering", "engineering", "CC-1010"),
+    ("Data Science", "engineering", "CC-1020"),
+    ("Security Operations", "security", "CC-2010"),
+    ("Finance", "finance", "CC-3010"),
+    ("Legal", "legal", "CC-3020"),
+    ("Sales", "go-to-market", "CC-4010"),
+    ("Customer Support", "go-to-market", "CC-4020"),
+    ("Design", "product", "CC-5010"),
+)
+
+# (IANA zone, share of people); working hours are simulated in local time.
+TIME_ZONES = (
+    ("America/Los_Angeles", 0.25),
+    ("America/New_York", 0.25),
+    ("Europe/London", 0.15),
+    ("Europe/Berlin", 0.15),
+    ("Asia/Kolkata", 0.1),
+    ("Asia/Tokyo", 0.05),
+    ("Australia/Sydney", 0.05),
+)
+
+FIRST_NAMES = (
+    "Alice", "Bruno", "Chen", "Dana", "Elif", "Farah", "Goran", "Hana", "Ines", "Jonas",
+    "Kavya", "Liam", "Mei", "Nadia", "Omar", "Priya", "Quinn", "Rosa", "Sven", "Tariq",
+    "Uma", "Victor", "Wen", "Ximena", "Yusuf", "Zoe", "Amara", "Bastian", "Carmen", "Dmitri",
+)  # fmt: skip
+LAST_NAMES = (
+    "Okafor", "Schmidt", "Tanaka", "Rossi", "Nguyen", "Garcia", "Kowalski", "Haddad", "Silva",
+    "Andersen", "Patel", "Murphy", "Yilmaz", "Novak", "Dubois", "Kim", "Laine", "Moreau",
+)  # fmt: skip
+
+# Preferred models per kind of person, with weights. Ids are what clients send on the
+# wire: plain aliases, dated ids and the `[1m]` long-context suffix all occur.
+MODEL_MIXES = {
+    "default": (
+        ("claude-sonnet-5", 0.55),
+        ("claude-haiku-4-5-20251001", 0.2),
+        ("claude-opus-5", 0.15),
+        ("claude-sonnet-4-6", 0.1),
+    ),
+    "power": (
+        ("claude-opus-5", 0.45),
+        ("claude-opus-4-6[1m]", 0.15),
+        ("claude-sonnet-5", 0.3),
+        ("claude-haiku-4-5-20251001", 0.1),
+    ),
+}
+
+ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZabcdefghijkmnopqrstuvwxyz"
+
+
+@dataclass(frozen=True)
+class Team:
+    """A team: a Compliance API group and, for some people, an OTEL_RESOURCE_ATTRIBUTES tag."""
+
+    team_id: str
+    group_id: str
+    name: str
+    department: str
+    cost_center: str
+
+
+@dataclass
+class Person:
+    """One member of the organisation, as both sources see them."""
+
+    account_id: str  # `user_…`, Compliance users[].id and OTel user.account_id
+    account_uuid: str
+    device_id: str  # OTel user.id: an anonymous installation id
+    email: str
+    full_name: str
+    role: str
+    team: Team
+    time_zone: str
+    service_name: str  # "cowork" or "claude-code"
+    tags_resource: bool  # whether OTEL_RESOURCE_ATTRIBUTES carries team tags
+    activity: float  # expected sessions per working day
+    model_mix: str
+    os_type: str
+    os_version: str
+    host_arch: str
+    joined_at_days_ago: int
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Organisation:
+    """The whole simulated organisation."""
+
+    organization_uuid: str
+    organization_id: str  # `org_…`
+    name: str
+    teams: list[Team]
+    people: list[Person]
+
+
+def tagged_id(rng: random.Random, prefix: str, length: int = 24) -> str:
+    """An Anthropic-style tagged id such as `user_01XyDMpzjS89pFZXqSFUBDr6`."""
+    return prefix + "01" + "".join(rng.choice(ALPHABET) for _ in range(length - 2))
+
+
+def seeded_uuid(rng: random.Random) -> str:
+    """A UUID4 drawn from the seeded generator, so runs are reproducible."""
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+def build_organisation(rng: random.Random, n_users: int, claude_code_share: float = 0.2) -> Organisation:
+    """Draw an organisation of `n_users` people spread over teams and time zones.
+
+    Args:
+        rng: the seeded random generator; the same seed gives the same organisation.
+        n_users: number of people.
+        claude_code_share: share of people who use Claude Code rather than Cowork.
+
+    Returns:
+        The organisation, with one or two heavy users among its people.
+    """
+    teams = [
+        Team(
+            team_id=name.lower().replace(" ", "-"),
+            group_id=tagged_id(rng, "rbac_group_"),
+            name=name,
+            department=department,
+            cost_center=cost_center,
+        )
+        for name, department, cost_center in TEAMS
+    ]
+    zones, zone_weights = zip(*TIME_ZONES, strict=True)
+    heavy = set(rng.sample(range(n_users), k=min(n_users, 1 if n_users < 20 else 2)))
+    used_emails: set[str] = set()
+    people = []
+    for index in range(n_users):
+        first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+        email = f"{first}.{last}".lower() + "@example.com"
+        suffix = 2
+        while email in used_emails:
+            email = f"{first}.{last}{suffix}".lower() + "@example.com"
+            suffix += 1
+        used_emails.add(email)
+        is_claude_code = rng.random() < claude_code_share
+        mac = rng.random() < 0.7
+        people.append(
+            Person(
+                account_id=tagged_id(rng, "user_"),
+                account_uuid=seeded_uuid(rng),
+                device_id=f"{rng.getrandbits(256):064x}",
+                email=email,
+                full_name=f"{first} {last}",
+                role="admin" if index == 0 else rng.choice(("user", "user", "user", "developer")),
+                team=rng.choice(teams),
+                time_zone=rng.choices(zones, weights=zone_weights)[0],
+                service_name="claude-code" if is_claude_code else "cowork",
+                tags_resource=rng.random() < 0.4,
+                activity=(9.0 if index in heavy else rng.uniform(0.6, 3.0)),
+                model_mix="power" if index in heavy or rng.random() < 0.15 else "default",
+                os_type="darwin" if mac else rng.choice(("windows", "linux")),
+                os_version=rng.choice(("25.1.0", "24.6.0")) if mac else "10.0.26100",
+                host_arch="arm64" if mac else "x64",
+                joined_at_days_ago=rng.randint(40, 900),
+            )
+        )
+    return Organisation(
+        organization_uuid=seeded_uuid(rng),
+        organization_id=tagged_id(rng, "org_"),
+        name="Example Corp",
+        teams=teams,
+        people=people,
+    )

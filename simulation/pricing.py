@@ -1,0 +1,80 @@
+"""Model prices, read from the dbt seed so the generator and the warehouse share one table."""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+
+PRICE_SEED = Path(__file__).resolve().parents[1] / "dbt_project" / "seeds" / "model_prices.csv"
+
+# Clients send dated ids (`claude-haiku-4-5-20251001`) and a `[1m]` long-context suffix;
+# the price table is keyed by the bare model id.
+_DATE_SUFFIX = re.compile(r"-\d{8}$")
+_CONTEXT_SUFFIX = re.compile(r"\[[^\]]*\]$")
+
+
+@dataclass(frozen=True)
+class Price:
+    """Prices of one model in nano-dollars per token (integers, so sums are exact)."""
+
+    input: int
+    cache_write_5m: int
+    cache_write_1h: int
+    cache_read: int
+    output: int
+
+
+def normalise_model_id(model: str) -> str:
+    """Strip the `[1m]` suffix and a trailing release date from a model id."""
+    return _DATE_SUFFIX.sub("", _CONTEXT_SUFFIX.sub("", model.strip()))
+
+
+def _nano_per_token(usd_per_mtok: str) -> int:
+    # $/MTok equals µ$/token; times 1,000 gives n$/token, exact for every listed price.
+    value = Decimal(usd_per_mtok) * 1000
+    if value != value.to_integral_value():
+        raise ValueError(f"price {usd_per_mtok} $/MTok is not a whole number of n$/token")
+    return int(value)
+
+
+@cache
+def price_table() -> dict[str, Price]:
+    """The price table, keyed by normalised model id."""
+    with PRICE_SEED.open(newline="") as handle:
+        return {
+            row["model_id"]: Price(
+                input=_nano_per_token(row["input_usd_per_mtok"]),
+                cache_write_5m=_nano_per_token(row["cache_write_5m_usd_per_mtok"]),
+                cache_write_1h=_nano_per_token(row["cache_write_1h_usd_per_mtok"]),
+                cache_read=_nano_per_token(row["cache_read_usd_per_mtok"]),
+                output=_nano_per_token(row["output_usd_per_mtok"]),
+            )
+            for row in csv.DictReader(handle)
+        }
+
+
+def request_cost_parts_nano(
+    model: str,
+    *,
+    input_tokens: int,
+    output_tokens: int,
+    cache_read_tokens: int,
+    cache_write_5m_tokens: int,
+    cache_write_1h_tokens: int = 0,
+) -> tuple[int, int, int, int]:
+    """Exact cost of one API request in nano-dollars, by category.
+
+    Returns:
+        (input, output, cache read, cache write) costs; their sum is the request's cost.
+    """
+    price = price_table()[normalise_model_id(model)]
+    return (
+        input_tokens * price.input,
+        output_tokens * price.output,
+        cache_read_tokens * price.cache_read,
+        cache_write_5m_tokens * price.cache_write_5m + cache_write_1h_tokens * price.cache_write_1h,
+    )
