@@ -1,0 +1,64 @@
+"""The manifest store: which bytes of which input file have been landed (SQLite, WAL)."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+_SCHEMA = """
+create table if not exists otel_files (
+    fingerprint text primary key,
+    last_path text not null,
+    landed_offset integer not null,
+    records integer not null default 0,
+    quarantined_lines integer not null default 0,
+    first_landed_at text not null,
+    updated_at text not null
+);
+"""
+
+
+class Manifest:
+    """Offsets landed per input file, keyed by content fingerprint (so renames are harmless)."""
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._connection = sqlite3.connect(path, isolation_level=None)
+        self._connection.execute("pragma journal_mode=wal")
+        self._connection.execute("pragma synchronous=full")
+        self._connection.executescript(_SCHEMA)
+
+    def landed_offset(self, fingerprint: str) -> int:
+        """Bytes of the file already landed (0 for a new file)."""
+        row = self._connection.execute(
+            "select landed_offset from otel_files where fingerprint = ?", (fingerprint,)
+        ).fetchone()
+        return row[0] if row else 0
+
+    def advance(self, fingerprint: str, path: Path, offset: int, records: int, quarantined: int) -> None:
+        """Record that the file is landed up to `offset`; call only once the data is durable."""
+        now = datetime.now(UTC).isoformat()
+        self._connection.execute(
+            """
+            insert into otel_files values (?, ?, ?, ?, ?, ?, ?)
+            on conflict (fingerprint) do update set
+                last_path = excluded.last_path,
+                landed_offset = excluded.landed_offset,
+                records = otel_files.records + excluded.records,
+                quarantined_lines = otel_files.quarantined_lines + excluded.quarantined_lines,
+                updated_at = excluded.updated_at
+            """,
+            (fingerprint, str(path), offset, records, quarantined, now, now),
+        )
+
+    def totals(self) -> dict[str, int]:
+        """Files, records and quarantined lines landed so far."""
+        files, records, quarantined = self._connection.execute(
+            "select count(*), coalesce(sum(records), 0), coalesce(sum(quarantined_lines), 0) from otel_files"
+        ).fetchone()
+        return {"files": files, "records": records, "quarantined_lines": quarantined}
+
+    def close(self) -> None:
+        """Close the store."""
+        self._connection.close()

@@ -1,0 +1,111 @@
+"""Parse OTLP/JSON lines into Arrow, isolating the lines that cannot be parsed."""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.json as pa_json
+
+from ingestion.otel.schema import LOGS_LINE
+
+# A block must hold the longest line; lines longer than this are parsed on their own.
+BLOCK_SIZE = 16 << 20
+_PARSE_OPTIONS = pa_json.ParseOptions(explicit_schema=LOGS_LINE, unexpected_field_behavior="ignore")
+
+
+@dataclass(frozen=True)
+class BadLine:
+    """A line that could not be landed, with where it was and why."""
+
+    offset: int
+    error: str
+    content: bytes
+
+
+@dataclass(frozen=True)
+class ParsedLines:
+    """Lines parsed into one Arrow table (one row per line) and their byte offsets."""
+
+    table: pa.Table
+    offsets: np.ndarray
+    bad_lines: list[BadLine]
+
+
+def line_spans(data: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end offsets of the lines in `data` (which ends with a newline) that hold
+    anything but whitespace; pyarrow skips blank lines and so do we."""
+    buffer = np.frombuffer(data, dtype=np.uint8)
+    ends = np.flatnonzero(buffer == 10)
+    starts = np.concatenate(([0], ends[:-1] + 1)).astype(np.int64)
+    is_content = ~np.isin(buffer, np.frombuffer(b" \t\r\n", dtype=np.uint8))
+    content_before = np.concatenate(([0], np.cumsum(is_content, dtype=np.int64)))
+    has_content = content_before[ends] - content_before[starts] > 0
+    return starts[has_content], ends[has_content]
+
+
+def _normalise_numbers(node: object) -> object:
+    """Turn 64-bit ints sent as JSON numbers into strings, as the collector writes them."""
+    if isinstance(node, dict):
+        return {
+            key: str(value) if key in ("intValue", "timeUnixNano", "observedTimeUnixNano") and isinstance(value, int | float) else _normalise_numbers(value)
+            for key, value in node.items()
+        }  # fmt: skip
+    if isinstance(node, list):
+        return [_normalise_numbers(item) for item in node]
+    return node
+
+
+def _parse_block(data: bytes) -> pa.Table:
+    return pa_json.read_json(
+        io.BytesIO(data),
+        read_options=pa_json.ReadOptions(block_size=max(BLOCK_SIZE, len(data) + 1), use_threads=True),
+        parse_options=_PARSE_OPTIONS,
+    )
+
+
+def _parse_one(line: bytes) -> pa.Table:
+    """Parse a single line, accepting numbers where the collector writes strings."""
+    try:
+        return _parse_block(line + b"\n")
+    except pa.ArrowInvalid:
+        document = json.loads(line)  # raises on malformed JSON: the caller quarantines
+        if not isinstance(document, dict):
+            raise ValueError("line is not a JSON object") from None
+        normalised = json.dumps(_normalise_numbers(document)).encode()
+        return _parse_block(normalised + b"\n")
+
+
+def parse_lines(data: bytes, base_offset: int) -> ParsedLines:
+    """Parse complete OTLP/JSON lines.
+
+    Args:
+        data: whole lines, ending with a newline.
+        base_offset: byte offset of `data` in its file, for provenance.
+
+    Returns:
+        One row per good line, the file offset of each, and the lines that failed.
+    """
+    starts, ends = line_spans(data)
+    if len(starts) == 0:
+        return ParsedLines(pa.Table.from_batches([], LOGS_LINE), np.empty(0, np.int64), [])
+    try:
+        table = _parse_block(data)
+        if table.num_rows == len(starts):
+            return ParsedLines(table, starts + base_offset, [])
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    # Slow path, only for blocks that hold a bad line: parse line by line to isolate it.
+    tables, offsets, bad = [], [], []
+    for start, end in zip(starts, ends, strict=True):
+        line = data[start:end]
+        try:
+            tables.append(_parse_one(line))
+            offsets.append(start + base_offset)
+        except (ValueError, pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
+            bad.append(BadLine(int(start + base_offset), f"{type(error).__name__}: {error}"[:500], line))
+    table = pa.concat_tables(tables) if tables else pa.Table.from_batches([], LOGS_LINE)
+    return ParsedLines(table, np.asarray(offsets, dtype=np.int64), bad)

@@ -1,0 +1,290 @@
+"""Turn parsed OTLP/JSON lines into one typed row per log record, column by column.
+
+No per-record Python: nested lists are flattened with their offsets, each known attribute
+key is scattered into its column with numpy indexing, and values are coerced by key (the
+same key arrives as intValue, doubleValue or a string, depending on the client).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ingestion.otel.schema import (
+    ARROW_TYPES,
+    BOOL,
+    CONSUMED_KEYS,
+    DOUBLE,
+    EVENTS_SCHEMA,
+    INT,
+    RECORD_COLUMNS,
+    RESOURCE_COLUMNS,
+    STRING,
+    STRING_LIST,
+)
+
+_INT_PATTERN = r"^\s*[-+]?\d{1,18}\s*$"
+_DOUBLE_PATTERN = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
+_ISO_PATTERN = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:\d\d)$"
+
+
+def _flatten(lists: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """Child values of a list array, and for each value the index of its parent list."""
+    lengths = pc.list_value_length(lists).fill_null(0).to_numpy(zero_copy_only=False)
+    parents = np.repeat(np.arange(len(lists), dtype=np.int64), lengths)
+    return lists.flatten(), parents
+
+
+def _only_matching(strings: pa.Array, pattern: str) -> pa.Array:
+    return pc.if_else(pc.match_substring_regex(strings, pattern), strings, pa.scalar(None, pa.string()))
+
+
+def _int_from_strings(strings: pa.Array) -> pa.Array:
+    return pc.cast(pc.utf8_trim_whitespace(_only_matching(strings, _INT_PATTERN)), pa.int64())
+
+
+def _double_from_strings(strings: pa.Array) -> pa.Array:
+    return pc.cast(pc.utf8_trim_whitespace(_only_matching(strings, _DOUBLE_PATTERN)), pa.float64())
+
+
+def _int_from_doubles(doubles: pa.Array) -> pa.Array:
+    finite = pc.if_else(pc.is_finite(doubles), doubles, pa.scalar(None, pa.float64()))
+    return pc.cast(pc.round(finite), pa.int64(), safe=False)
+
+
+def _scalar_text(values: pa.StructArray) -> pa.Array:
+    return pc.coalesce(
+        values.field("stringValue"),
+        values.field("intValue"),
+        pc.cast(values.field("doubleValue"), pa.string()),
+        pc.cast(values.field("boolValue"), pa.string()),
+    )
+
+
+def coerce(values: pa.StructArray, kind: str) -> pa.Array:
+    """Coerce OTLP AnyValues to one Arrow type, whatever OTLP type each value came as.
+
+    Strings that do not hold a value of the type (such as `status_code` "undefined") become
+    null; the raw value is still in the source file and its hash.
+    """
+    string_value = values.field("stringValue")
+    int_value = values.field("intValue")
+    double_value = values.field("doubleValue")
+    if kind == STRING:
+        return _scalar_text(values)
+    if kind == INT:
+        return pc.coalesce(
+            _int_from_strings(int_value),
+            _int_from_doubles(double_value),
+            _int_from_strings(string_value),
+            _int_from_doubles(_double_from_strings(string_value)),
+            pc.cast(values.field("boolValue"), pa.int64()),
+        )
+    if kind == DOUBLE:
+        return pc.coalesce(
+            double_value,
+            pc.cast(_int_from_strings(int_value), pa.float64()),
+            _double_from_strings(string_value),
+        )
+    if kind == BOOL:
+        lowered = pc.utf8_lower(pc.utf8_trim_whitespace(string_value))
+        from_string = pc.if_else(
+            pc.is_in(lowered, pa.array(["true", "false"])), pc.equal(lowered, "true"), pa.scalar(None, pa.bool_())
+        )
+        return pc.coalesce(values.field("boolValue"), from_string, pc.not_equal(_int_from_strings(int_value), 0))
+    if kind == STRING_LIST:
+        arrays = values.field("arrayValue").field("values")
+        items = _scalar_text(arrays.values)
+        listed = pa.ListArray.from_arrays(arrays.offsets, items, mask=pc.is_null(arrays))
+        single = pa.ListArray.from_arrays(
+            pa.array(np.arange(len(values) + 1, dtype=np.int32)), string_value, mask=pc.is_null(string_value)
+        )
+        return pc.coalesce(listed, single)
+    raise ValueError(f"unknown column kind {kind!r}")
+
+
+def _pivot(
+    entries: pa.StructArray, parents: np.ndarray, rows: int, columns: tuple[tuple[str, str, str], ...]
+) -> tuple[dict[str, pa.Array], np.ndarray]:
+    """Scatter the entries of known keys into typed columns.
+
+    Returns:
+        The columns, and a mask of the entries left for the JSON catch-all.
+    """
+    keys = pc.dictionary_encode(entries.field("key"))
+    codes = keys.indices.to_numpy(zero_copy_only=False)
+    code_of = {key: code for code, key in enumerate(keys.dictionary.to_pylist())}
+    values = entries.field("value")
+    leftover = np.ones(len(entries), dtype=bool)
+    out: dict[str, pa.Array] = {}
+    for column, key, kind in columns:
+        code = code_of.get(key)
+        if code is None:
+            out[column] = pa.nulls(rows, ARROW_TYPES[kind])
+            continue
+        positions = np.flatnonzero(codes == code)
+        leftover[positions] = False
+        typed = coerce(values.take(positions), kind)
+        scatter = np.full(rows, -1, dtype=np.int64)
+        scatter[parents[positions]] = np.arange(len(positions))  # a repeated key: last wins
+        out[column] = typed.take(pa.array(scatter, mask=scatter < 0)).cast(ARROW_TYPES[kind])
+    for key in CONSUMED_KEYS:
+        if (code := code_of.get(key)) is not None:
+            leftover[codes == code] = False
+    return out, leftover
+
+
+_JSON_VALUE = """
+    case
+        when stringValue is not null then to_json(stringValue)
+        when intValue is not null then coalesce(to_json(try_cast(intValue as hugeint)), to_json(intValue))
+        when doubleValue is not null then to_json(doubleValue)
+        when boolValue is not null then to_json(boolValue)
+        when arrayValue is not null then to_json(list_transform(
+            arrayValue."values", lambda item: coalesce(item.stringValue, item.intValue,
+            cast(item.doubleValue as varchar), cast(item.boolValue as varchar))))
+        when kvlistValue is not null then to_json(kvlistValue)
+        when bytesValue is not null then to_json(bytesValue)
+        else 'null'
+    end
+"""
+
+
+def _attribute_digests(
+    connection: duckdb.DuckDBPyConnection, entries: pa.StructArray, parents: np.ndarray, leftover: np.ndarray, rows: int
+) -> tuple[pa.Array, pa.Array]:
+    """Per row: a JSON object of the leftover attributes, and a canonical text of all of them."""
+    flat = pa.table(
+        {
+            "parent": parents,
+            "ordinal": np.arange(len(parents), dtype=np.int64),
+            "is_leftover": leftover,
+            "key": entries.field("key"),
+            **{name: entries.field("value").field(name) for name in entries.type.field("value").type.names},
+        }
+    )
+    connection.register("flat_entries", flat)
+    result = connection.sql(
+        """
+        with valued as (select parent, ordinal, is_leftover, key, __JSON_VALUE__ as value_json from flat_entries)
+        select
+            parent,
+            '{' || string_agg(to_json(key) || ':' || value_json, ',' order by ordinal)
+                filter (where is_leftover) || '}' as leftover_json,
+            string_agg(key || '=' || value_json, chr(31) order by key, ordinal) as canonical
+        from valued
+        group by parent
+        """.replace("__JSON_VALUE__", _JSON_VALUE)
+    ).to_arrow_table()
+    connection.unregister("flat_entries")
+    scatter = np.full(rows, -1, dtype=np.int64)
+    scatter[result.column("parent").to_numpy()] = np.arange(result.num_rows)
+    index = pa.array(scatter, mask=scatter < 0)
+    return result.column("leftover_json").take(index), result.column("canonical").take(index)
+
+
+def _timestamps_from_nanos(nanos: pa.Array) -> pa.Array:
+    as_int = pc.cast(_only_matching(nanos, r"^\d{1,19}$"), pa.int64())
+    positive = pc.if_else(pc.greater(as_int, 0), as_int, pa.scalar(None, pa.int64()))
+    return pc.cast(pc.divide(positive, 1000), pa.timestamp("us", tz="UTC"))
+
+
+def records_to_events(
+    lines: pa.Table,
+    line_offsets: np.ndarray,
+    *,
+    fingerprint: str,
+    landed_at: datetime,
+    connection: duckdb.DuckDBPyConnection,
+) -> pa.Table:
+    """One typed row per log record (see `EVENTS_SCHEMA`), from parsed OTLP/JSON lines."""
+    resource_logs = lines.column("resourceLogs").combine_chunks()
+    resources, line_of_resource = _flatten(resource_logs)
+    scopes, resource_of_scope = _flatten(resources.field("scopeLogs"))
+    records, scope_of_record = _flatten(scopes.field("logRecords"))
+    rows = len(records)
+    if rows == 0:
+        return EVENTS_SCHEMA.empty_table()
+    resource_of_record = resource_of_scope[scope_of_record]
+
+    record_entries, record_parents = _flatten(records.field("attributes"))
+    record_columns, record_leftover = _pivot(record_entries, record_parents, rows, RECORD_COLUMNS)
+    attributes_json, record_canonical = _attribute_digests(
+        connection, record_entries, record_parents, record_leftover, rows
+    )
+    resource_entries, resource_parents = _flatten(resources.field("resource").field("attributes"))
+    resource_level, resource_leftover = _pivot(
+        resource_entries, resource_parents, len(resources), RESOURCE_COLUMNS
+    )
+    resource_json, resource_canonical = _attribute_digests(
+        connection, resource_entries, resource_parents, resource_leftover, len(resources)
+    )
+    take_resource = pa.array(resource_of_record)
+    resource_columns = {name: column.take(take_resource) for name, column in resource_level.items()}
+
+    body_text = _scalar_text(records.field("body"))
+    event_name_attribute = _pivot(record_entries, record_parents, rows, (("name", "event.name", STRING),))[0]["name"]
+    event_name = pc.coalesce(
+        event_name_attribute,
+        pc.replace_substring_regex(body_text, r"^claude_code\.", ""),
+        records.field("eventName"),
+    )
+    iso_timestamp = _only_matching(record_columns["event_timestamp"], _ISO_PATTERN)
+    observed_at = _timestamps_from_nanos(records.field("observedTimeUnixNano"))
+    event_at = pc.coalesce(
+        _timestamps_from_nanos(records.field("timeUnixNano")),
+        observed_at,
+        pc.cast(iso_timestamp, pa.timestamp("us", tz="UTC")),
+    )
+    scope = scopes.field("scope")
+    scope_name = scope.field("name").take(pa.array(scope_of_record))
+    scope_version = scope.field("version").take(pa.array(scope_of_record))
+
+    # The id hashes the record with its resource and scope, attribute order aside, so the
+    # same record delivered twice (in any batch) gets the same id.
+    identity = pa.table(
+        {
+            "resource": resource_canonical.take(take_resource),
+            "scope_name": scope_name,
+            "scope_version": scope_version,
+            "time": records.field("timeUnixNano"),
+            "observed": records.field("observedTimeUnixNano"),
+            "body": body_text,
+            "attributes": record_canonical,
+            "trace_id": records.field("traceId"),
+            "span_id": records.field("spanId"),
+        }
+    )
+    connection.register("identity", identity)
+    event_id = connection.sql(
+        "select md5(concat_ws(chr(30), coalesce(resource, ''), coalesce(scope_name, ''),"
+        " coalesce(scope_version, ''), coalesce(time, ''), coalesce(observed, ''), coalesce(body, ''),"
+        " coalesce(attributes, ''), coalesce(trace_id, ''), coalesce(span_id, ''))) as event_id from identity"
+    ).to_arrow_table().column("event_id")
+    connection.unregister("identity")
+
+    line_of_record = np.asarray(line_of_resource)[resource_of_record]
+    columns = {
+        "event_id": event_id,
+        "event_name": event_name,
+        "event_at": event_at,
+        "observed_at": observed_at,
+        "event_date": pc.cast(event_at, pa.date32()),
+        "body": body_text,
+        **record_columns,
+        **resource_columns,
+        "scope_name": scope_name,
+        "scope_version": scope_version,
+        "trace_id": records.field("traceId"),
+        "span_id": records.field("spanId"),
+        "attributes_json": attributes_json,
+        "resource_json": resource_json.take(take_resource),
+        "source_file_fingerprint": pa.array(np.full(rows, fingerprint, dtype=object), pa.string()),
+        "source_byte_offset": pa.array(line_offsets[line_of_record]),
+        "landed_at": pa.array(np.full(rows, landed_at), pa.timestamp("us", tz="UTC")),
+    }
+    return pa.table([columns[field.name] for field in EVENTS_SCHEMA], schema=EVENTS_SCHEMA)

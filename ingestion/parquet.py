@@ -1,0 +1,40 @@
+"""Atomic Parquet writes: readers see a whole file under its final name, or nothing."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+COMPRESSION = "zstd"
+
+
+def fsync_directory(directory: Path) -> None:
+    """Make a rename in `directory` durable."""
+    handle = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)
+
+
+def write_parquet_atomically(table: pa.Table, path: Path) -> Path:
+    """Write `table` to `path` via a temporary name, fsync, then rename over any old file.
+
+    A crash leaves either the previous file or the new one, never a partial one, and a
+    rerun with the same name replaces the file instead of adding a copy.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with temporary.open("wb") as handle:
+            pq.write_table(table, handle, compression=COMPRESSION, write_statistics=True)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    fsync_directory(path.parent)
+    return path

@@ -1,0 +1,43 @@
+"""Where everything lives under the data directory (`COWORK_DATA_DIR`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class DataLayout:
+    """Paths under one data directory; nothing here reads the environment."""
+
+    root: Path
+
+    @property
+    def otel_events(self) -> Path:
+        """Landed OTel log records, one Parquet dataset partitioned by `event_date`."""
+        return self.root / "landing" / "otel" / "events"
+
+    @property
+    def otel_quarantine(self) -> Path:
+        """Lines that could not be landed, with file, offset and error."""
+        return self.root / "landing" / "otel" / "quarantine"
+
+    @property
+    def manifest(self) -> Path:
+        """The manifest store: which input bytes have been landed."""
+        return self.root / "state" / "manifest.sqlite"
+
+    @property
+    def simulated(self) -> Path:
+        """Where `generate` and the demo write a simulated organisation."""
+        return self.root / "simulated"
+
+    @property
+    def build_database(self) -> Path:
+        """The DuckDB file dbt builds into; readers never open it."""
+        return self.root / "build" / "warehouse.duckdb"
+
+    @property
+    def serving_database(self) -> Path:
+        """The published copy that BI tools read."""
+        return self.root / "serving" / "warehouse.duckdb"
