@@ -1,3 +1,5 @@
+{{ config(meta={'dagster': {'ref': {'name': 'fct_cost_daily'}}}) }}
+
 -- The mart loses and invents no cost: its total equals the staged api_request total.
 with
 

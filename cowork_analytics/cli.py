@@ -1,0 +1,205 @@
+"""The `cowork-analytics` command line."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import time
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+from rich.table import Table
+
+app = typer.Typer(help="Land Cowork / Claude Code telemetry, build the warehouse, serve it.", no_args_is_help=True)
+ingest_app = typer.Typer(help="Land one source as Parquet.", no_args_is_help=True)
+app.add_typer(ingest_app, name="ingest")
+console = Console()
+
+DataDirOption = Annotated[
+    Path,
+    typer.Option("--data-dir", envvar="COWORK_DATA_DIR", help="Data directory (landing, state, build, serving)."),
+]
+
+
+def _data_dir(path: Path) -> Path:
+    resolved = path.expanduser().resolve()
+    os.environ["COWORK_DATA_DIR"] = str(resolved)
+    return resolved
+
+
+@app.callback()
+def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")] = False) -> None:
+    """cowork-analytics: a warehouse for Claude Cowork and Claude Code usage."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    for name in ("cowork_analytics", "ingestion", "simulation", "warehouse"):
+        logger = logging.getLogger(name)
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO if verbose else logging.WARNING)
+
+
+@app.command()
+def generate(
+    output: Annotated[Path, typer.Option(help="Folder to write otel/, compliance/ and ground_truth/ into.")],
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same files.")] = 7,
+    users: Annotated[int, typer.Option(min=1, help="People in the organisation.")] = 50,
+    days: Annotated[int, typer.Option(min=1, help="Days simulated.")] = 14,
+    end_date: Annotated[
+        str | None, typer.Option(help="Last simulated day (YYYY-MM-DD, UTC); default today.")
+    ] = None,
+    rotate_mb: Annotated[float, typer.Option(help="Rotate the live file past this many MB.")] = 16.0,
+) -> None:
+    """Simulate an organisation: collector files, Compliance records and ground truth."""
+    from simulation.generate import generate as run_generation
+
+    result = run_generation(
+        output,
+        seed=seed,
+        users=users,
+        days=days,
+        end_date=date.fromisoformat(end_date) if end_date else None,
+        rotate_megabytes=rotate_mb,
+    )
+    console.print(
+        f"Generated {result.events:,} events ({result.lines:,} lines, {result.files} files, "
+        f"{result.bytes / 1e6:,.1f} MB) for {result.users} users, {result.start_date} to {result.end_date}, "
+        f"in {result.seconds:.1f} s ({result.events_per_second:,.0f} events/s)."
+    )
+    console.print(f"OTel files: {result.otel_dir}")
+
+
+@ingest_app.command("otel")
+def ingest_otel(
+    data_dir: DataDirOption = Path("data"),
+    inputs: Annotated[
+        list[Path] | None,
+        typer.Option("--input", help="Collector output folder or file (repeatable); default COWORK_OTEL_DIR."),
+    ] = None,
+) -> None:
+    """Land new complete lines of the collector's files as Parquet."""
+    from ingestion.otel.land import discover_files, land_otel
+    from ingestion.paths import DataLayout
+    from orchestration.lib.environment import otel_dirs
+
+    layout = DataLayout(_data_dir(data_dir))
+    folders = inputs or otel_dirs()
+    total = sum(path.stat().st_size for path in discover_files(folders))
+    with Progress(*Progress.get_default_columns()[:-1], BarColumn(), DownloadColumn(), TransferSpeedColumn(), console=console, transient=True) as progress:  # fmt: skip
+        task = progress.add_task("Landing OTel files", total=total)
+        summary = land_otel(folders, layout, progress=lambda consumed: progress.advance(task, consumed))
+    table = Table(title="OTel landing", show_header=False)
+    for key, value in summary.as_dict().items():
+        table.add_row(key.replace("_", " "), f"{value:,}" if isinstance(value, int | float) else str(value))
+    console.print(table)
+    for path in summary.unsupported_files:
+        console.print(f"[yellow]left unlanded (not OTLP/JSON lines): {path}[/yellow]")
+
+
+def _run_pipeline_logged(layout) -> object:
+    """Run the job with its console output (dbt's log included) sent to a log file."""
+    from cowork_analytics.pipeline import run_pipeline
+
+    log_path = layout.root / "logs" / "last-pipeline-run.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("w") as log, contextlib.redirect_stdout(log):
+        result = run_pipeline()
+    console.print(f"  run log: {log_path}")
+    return result
+
+
+def _print_run(run) -> None:
+    if run.success:
+        console.print(f"[green]Pipeline run {run.run_id} succeeded[/green] in {run.seconds:.1f} s.")
+    else:
+        console.print(f"[red]Pipeline run {run.run_id} failed[/red] after {run.seconds:.1f} s:")
+        for failure in run.step_failures:
+            console.print(f"  [red]{failure}[/red]")
+
+
+def _print_cost_summary(serving_database: Path) -> None:
+    from warehouse.summary import cost_summary
+
+    summary = cost_summary(serving_database)
+    console.print(
+        f"\n[bold]Cost summary[/bold] {summary.first_date} to {summary.last_date}: "
+        f"[bold]${summary.total_cost_usd:,.2f}[/bold] over {summary.api_requests:,} API requests, "
+        f"{summary.prompts:,} prompts, {summary.sessions:,} sessions, {summary.users} users."
+    )
+    days = len(summary.daily) or 1
+    console.print(f"Average per day: ${summary.total_cost_usd / days:,.2f}; per user: ${summary.total_cost_usd / max(summary.users, 1):,.2f}")
+    table = Table(title="Top users by cost", show_lines=False)
+    table.add_column("user (account id)")
+    table.add_column("cost USD", justify="right")
+    for user_key, cost in summary.top_users:
+        table.add_row(user_key, f"{cost:,.2f}")
+    console.print(table)
+
+
+@app.command()
+def run(data_dir: DataDirOption = Path("data")) -> None:
+    """Run the whole pipeline job once in this process (land, build, publish)."""
+    from cowork_analytics.pipeline import configure_environment
+    from ingestion.paths import DataLayout
+
+    layout = DataLayout(_data_dir(data_dir))
+    configure_environment(layout.root)
+    result = _run_pipeline_logged(layout)
+    _print_run(result)
+    if not result.success:
+        raise typer.Exit(1)
+    _print_cost_summary(layout.serving_database)
+
+
+@app.command()
+def demo(
+    data_dir: DataDirOption = Path("data"),
+    users: Annotated[int, typer.Option(min=1, help="People in the simulated organisation.")] = 50,
+    days: Annotated[int, typer.Option(min=1, help="Days simulated, ending today (UTC).")] = 14,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
+) -> None:
+    """Generate an organisation, run the pipeline job on it, and print where everything is."""
+    from cowork_analytics.pipeline import configure_environment
+    from ingestion.paths import DataLayout
+    from simulation.generate import generate as run_generation
+    from simulation.verify import cost_daily_mismatches
+
+    started = time.perf_counter()
+    layout = DataLayout(_data_dir(data_dir))
+    # The demo starts from a clean slate; the serving file is replaced atomically later.
+    for folder in (layout.simulated, layout.root / "landing", layout.root / "state", layout.root / "build"):
+        shutil.rmtree(folder, ignore_errors=True)
+    console.print(f"Simulating {users} users over {days} days into {layout.simulated} ...")
+    generated = run_generation(layout.simulated, seed=seed, users=users, days=days)
+    console.print(
+        f"  {generated.events:,} events in {generated.files} collector files ({generated.bytes / 1e6:,.1f} MB),"
+        f" {generated.events_per_second:,.0f} events/s"
+    )
+    configure_environment(layout.root, [Path(generated.otel_dir)])
+    console.print("Running the pipeline job (land OTel, dbt build with tests, publish) ...")
+    result = _run_pipeline_logged(layout)
+    _print_run(result)
+    if not result.success:
+        raise typer.Exit(1)
+    if result.landing:
+        console.print(
+            f"  landed {result.landing.get('records_landed', 0):,} records,"
+            f" quarantined {result.landing.get('quarantined_lines', 0):,} lines"
+        )
+    mismatches = cost_daily_mismatches(layout.serving_database, layout.simulated / "ground_truth")
+    if mismatches:
+        console.print(f"[red]fct_cost_daily differs from the ground truth in {len(mismatches)} place(s)[/red]")
+        for problem in mismatches[:10]:
+            console.print(f"  {problem}")
+        raise typer.Exit(1)
+    console.print("[green]marts.fct_cost_daily matches the generator's ground truth exactly.[/green]")
+    _print_cost_summary(layout.serving_database)
+    console.print(f"\nLanded Parquet:   {layout.otel_events}")
+    console.print(f"Build database:   {layout.build_database}")
+    console.print(f"Serving database: {layout.serving_database}  (schema marts, open it read-only)")
+    console.print(f"Demo finished in {time.perf_counter() - started:.1f} s.")

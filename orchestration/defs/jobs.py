@@ -1,0 +1,20 @@
+"""The pipeline job and its schedule: land, build, publish."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+PIPELINE_JOB_NAME = "cowork_pipeline"
+
+cowork_pipeline = dg.define_asset_job(
+    PIPELINE_JOB_NAME,
+    selection=dg.AssetSelection.all(),
+    description="Land new OTel files, build the warehouse with its tests, publish the serving copy.",
+)
+
+hourly_pipeline = dg.ScheduleDefinition(
+    name="hourly_pipeline",
+    job=cowork_pipeline,
+    cron_schedule="0 * * * *",
+    execution_timezone="UTC",
+)

@@ -1,0 +1,48 @@
+"""Resources shared by the assets: where data lives, where OTel files arrive, and dbt."""
+
+
+import shutil
+import sys
+from pathlib import Path
+
+import dagster as dg
+from dagster_dbt import DbtCliResource
+
+from ingestion.paths import DataLayout
+from orchestration.defs.dbt.project import dbt_project
+from orchestration.lib import environment
+
+
+class DataDirResource(dg.ConfigurableResource):
+    """The data directory (`COWORK_DATA_DIR`): landing, state, build and serving files."""
+
+    path: str
+
+    def layout(self) -> DataLayout:
+        """Paths under the data directory."""
+        return DataLayout(Path(self.path))
+
+
+class OtelInputResource(dg.ConfigurableResource):
+    """Folders the OpenTelemetry Collector's `file` exporter writes to (`COWORK_OTEL_DIR`)."""
+
+    paths: list[str]
+
+    def folders(self) -> list[Path]:
+        """The input folders."""
+        return [Path(path) for path in self.paths]
+
+
+def dbt_executable() -> str:
+    """The dbt installed beside this Python, so it works whether or not the venv is on PATH."""
+    beside = Path(sys.executable).parent / "dbt"
+    return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
+
+
+def build_resources() -> dict[str, object]:
+    """Resources configured from the environment."""
+    return {
+        "data_dir": DataDirResource(path=str(environment.data_dir())),
+        "otel_input": OtelInputResource(paths=[str(path) for path in environment.otel_dirs()]),
+        "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()),
+    }

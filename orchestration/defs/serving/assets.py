@@ -1,0 +1,24 @@
+"""The serving database that BI tools read, published after the warehouse builds."""
+
+
+import dagster as dg
+
+from orchestration.defs.dbt.assets import warehouse_dbt_assets
+from orchestration.defs.resources import DataDirResource
+from warehouse.publish import publish_serving
+
+MART_KEYS = [key for key, group in warehouse_dbt_assets.group_names_by_key.items() if group == "marts"]
+
+
+@dg.asset(key=["serving", "warehouse"], group_name="serving", deps=MART_KEYS, kinds={"duckdb"})
+def serving_warehouse(context: dg.AssetExecutionContext, data_dir: DataDirResource) -> dg.MaterializeResult:
+    """`serving/warehouse.duckdb`: the marts (schema `marts`), swapped in atomically."""
+    layout = data_dir.layout()
+    result = publish_serving(layout.build_database, layout.serving_database)
+    context.log.info(f"published {len(result.tables)} table(s) to {result.path}")
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(str(result.path)),
+            **{f"rows.{name}": rows for name, rows in result.tables.items()},
+        }
+    )

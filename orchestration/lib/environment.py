@@ -1,0 +1,26 @@
+"""The one place that reads the environment for the orchestration layer.
+
+`COWORK_DATA_DIR` (default `./data`) holds landing, state, build and serving files;
+`COWORK_OTEL_DIR` (default `<data>/simulated/otel`) is where the collector writes, several
+folders separated by the platform's path separator.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
+
+
+def data_dir() -> Path:
+    """The data directory, made absolute so that dbt (run from the repository) agrees."""
+    return Path(os.environ.get("COWORK_DATA_DIR", "data")).expanduser().resolve()
+
+
+def otel_dirs() -> list[Path]:
+    """The folders the OpenTelemetry Collector's file exporter writes to."""
+    configured = os.environ.get("COWORK_OTEL_DIR")
+    if not configured:
+        return [data_dir() / "simulated" / "otel"]
+    return [Path(part).expanduser().resolve() for part in configured.split(os.pathsep) if part]
