@@ -13,17 +13,23 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
 from rich.table import Table
 
-app = typer.Typer(help="Land Cowork / Claude Code telemetry, build the warehouse, serve it.", no_args_is_help=True)
+app = typer.Typer(
+    help="Land Cowork / Claude Code telemetry, build the warehouse, serve it.", no_args_is_help=True
+)
 ingest_app = typer.Typer(help="Land one source as Parquet.", no_args_is_help=True)
 app.add_typer(ingest_app, name="ingest")
 console = Console()
 
 DataDirOption = Annotated[
     Path,
-    typer.Option("--data-dir", envvar="COWORK_DATA_DIR", help="Data directory (landing, state, build, serving)."),
+    typer.Option(
+        "--data-dir",
+        envvar="COWORK_DATA_DIR",
+        help="Data directory (landing, state, build, serving).",
+    ),
 ]
 
 
@@ -34,7 +40,9 @@ def _data_dir(path: Path) -> Path:
 
 
 @app.callback()
-def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")] = False) -> None:
+def main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")] = False,
+) -> None:
     """cowork-analytics: a warehouse for Claude Cowork and Claude Code usage."""
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
@@ -46,14 +54,18 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log prog
 
 @app.command()
 def generate(
-    output: Annotated[Path, typer.Option(help="Folder to write otel/, compliance/ and ground_truth/ into.")],
+    output: Annotated[
+        Path, typer.Option(help="Folder to write otel/, compliance/ and ground_truth/ into.")
+    ],
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same files.")] = 7,
     users: Annotated[int, typer.Option(min=1, help="People in the organisation.")] = 50,
     days: Annotated[int, typer.Option(min=1, help="Days simulated.")] = 14,
     end_date: Annotated[
         str | None, typer.Option(help="Last simulated day (YYYY-MM-DD, UTC); default today.")
     ] = None,
-    rotate_mb: Annotated[float, typer.Option(help="Rotate the live file past this many MB.")] = 16.0,
+    rotate_mb: Annotated[
+        float, typer.Option(help="Rotate the live file past this many MB.")
+    ] = 16.0,
 ) -> None:
     """Simulate an organisation: collector files, Compliance records and ground truth."""
     from simulation.generate import generate as run_generation
@@ -68,7 +80,8 @@ def generate(
     )
     console.print(
         f"Generated {result.events:,} events ({result.lines:,} lines, {result.files} files, "
-        f"{result.bytes / 1e6:,.1f} MB) for {result.users} users, {result.start_date} to {result.end_date}, "
+        f"{result.bytes / 1e6:,.1f} MB) for {result.users} users, "
+        f"{result.start_date} to {result.end_date}, "
         f"in {result.seconds:.1f} s ({result.events_per_second:,.0f} events/s)."
     )
     console.print(f"OTel files: {result.otel_dir}")
@@ -79,7 +92,9 @@ def ingest_otel(
     data_dir: DataDirOption = Path("data"),
     inputs: Annotated[
         list[Path] | None,
-        typer.Option("--input", help="Collector output folder or file (repeatable); default COWORK_OTEL_DIR."),
+        typer.Option(
+            "--input", help="Collector output folder or file (repeatable); default COWORK_OTEL_DIR."
+        ),
     ] = None,
 ) -> None:
     """Land new complete lines of the collector's files as Parquet."""
@@ -90,12 +105,17 @@ def ingest_otel(
     layout = DataLayout(_data_dir(data_dir))
     folders = inputs or otel_dirs()
     total = sum(path.stat().st_size for path in discover_files(folders))
-    with Progress(*Progress.get_default_columns()[:-1], BarColumn(), DownloadColumn(), TransferSpeedColumn(), console=console, transient=True) as progress:  # fmt: skip
+    columns = (*Progress.get_default_columns()[:-1], DownloadColumn(), TransferSpeedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task("Landing OTel files", total=total)
-        summary = land_otel(folders, layout, progress=lambda consumed: progress.advance(task, consumed))
+        summary = land_otel(
+            folders, layout, progress=lambda consumed: progress.advance(task, consumed)
+        )
     table = Table(title="OTel landing", show_header=False)
     for key, value in summary.as_dict().items():
-        table.add_row(key.replace("_", " "), f"{value:,}" if isinstance(value, int | float) else str(value))
+        table.add_row(
+            key.replace("_", " "), f"{value:,}" if isinstance(value, int | float) else str(value)
+        )
     console.print(table)
     for path in summary.unsupported_files:
         console.print(f"[yellow]left unlanded (not OTLP/JSON lines): {path}[/yellow]")
@@ -132,7 +152,10 @@ def _print_cost_summary(serving_database: Path) -> None:
         f"{summary.prompts:,} prompts, {summary.sessions:,} sessions, {summary.users} users."
     )
     days = len(summary.daily) or 1
-    console.print(f"Average per day: ${summary.total_cost_usd / days:,.2f}; per user: ${summary.total_cost_usd / max(summary.users, 1):,.2f}")
+    console.print(
+        f"Average per day: ${summary.total_cost_usd / days:,.2f}; "
+        f"per user: ${summary.total_cost_usd / max(summary.users, 1):,.2f}"
+    )
     table = Table(title="Top users by cost", show_lines=False)
     table.add_column("user (account id)")
     table.add_column("cost USD", justify="right")
@@ -172,12 +195,18 @@ def demo(
     started = time.perf_counter()
     layout = DataLayout(_data_dir(data_dir))
     # The demo starts from a clean slate; the serving file is replaced atomically later.
-    for folder in (layout.simulated, layout.root / "landing", layout.root / "state", layout.root / "build"):
+    for folder in (
+        layout.simulated,
+        layout.root / "landing",
+        layout.root / "state",
+        layout.root / "build",
+    ):
         shutil.rmtree(folder, ignore_errors=True)
     console.print(f"Simulating {users} users over {days} days into {layout.simulated} ...")
     generated = run_generation(layout.simulated, seed=seed, users=users, days=days)
     console.print(
-        f"  {generated.events:,} events in {generated.files} collector files ({generated.bytes / 1e6:,.1f} MB),"
+        f"  {generated.events:,} events in {generated.files} collector files "
+        f"({generated.bytes / 1e6:,.1f} MB),"
         f" {generated.events_per_second:,.0f} events/s"
     )
     configure_environment(layout.root, [Path(generated.otel_dir)])
@@ -193,11 +222,15 @@ def demo(
         )
     mismatches = cost_daily_mismatches(layout.serving_database, layout.simulated / "ground_truth")
     if mismatches:
-        console.print(f"[red]fct_cost_daily differs from the ground truth in {len(mismatches)} place(s)[/red]")
+        console.print(
+            f"[red]fct_cost_daily differs from the ground truth in {len(mismatches)} place(s)[/red]"
+        )
         for problem in mismatches[:10]:
             console.print(f"  {problem}")
         raise typer.Exit(1)
-    console.print("[green]marts.fct_cost_daily matches the generator's ground truth exactly.[/green]")
+    console.print(
+        "[green]marts.fct_cost_daily matches the generator's ground truth exactly.[/green]"
+    )
     _print_cost_summary(layout.serving_database)
     console.print(f"\nLanded Parquet:   {layout.otel_events}")
     console.print(f"Build database:   {layout.build_database}")

@@ -41,8 +41,8 @@ def run_pipeline(log_level: str = "WARNING") -> PipelineRun:
         log_level: level of the run's console log (the full log is in the Dagster instance).
     """
     # Imported here so that the definitions see the environment configured just before.
-    from orchestration.defs.jobs import PIPELINE_JOB_NAME
     from orchestration.definitions import build_definitions
+    from orchestration.defs.jobs import PIPELINE_JOB_NAME
 
     started = time.perf_counter()
     job = build_definitions().resolve_job_def(PIPELINE_JOB_NAME)
@@ -62,4 +62,6 @@ def run_pipeline(log_level: str = "WARNING") -> PipelineRun:
         materialization = event.materialization
         if materialization.asset_key == AssetKey(["otel", "events"]):
             landing = {key: value.value for key, value in materialization.metadata.items()}
-    return PipelineRun(result.success, result.run_id, time.perf_counter() - started, failures, landing)
+    return PipelineRun(
+        result.success, result.run_id, time.perf_counter() - started, failures, landing
+    )

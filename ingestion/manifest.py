@@ -36,7 +36,9 @@ class Manifest:
         ).fetchone()
         return row[0] if row else 0
 
-    def advance(self, fingerprint: str, path: Path, offset: int, records: int, quarantined: int) -> None:
+    def advance(
+        self, fingerprint: str, path: Path, offset: int, records: int, quarantined: int
+    ) -> None:
         """Record that the file is landed up to `offset`; call only once the data is durable."""
         now = datetime.now(UTC).isoformat()
         self._connection.execute(
@@ -55,7 +57,8 @@ class Manifest:
     def totals(self) -> dict[str, int]:
         """Files, records and quarantined lines landed so far."""
         files, records, quarantined = self._connection.execute(
-            "select count(*), coalesce(sum(records), 0), coalesce(sum(quarantined_lines), 0) from otel_files"
+            "select count(*), coalesce(sum(records), 0), coalesce(sum(quarantined_lines), 0)"
+            " from otel_files"
         ).fetchone()
         return {"files": files, "records": records, "quarantined_lines": quarantined}
 

@@ -123,14 +123,18 @@ def _tool_call(rng: random.Random, person: Person, workspace: str) -> tuple[str,
         if rng.random() < 0.01:
             path = rng.choice(SENSITIVE_PATHS)
         else:
-            path = f"{workspace}/{rng.choice(('notes', 'src', 'reports'))}/file_{rng.randint(1, 80)}"
+            path = (
+                f"{workspace}/{rng.choice(('notes', 'src', 'reports'))}/file_{rng.randint(1, 80)}"
+            )
             path += rng.choice((".md", ".py", ".csv", ".xlsx"))
         return name, {"tool_input": json.dumps({"file_path": path})}
     if roll < 0.5:
         command = rng.choice(BASH_COMMANDS)
         return "Bash", {
             "tool_input": json.dumps({"command": command}),
-            "tool_parameters": json.dumps({"bash_command": command.split()[0], "full_command": command}),
+            "tool_parameters": json.dumps(
+                {"bash_command": command.split()[0], "full_command": command}
+            ),
         }
     if roll < 0.62:
         return "WebFetch", {"tool_input": json.dumps({"url": rng.choice(WEB_URLS)})}
@@ -155,12 +159,16 @@ def _tokens(rng: random.Random, step: int) -> dict[str, int]:
     return {
         "input_tokens": _lognormal_ms(rng, 900, 0.9),
         "output_tokens": _lognormal_ms(rng, 450, 0.8),
-        "cache_read_tokens": 0 if step == 0 and rng.random() < 0.3 else _lognormal_ms(rng, 18_000 + 9_000 * step, 0.5),
+        "cache_read_tokens": 0
+        if step == 0 and rng.random() < 0.3
+        else _lognormal_ms(rng, 18_000 + 9_000 * step, 0.5),
         "cache_creation_tokens": _lognormal_ms(rng, 1_500, 1.0) if rng.random() < 0.6 else 0,
     }
 
 
-def _api_request(rng: random.Random, writer: _SessionWriter, prompt_id: str, model: str, step: int) -> None:
+def _api_request(
+    rng: random.Random, writer: _SessionWriter, prompt_id: str, model: str, step: int
+) -> None:
     person = writer.person
     tokens = _tokens(rng, step)
     duration = _lognormal_ms(rng, 3_500, 0.7)
@@ -196,7 +204,9 @@ def _api_request(rng: random.Random, writer: _SessionWriter, prompt_id: str, mod
             "cache_creation_5m_tokens": write_5m,
             "cache_creation_1h_tokens": write_1h,
             "request_id": "req_" + f"{rng.getrandbits(96):024x}",
-            "query_source": "repl_main_thread" if step == 0 else rng.choice(("repl_main_thread", "agent:explore")),
+            "query_source": "repl_main_thread"
+            if step == 0
+            else rng.choice(("repl_main_thread", "agent:explore")),
         }
     event = writer.emit("api_request", prompt_id, **attributes)
     event.cost_nano = sum(cost_parts)
@@ -257,7 +267,11 @@ def _prompt(rng: random.Random, writer: _SessionWriter, workspace: str, model_mi
         tool_name, tool_details = _tool_call(rng, person, workspace)
         writer.advance_ms(_lognormal_ms(rng, 40, 0.5))
         accepted = rng.random() < 0.93
-        decision_source = rng.choice(("config", "user_temporary", "user_permanent")) if accepted else "user_reject"
+        decision_source = (
+            rng.choice(("config", "user_temporary", "user_permanent"))
+            if accepted
+            else "user_reject"
+        )
         writer.emit(
             "tool_decision",
             prompt_id,
@@ -291,7 +305,9 @@ def _prompt(rng: random.Random, writer: _SessionWriter, workspace: str, model_mi
         prompt_id,
         model=model,
         response_length=response_length,
-        response=("Here is what I found. " * 40)[:response_length] if content_captured else "<REDACTED>",
+        response=("Here is what I found. " * 40)[:response_length]
+        if content_captured
+        else "<REDACTED>",
     )
 
 
@@ -316,7 +332,9 @@ def simulate_person_day(
     sessions = _poisson(rng, person.activity * (0.4 if is_weekend else 1.0))
     zone = ZoneInfo(person.time_zone)
     first_name = person.email.split(".")[0]
-    workspace = f"/Users/{first_name}/Documents/{rng.choice(('Q3 planning', 'clients', 'finance', 'code'))}"
+    workspace = (
+        f"/Users/{first_name}/Documents/{rng.choice(('Q3 planning', 'clients', 'finance', 'code'))}"
+    )
     events: list[Event] = []
     for _ in range(sessions):
         start_local = datetime.combine(local_day, datetime.min.time(), tzinfo=zone) + timedelta(

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from simulation.behaviour import Event
-from simulation.organisation import Organisation, Person, seeded_uuid, tagged_id
+from simulation.organisation import Organisation, Person, tagged_id
 
 ROLES = (
     ("rbac_role_01PrimaryOwner0000000000", "Primary owner", "Full control of the organisation"),
@@ -32,7 +32,9 @@ def _user_actor(person: Person, rng: random.Random) -> dict[str, str]:
         "email_address": person.email,
         "user_id": person.account_id,
         "ip_address": f"198.51.100.{rng.randint(1, 254)}",
-        "user_agent": "Claude/1.37937.3 (Macintosh)" if person.os_type == "darwin" else "Claude/1.37937.3 (Windows)",
+        "user_agent": "Claude/1.37937.3 (Macintosh)"
+        if person.os_type == "darwin"
+        else "Claude/1.37937.3 (Windows)",
     }
 
 
@@ -92,7 +94,11 @@ class ComplianceRecorder:
             )
             if surface == "cowork":
                 self._activity(
-                    person, started, "cowork_session_updated", cowork_session_id=session_record_id, claude_project_id=None
+                    person,
+                    started,
+                    "cowork_session_updated",
+                    cowork_session_id=session_record_id,
+                    claude_project_id=None,
                 )
             if self._rng.random() < 0.2:
                 self._activity(
@@ -158,7 +164,9 @@ class ComplianceRecorder:
                 "created_at": _rfc3339(generated_at - timedelta(days=1000)),
             }
         ]
-        activities = sorted(self._activities, key=lambda a: (a["created_at"], a["id"]), reverse=True)
+        activities = sorted(
+            self._activities, key=lambda a: (a["created_at"], a["id"]), reverse=True
+        )
         sessions = sorted(self._sessions, key=lambda s: (s["created_at"], s["id"]), reverse=True)
         for name, records in (
             ("organizations", organisations),
@@ -170,6 +178,3 @@ class ComplianceRecorder:
             ("sessions_local", sessions),
         ):
             (directory / f"{name}.json").write_text(json.dumps(records, indent=1) + "\n")
-
-
-__all__ = ["ComplianceRecorder", "seeded_uuid"]

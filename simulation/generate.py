@@ -67,7 +67,9 @@ def generate(
     truth = GroundTruth()
     compliance = ComplianceRecorder(organisation, seed)
     writer = RotatingFileWriter(output_dir / "otel" / "logs.jsonl", rotate_megabytes)
-    period_end_ns = int(datetime.combine(end_date + timedelta(days=1), datetime.min.time(), UTC).timestamp() * 1e9)
+    period_end_ns = int(
+        datetime.combine(end_date + timedelta(days=1), datetime.min.time(), UTC).timestamp() * 1e9
+    )
 
     pending: list[tuple[int, int, Event]] = []  # a heap ordered by event time
     counter = 0
@@ -89,7 +91,9 @@ def generate(
     for offset in range(days):
         local_day = start_date + timedelta(days=offset)
         for person in organisation.people:
-            for event in simulate_person_day(seed, organisation.organization_uuid, person, local_day):
+            for event in simulate_person_day(
+                seed, organisation.organization_uuid, person, local_day
+            ):
                 heapq.heappush(pending, (event.time_ns, counter, event))
                 counter += 1
         # Nobody starts a session on the next local day before WORKDAY_START_HOUR, so
@@ -104,7 +108,9 @@ def generate(
     writer.close()
 
     truth.write(output_dir / "ground_truth")
-    compliance.write(output_dir / "compliance", generated_at=datetime.combine(end_date, datetime.max.time(), UTC))
+    compliance.write(
+        output_dir / "compliance", generated_at=datetime.combine(end_date, datetime.max.time(), UTC)
+    )
     files = [*writer.rotated, writer.path]
     result = GenerationResult(
         output_dir=str(output_dir),

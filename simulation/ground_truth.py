@@ -14,6 +14,15 @@ from simulation.behaviour import Event
 
 TOKEN_KINDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens")
 NANO = Decimal("0.000000001")
+SESSION_COLUMNS = (
+    "session_id",
+    "user_account_id",
+    "prompts",
+    "api_requests",
+    "cost_usd",
+    "first_event_at",
+    "last_event_at",
+)
 
 
 @dataclass
@@ -81,18 +90,48 @@ class GroundTruth:
         with (directory / "user_daily.csv").open("w", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(
-                ["usage_date", "user_account_id", "prompts", "sessions", "api_requests", "api_errors", "tool_results", *TOKEN_KINDS, "cost_usd"]  # fmt: skip
+                [
+                    "usage_date",
+                    "user_account_id",
+                    "prompts",
+                    "sessions",
+                    "api_requests",
+                    "api_errors",
+                    "tool_results",
+                    *TOKEN_KINDS,
+                    "cost_usd",
+                ]
             )
-            for (account_id, day_key), day in sorted(self._days.items(), key=lambda i: (i[0][1], i[0][0])):
+            for (account_id, day_key), day in sorted(
+                self._days.items(), key=lambda i: (i[0][1], i[0][0])
+            ):
                 writer.writerow(
-                    [day_key, account_id, day.prompts, len(day.sessions), day.api_requests, day.api_errors, day.tool_results, *(day.tokens[k] for k in TOKEN_KINDS), Decimal(day.cost_nano) * NANO]  # fmt: skip
+                    [
+                        day_key,
+                        account_id,
+                        day.prompts,
+                        len(day.sessions),
+                        day.api_requests,
+                        day.api_errors,
+                        day.tool_results,
+                        *(day.tokens[k] for k in TOKEN_KINDS),
+                        Decimal(day.cost_nano) * NANO,
+                    ]
                 )
         with (directory / "sessions.csv").open("w", newline="") as handle:
             writer = csv.writer(handle)
-            writer.writerow(["session_id", "user_account_id", "prompts", "api_requests", "cost_usd", "first_event_at", "last_event_at"])  # fmt: skip
+            writer.writerow(SESSION_COLUMNS)
             for session_id, session in sorted(self._sessions.items()):
                 writer.writerow(
-                    [session_id, session.account_id, session.prompts, session.api_requests, Decimal(session.cost_nano) * NANO, _iso(session.first_ns), _iso(session.last_ns)]  # fmt: skip
+                    [
+                        session_id,
+                        session.account_id,
+                        session.prompts,
+                        session.api_requests,
+                        Decimal(session.cost_nano) * NANO,
+                        _iso(session.first_ns),
+                        _iso(session.last_ns),
+                    ]
                 )
 
     @property

@@ -114,7 +114,9 @@ def seeded_uuid(rng: random.Random) -> str:
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
 
-def build_organisation(rng: random.Random, n_users: int, claude_code_share: float = 0.2) -> Organisation:
+def build_organisation(
+    rng: random.Random, n_users: int, claude_code_share: float = 0.2
+) -> Organisation:
     """Draw an organisation of `n_users` people spread over teams and time zones.
 
     Args:

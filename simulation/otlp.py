@@ -139,7 +139,9 @@ def encode_logs_json(request: ExportLogsServiceRequest) -> str:
         parts = []
         if resource_logs.HasField("resource"):
             attributes = _attributes_json(resource_logs.resource.attributes)
-            parts.append('"resource":{' + (f'"attributes":[{attributes}]' if attributes else "") + "}")
+            parts.append(
+                '"resource":{' + (f'"attributes":[{attributes}]' if attributes else "") + "}"
+            )
         scopes = []
         for scope_logs in resource_logs.scope_logs:
             scope_parts = []

@@ -33,12 +33,18 @@ def cost_daily_mismatches(serving_database: Path, ground_truth_dir: Path) -> lis
         nano-dollar, counts and tokens to the unit).
     """
     with (ground_truth_dir / "user_daily.csv").open(newline="") as handle:
-        expected = {(row["user_account_id"], row["usage_date"]): row for row in csv.DictReader(handle)}
+        expected = {
+            (row["user_account_id"], row["usage_date"]): row for row in csv.DictReader(handle)
+        }
     with duckdb.connect(str(serving_database), read_only=True) as connection:
+        columns = ", ".join(COMPARED_COLUMNS)
         cursor = connection.execute(
-            f"select user_account_id, usage_date::varchar, {', '.join(COMPARED_COLUMNS)} from marts.fct_cost_daily"
+            f"select user_account_id, usage_date::varchar, {columns} from marts.fct_cost_daily"
         )
-        actual = {(row[0], row[1]): dict(zip(COMPARED_COLUMNS, row[2:], strict=True)) for row in cursor.fetchall()}
+        actual = {
+            (row[0], row[1]): dict(zip(COMPARED_COLUMNS, row[2:], strict=True))
+            for row in cursor.fetchall()
+        }
     problems = [f"missing from mart: {key}" for key in sorted(expected.keys() - actual.keys())]
     problems += [f"not in ground truth: {key}" for key in sorted(actual.keys() - expected.keys())]
     for key in sorted(expected.keys() & actual.keys()):

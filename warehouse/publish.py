@@ -31,14 +31,18 @@ def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-def publish_serving(build_database: Path, serving_database: Path, schemas: tuple[str, ...] = PUBLISHED_SCHEMAS) -> PublishResult:
+def publish_serving(
+    build_database: Path, serving_database: Path, schemas: tuple[str, ...] = PUBLISHED_SCHEMAS
+) -> PublishResult:
     """Copy `schemas` from the build database into a fresh serving database, atomically.
 
     Raises:
         FileNotFoundError: the build database does not exist (dbt has not run).
     """
     if not build_database.exists():
-        raise FileNotFoundError(f"build database {build_database} does not exist; run the dbt build first")
+        raise FileNotFoundError(
+            f"build database {build_database} does not exist; run the dbt build first"
+        )
     serving_database.parent.mkdir(parents=True, exist_ok=True)
     temporary = serving_database.with_name(f".{serving_database.name}.tmp-{os.getpid()}")
     temporary.unlink(missing_ok=True)
@@ -49,14 +53,16 @@ def publish_serving(build_database: Path, serving_database: Path, schemas: tuple
             for schema in schemas:
                 connection.execute(f"create schema {_quote(schema)}")
                 names = connection.execute(
-                    "select table_name from duckdb_tables() where database_name = 'build' and schema_name = ?"
-                    " order by table_name",
+                    "select table_name from duckdb_tables()"
+                    " where database_name = 'build' and schema_name = ? order by table_name",
                     [schema],
                 ).fetchall()
                 for (name,) in names:
                     target = f"{_quote(schema)}.{_quote(name)}"
                     connection.execute(f"create table {target} as select * from build.{target}")
-                    tables[f"{schema}.{name}"] = connection.execute(f"select count(*) from {target}").fetchone()[0]
+                    tables[f"{schema}.{name}"] = connection.execute(
+                        f"select count(*) from {target}"
+                    ).fetchone()[0]
             connection.execute("detach build")
             connection.execute("checkpoint")
         with temporary.open("rb") as handle:

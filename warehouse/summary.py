@@ -41,6 +41,17 @@ def cost_summary(serving_database: Path, top: int = 5) -> CostSummary:
             [top],
         ).fetchall()
         daily = connection.execute(
-            "select usage_date::varchar, sum(cost_usd) from marts.fct_cost_daily group by 1 order by 1"
+            "select usage_date::varchar, sum(cost_usd)"
+            " from marts.fct_cost_daily group by 1 order by 1"
         ).fetchall()
-    return CostSummary(first, last, users, int(sessions), int(prompts), int(requests), Decimal(total), top_users, daily)
+    return CostSummary(
+        first,
+        last,
+        users,
+        int(sessions),
+        int(prompts),
+        int(requests),
+        Decimal(total),
+        top_users,
+        daily,
+    )

@@ -122,7 +122,9 @@ def _complete_chunks(path: Path, offset: int) -> Iterator[tuple[int, bytes]]:
             carry = data[cut + 1 :]
 
 
-def _write_quarantine(layout: DataLayout, path: Path, print_: str, start: int, bad: list[BadLine]) -> None:
+def _write_quarantine(
+    layout: DataLayout, path: Path, print_: str, start: int, bad: list[BadLine]
+) -> None:
     target = layout.otel_quarantine / f"lines-{print_[:16]}-{start:015d}.jsonl"
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name("." + target.name + ".tmp")
@@ -166,13 +168,18 @@ def _land_chunk(
     if pc.any(undated).as_py():
         summary.quarantined_records += pc.sum(undated).as_py()
         write_parquet_atomically(
-            events.filter(undated), layout.otel_quarantine / f"records-{print_[:16]}-{start:015d}.parquet"
+            events.filter(undated),
+            layout.otel_quarantine / f"records-{print_[:16]}-{start:015d}.parquet",
         )
         events = events.filter(pc.invert(undated))
     for day in pc.unique(events.column("event_date")).to_pylist():
-        partition = events.filter(pc.equal(events.column("event_date"), pa.scalar(day, pa.date32())))
+        partition = events.filter(
+            pc.equal(events.column("event_date"), pa.scalar(day, pa.date32()))
+        )
         name = f"event_date={day.isoformat()}"
-        write_parquet_atomically(partition, layout.otel_events / name / f"part-{print_[:16]}-{start:015d}.parquet")
+        write_parquet_atomically(
+            partition, layout.otel_events / name / f"part-{print_[:16]}-{start:015d}.parquet"
+        )
         summary.parquet_files += 1
         summary.partitions.add(name)
     if parsed.bad_lines:
@@ -219,7 +226,9 @@ def land_otel(
                 continue
             summary.files_with_new_data += 1
             for start, data in _complete_chunks(path, offset):
-                records, quarantined = _land_chunk(layout, path, print_, start, data, connection, summary)
+                records, quarantined = _land_chunk(
+                    layout, path, print_, start, data, connection, summary
+                )
                 manifest.advance(print_, path, start + len(data), records, quarantined)
                 if progress:
                     progress(len(data))

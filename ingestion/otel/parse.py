@@ -36,8 +36,10 @@ class ParsedLines:
 
 
 def line_spans(data: bytes) -> tuple[np.ndarray, np.ndarray]:
-    """Start and end offsets of the lines in `data` (which ends with a newline) that hold
-    anything but whitespace; pyarrow skips blank lines and so do we."""
+    """Start and end offsets of the lines of `data` that hold anything but whitespace.
+
+    `data` ends with a newline. pyarrow skips blank lines, and so do we.
+    """
     buffer = np.frombuffer(data, dtype=np.uint8)
     ends = np.flatnonzero(buffer == 10)
     starts = np.concatenate(([0], ends[:-1] + 1)).astype(np.int64)
@@ -47,13 +49,18 @@ def line_spans(data: bytes) -> tuple[np.ndarray, np.ndarray]:
     return starts[has_content], ends[has_content]
 
 
+_INT64_KEYS = ("intValue", "timeUnixNano", "observedTimeUnixNano")
+
+
 def _normalise_numbers(node: object) -> object:
     """Turn 64-bit ints sent as JSON numbers into strings, as the collector writes them."""
     if isinstance(node, dict):
         return {
-            key: str(value) if key in ("intValue", "timeUnixNano", "observedTimeUnixNano") and isinstance(value, int | float) else _normalise_numbers(value)
+            key: str(value)
+            if key in _INT64_KEYS and isinstance(value, int | float)
+            else _normalise_numbers(value)
             for key, value in node.items()
-        }  # fmt: skip
+        }
     if isinstance(node, list):
         return [_normalise_numbers(item) for item in node]
     return node
@@ -62,7 +69,9 @@ def _normalise_numbers(node: object) -> object:
 def _parse_block(data: bytes) -> pa.Table:
     return pa_json.read_json(
         io.BytesIO(data),
-        read_options=pa_json.ReadOptions(block_size=max(BLOCK_SIZE, len(data) + 1), use_threads=True),
+        read_options=pa_json.ReadOptions(
+            block_size=max(BLOCK_SIZE, len(data) + 1), use_threads=True
+        ),
         parse_options=_PARSE_OPTIONS,
     )
 
@@ -106,6 +115,8 @@ def parse_lines(data: bytes, base_offset: int) -> ParsedLines:
             tables.append(_parse_one(line))
             offsets.append(start + base_offset)
         except (ValueError, pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
-            bad.append(BadLine(int(start + base_offset), f"{type(error).__name__}: {error}"[:500], line))
+            bad.append(
+                BadLine(int(start + base_offset), f"{type(error).__name__}: {error}"[:500], line)
+            )
     table = pa.concat_tables(tables) if tables else pa.Table.from_batches([], LOGS_LINE)
     return ParsedLines(table, np.asarray(offsets, dtype=np.int64), bad)

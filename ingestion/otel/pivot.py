@@ -40,7 +40,9 @@ def _flatten(lists: pa.Array) -> tuple[pa.Array, np.ndarray]:
 
 
 def _only_matching(strings: pa.Array, pattern: str) -> pa.Array:
-    return pc.if_else(pc.match_substring_regex(strings, pattern), strings, pa.scalar(None, pa.string()))
+    return pc.if_else(
+        pc.match_substring_regex(strings, pattern), strings, pa.scalar(None, pa.string())
+    )
 
 
 def _int_from_strings(strings: pa.Array) -> pa.Array:
@@ -93,22 +95,31 @@ def coerce(values: pa.StructArray, kind: str) -> pa.Array:
     if kind == BOOL:
         lowered = pc.utf8_lower(pc.utf8_trim_whitespace(string_value))
         from_string = pc.if_else(
-            pc.is_in(lowered, pa.array(["true", "false"])), pc.equal(lowered, "true"), pa.scalar(None, pa.bool_())
+            pc.is_in(lowered, pa.array(["true", "false"])),
+            pc.equal(lowered, "true"),
+            pa.scalar(None, pa.bool_()),
         )
-        return pc.coalesce(values.field("boolValue"), from_string, pc.not_equal(_int_from_strings(int_value), 0))
+        return pc.coalesce(
+            values.field("boolValue"), from_string, pc.not_equal(_int_from_strings(int_value), 0)
+        )
     if kind == STRING_LIST:
         arrays = values.field("arrayValue").field("values")
         items = _scalar_text(arrays.values)
         listed = pa.ListArray.from_arrays(arrays.offsets, items, mask=pc.is_null(arrays))
         single = pa.ListArray.from_arrays(
-            pa.array(np.arange(len(values) + 1, dtype=np.int32)), string_value, mask=pc.is_null(string_value)
+            pa.array(np.arange(len(values) + 1, dtype=np.int32)),
+            string_value,
+            mask=pc.is_null(string_value),
         )
         return pc.coalesce(listed, single)
     raise ValueError(f"unknown column kind {kind!r}")
 
 
 def _pivot(
-    entries: pa.StructArray, parents: np.ndarray, rows: int, columns: tuple[tuple[str, str, str], ...]
+    entries: pa.StructArray,
+    parents: np.ndarray,
+    rows: int,
+    columns: tuple[tuple[str, str, str], ...],
 ) -> tuple[dict[str, pa.Array], np.ndarray]:
     """Scatter the entries of known keys into typed columns.
 
@@ -141,7 +152,8 @@ def _pivot(
 _JSON_VALUE = """
     case
         when stringValue is not null then to_json(stringValue)
-        when intValue is not null then coalesce(to_json(try_cast(intValue as hugeint)), to_json(intValue))
+        when intValue is not null
+            then coalesce(to_json(try_cast(intValue as hugeint)), to_json(intValue))
         when doubleValue is not null then to_json(doubleValue)
         when boolValue is not null then to_json(boolValue)
         when arrayValue is not null then to_json(list_transform(
@@ -155,7 +167,11 @@ _JSON_VALUE = """
 
 
 def _attribute_digests(
-    connection: duckdb.DuckDBPyConnection, entries: pa.StructArray, parents: np.ndarray, leftover: np.ndarray, rows: int
+    connection: duckdb.DuckDBPyConnection,
+    entries: pa.StructArray,
+    parents: np.ndarray,
+    leftover: np.ndarray,
+    rows: int,
 ) -> tuple[pa.Array, pa.Array]:
     """Per row: a JSON object of the leftover attributes, and a canonical text of all of them."""
     flat = pa.table(
@@ -164,13 +180,19 @@ def _attribute_digests(
             "ordinal": np.arange(len(parents), dtype=np.int64),
             "is_leftover": leftover,
             "key": entries.field("key"),
-            **{name: entries.field("value").field(name) for name in entries.type.field("value").type.names},
+            **{
+                name: entries.field("value").field(name)
+                for name in entries.type.field("value").type.names
+            },
         }
     )
     connection.register("flat_entries", flat)
     result = connection.sql(
         """
-        with valued as (select parent, ordinal, is_leftover, key, __JSON_VALUE__ as value_json from flat_entries)
+        with valued as (
+            select parent, ordinal, is_leftover, key, __JSON_VALUE__ as value_json
+            from flat_entries
+        )
         select
             parent,
             '{' || string_agg(to_json(key) || ':' || value_json, ',' order by ordinal)
@@ -185,6 +207,24 @@ def _attribute_digests(
     scatter[result.column("parent").to_numpy()] = np.arange(result.num_rows)
     index = pa.array(scatter, mask=scatter < 0)
     return result.column("leftover_json").take(index), result.column("canonical").take(index)
+
+
+_IDENTITY_PARTS = (
+    "resource",
+    "scope_name",
+    "scope_version",
+    "time",
+    "observed",
+    "body",
+    "attributes",
+    "trace_id",
+    "span_id",
+)
+_EVENT_ID_SQL = (
+    "select md5(concat_ws(chr(30), "
+    + ", ".join(f"coalesce({part}, '')" for part in _IDENTITY_PARTS)
+    + ")) as event_id from identity"
+)
 
 
 def _timestamps_from_nanos(nanos: pa.Array) -> pa.Array:
@@ -227,7 +267,9 @@ def records_to_events(
     resource_columns = {name: column.take(take_resource) for name, column in resource_level.items()}
 
     body_text = _scalar_text(records.field("body"))
-    event_name_attribute = _pivot(record_entries, record_parents, rows, (("name", "event.name", STRING),))[0]["name"]
+    event_name_attribute = _pivot(
+        record_entries, record_parents, rows, (("name", "event.name", STRING),)
+    )[0]["name"]
     event_name = pc.coalesce(
         event_name_attribute,
         pc.replace_substring_regex(body_text, r"^claude_code\.", ""),
@@ -260,11 +302,7 @@ def records_to_events(
         }
     )
     connection.register("identity", identity)
-    event_id = connection.sql(
-        "select md5(concat_ws(chr(30), coalesce(resource, ''), coalesce(scope_name, ''),"
-        " coalesce(scope_version, ''), coalesce(time, ''), coalesce(observed, ''), coalesce(body, ''),"
-        " coalesce(attributes, ''), coalesce(trace_id, ''), coalesce(span_id, ''))) as event_id from identity"
-    ).to_arrow_table().column("event_id")
+    event_id = connection.sql(_EVENT_ID_SQL).to_arrow_table().column("event_id")
     connection.unregister("identity")
 
     line_of_record = np.asarray(line_of_resource)[resource_of_record]

@@ -21,7 +21,12 @@ ANY_VALUE = pa.struct(
         pa.field(
             "kvlistValue",
             pa.struct(
-                [pa.field("values", pa.list_(pa.struct([("key", pa.string()), ("value", SCALAR_VALUE)])))]
+                [
+                    pa.field(
+                        "values",
+                        pa.list_(pa.struct([("key", pa.string()), ("value", SCALAR_VALUE)])),
+                    )
+                ]
             ),
         ),
     ]
@@ -56,7 +61,9 @@ LOGS_LINE = pa.schema(
                                     [
                                         pa.field(
                                             "scope",
-                                            pa.struct([("name", pa.string()), ("version", pa.string())]),
+                                            pa.struct(
+                                                [("name", pa.string()), ("version", pa.string())]
+                                            ),
                                         ),
                                         pa.field("logRecords", pa.list_(LOG_RECORD)),
                                     ]

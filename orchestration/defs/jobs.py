@@ -9,7 +9,7 @@ PIPELINE_JOB_NAME = "cowork_pipeline"
 cowork_pipeline = dg.define_asset_job(
     PIPELINE_JOB_NAME,
     selection=dg.AssetSelection.all(),
-    description="Land new OTel files, build the warehouse with its tests, publish the serving copy.",
+    description="Land new OTel files, build the warehouse with its tests, publish for readers.",
 )
 
 hourly_pipeline = dg.ScheduleDefinition(

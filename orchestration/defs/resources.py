@@ -1,6 +1,5 @@
 """Resources shared by the assets: where data lives, where OTel files arrive, and dbt."""
 
-
 import shutil
 import sys
 from pathlib import Path

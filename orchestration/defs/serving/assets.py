@@ -1,17 +1,20 @@
 """The serving database that BI tools read, published after the warehouse builds."""
 
-
 import dagster as dg
 
 from orchestration.defs.dbt.assets import warehouse_dbt_assets
 from orchestration.defs.resources import DataDirResource
 from warehouse.publish import publish_serving
 
-MART_KEYS = [key for key, group in warehouse_dbt_assets.group_names_by_key.items() if group == "marts"]
+MART_KEYS = [
+    key for key, group in warehouse_dbt_assets.group_names_by_key.items() if group == "marts"
+]
 
 
 @dg.asset(key=["serving", "warehouse"], group_name="serving", deps=MART_KEYS, kinds={"duckdb"})
-def serving_warehouse(context: dg.AssetExecutionContext, data_dir: DataDirResource) -> dg.MaterializeResult:
+def serving_warehouse(
+    context: dg.AssetExecutionContext, data_dir: DataDirResource
+) -> dg.MaterializeResult:
     """`serving/warehouse.duckdb`: the marts (schema `marts`), swapped in atomically."""
     layout = data_dir.layout()
     result = publish_serving(layout.build_database, layout.serving_database)
