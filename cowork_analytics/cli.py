@@ -185,6 +185,9 @@ def demo(
     users: Annotated[int, typer.Option(min=1, help="People in the simulated organisation.")] = 50,
     days: Annotated[int, typer.Option(min=1, help="Days simulated, ending today (UTC).")] = 14,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
+    end_date: Annotated[
+        str | None, typer.Option(help="Last simulated day (YYYY-MM-DD, UTC); default today.")
+    ] = None,
 ) -> None:
     """Generate an organisation, run the pipeline job on it, and print where everything is."""
     from cowork_analytics.pipeline import configure_environment
@@ -203,7 +206,13 @@ def demo(
     ):
         shutil.rmtree(folder, ignore_errors=True)
     console.print(f"Simulating {users} users over {days} days into {layout.simulated} ...")
-    generated = run_generation(layout.simulated, seed=seed, users=users, days=days)
+    generated = run_generation(
+        layout.simulated,
+        seed=seed,
+        users=users,
+        days=days,
+        end_date=date.fromisoformat(end_date) if end_date else None,
+    )
     console.print(
         f"  {generated.events:,} events in {generated.files} collector files "
         f"({generated.bytes / 1e6:,.1f} MB),"

@@ -126,7 +126,11 @@ def generate(
         total_cost_usd=str(Decimal(truth.total_cost_nano) * NANO),
         seconds=round(time.perf_counter() - started, 3),
     )
+    # Paths and timings vary between runs; the rest is a pure function of the inputs.
+    stable = {
+        k: v for k, v in asdict(result).items() if k not in ("output_dir", "otel_dir", "seconds")
+    }
     (output_dir / "ground_truth" / "generation.json").write_text(
-        json.dumps({k: v for k, v in asdict(result).items() if k != "seconds"}, indent=1) + "\n"
+        json.dumps({"seed": seed, **stable}, indent=1) + "\n"
     )
     return result

@@ -103,9 +103,12 @@ def coerce(values: pa.StructArray, kind: str) -> pa.Array:
             values.field("boolValue"), from_string, pc.not_equal(_int_from_strings(int_value), 0)
         )
     if kind == STRING_LIST:
-        arrays = values.field("arrayValue").field("values")
+        array_value = values.field("arrayValue")
+        arrays = array_value.field("values")
+        # A child of a null struct is not itself null in Arrow: mask by both levels.
+        absent = pc.or_(pc.is_null(array_value), pc.is_null(arrays))
         items = _scalar_text(arrays.values)
-        listed = pa.ListArray.from_arrays(arrays.offsets, items, mask=pc.is_null(arrays))
+        listed = pa.ListArray.from_arrays(arrays.offsets, items, mask=absent)
         single = pa.ListArray.from_arrays(
             pa.array(np.arange(len(values) + 1, dtype=np.int32)),
             string_value,

@@ -1,0 +1,49 @@
+# cowork-analytics: every task runs through uv, which `make` bootstraps on a fresh machine
+# from the machine's own python3 (3.11). Nothing is installed outside this folder.
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+# uv may not download interpreters here: use the machine's python3.
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON := $(PYTHON)
+RUN := $(UV) run --frozen --no-sync
+
+.PHONY: install demo test lint fix format-check sqlfluff unit e2e check manifest ui clean
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+install: $(UV)  ## Create .venv from uv.lock (exact versions)
+	$(UV) sync --frozen
+
+demo: install  ## Generate an organisation and run the whole pipeline on it
+	$(RUN) cowork-analytics demo
+
+test: install lint unit  ## Lint, then run the whole test suite
+
+lint: install  ## ruff (lint + format check) and sqlfluff
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) sqlfluff lint dbt_project
+
+fix: install  ## Apply ruff and sqlfluff fixes
+	$(RUN) ruff check --fix .
+	$(RUN) ruff format .
+	$(RUN) sqlfluff fix dbt_project
+
+unit: install
+	$(RUN) pytest
+
+e2e: install  ## Only the end-to-end tests
+	$(RUN) pytest -m e2e
+
+manifest: install  ## dbt parse (definitions also do this on load when needed)
+	$(RUN) dbt parse --quiet
+
+check: install  ## Validate the Dagster definitions
+	$(RUN) dagster definitions validate
+
+clean:
+	rm -rf .venv $(TOOLS) target logs .pytest_cache .ruff_cache

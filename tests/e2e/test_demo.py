@@ -1,0 +1,106 @@
+"""The demo path end to end: generate, land, dbt build, publish, and check against ground truth."""
+
+import csv
+import os
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from simulation.verify import cost_daily_mismatches
+
+pytestmark = pytest.mark.e2e
+REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess]:
+    data_dir = tmp_path_factory.mktemp("demo")
+    environment = {
+        k: v for k, v in os.environ.items() if k not in ("COWORK_OTEL_DIR", "DAGSTER_HOME")
+    }
+    completed = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "cowork-analytics"),
+            "demo",
+            "--data-dir",
+            str(data_dir),
+            "--users",
+            "15",
+            "--days",
+            "5",
+            "--seed",
+            "3",
+            "--end-date",
+            "2026-02-27",
+        ],
+        cwd=REPOSITORY_ROOT,
+        env={**environment, "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    return data_dir, completed
+
+
+def test_cost_mart_matches_ground_truth_exactly(demo_run) -> None:
+    data_dir, _ = demo_run
+    serving = data_dir / "serving" / "warehouse.duckdb"
+    assert cost_daily_mismatches(serving, data_dir / "simulated" / "ground_truth") == []
+    with (data_dir / "simulated" / "ground_truth" / "user_daily.csv").open() as handle:
+        truth_total = sum(Decimal(row["cost_usd"]) for row in csv.DictReader(handle))
+    with duckdb.connect(str(serving), read_only=True) as connection:
+        mart_total, rows = connection.execute(
+            "select sum(cost_usd), count(*) from marts.fct_cost_daily"
+        ).fetchall()[0]
+    assert rows > 0
+    assert mart_total == truth_total  # to the nano-dollar, so to the micro-dollar too
+
+
+def test_demo_prints_where_things_are_and_a_summary(demo_run) -> None:
+    data_dir, completed = demo_run
+    output = completed.stdout
+    assert "matches the generator's ground truth exactly" in output
+    # Sydney and Tokyo mornings of the first local day fall on the UTC day before.
+    assert "Cost summary 2026-02-22 to 2026-02-27" in output
+    assert str(data_dir / "serving" / "warehouse.duckdb") in output
+    assert "@" not in output  # no e-mail addresses in the console
+
+
+def test_serving_database_holds_the_marts_schema_only(demo_run) -> None:
+    data_dir, _ = demo_run
+    with duckdb.connect(
+        str(data_dir / "serving" / "warehouse.duckdb"), read_only=True
+    ) as connection:
+        tables = connection.execute(
+            "select schema_name, table_name from duckdb_tables() order by all"
+        ).fetchall()
+    assert tables == [("marts", "fct_cost_daily")]
+
+
+def test_rerunning_the_pipeline_lands_nothing_new_and_keeps_the_numbers(demo_run) -> None:
+    data_dir, _ = demo_run
+    environment = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
+    completed = subprocess.run(
+        [str(Path(sys.executable).parent / "cowork-analytics"), "run", "--data-dir", str(data_dir)],
+        cwd=REPOSITORY_ROOT,
+        env={
+            **environment,
+            "COWORK_OTEL_DIR": str(data_dir / "simulated" / "otel"),
+            "COLUMNS": "200",
+        },
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert (
+        cost_daily_mismatches(
+            data_dir / "serving" / "warehouse.duckdb", data_dir / "simulated" / "ground_truth"
+        )
+        == []
+    )

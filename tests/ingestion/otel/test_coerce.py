@@ -1,0 +1,64 @@
+import pyarrow as pa
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ingestion.otel.pivot import coerce
+from ingestion.otel.schema import ANY_VALUE, BOOL, DOUBLE, INT, STRING_LIST
+
+INT64 = st.integers(min_value=-(10**17), max_value=10**17)
+
+
+def _values(*values: dict) -> pa.StructArray:
+    return pa.array(list(values), type=ANY_VALUE)
+
+
+@given(INT64)
+def test_an_int_reads_the_same_whatever_otlp_type_carries_it(number: int) -> None:
+    values = _values(
+        {"intValue": str(number)},
+        {"stringValue": str(number)},
+        {"stringValue": f" {number} "},
+        {"doubleValue": float(number)} if abs(number) < 2**53 else {"intValue": str(number)},
+    )
+    assert coerce(values, INT).to_pylist() == [number] * 4
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False, width=64))
+def test_a_double_reads_the_same_as_a_string_or_a_double(number: float) -> None:
+    assert coerce(
+        _values({"doubleValue": number}, {"stringValue": repr(number)}), DOUBLE
+    ).to_pylist() == [
+        number,
+        number,
+    ]
+
+
+@given(st.text())
+def test_text_that_is_not_a_number_becomes_null_not_an_error(text: str) -> None:
+    result = coerce(_values({"stringValue": text}), INT).to_pylist()[0]
+    stripped = text.strip()
+    is_integer = (
+        stripped.lstrip("+-").isdigit() and stripped.isascii() and len(stripped.lstrip("+-")) <= 18
+    )
+    assert (result is not None) == is_integer or "." in stripped or "e" in stripped.lower()
+
+
+def test_status_code_undefined_is_null() -> None:
+    values = _values({"stringValue": "undefined"}, {"stringValue": "529"}, {"intValue": "500"}, {})
+    assert coerce(values, INT).to_pylist() == [None, 529, 500, None]
+
+
+def test_success_as_string_or_bool() -> None:
+    values = _values(
+        {"stringValue": "true"}, {"stringValue": "FALSE"}, {"boolValue": True}, {"stringValue": "x"}
+    )
+    assert coerce(values, BOOL).to_pylist() == [True, False, True, None]
+
+
+def test_host_paths_as_array_or_single_string() -> None:
+    values = _values(
+        {"arrayValue": {"values": [{"stringValue": "/a"}, {"stringValue": "/b"}]}},
+        {"stringValue": "/c"},
+        {},
+    )
+    assert coerce(values, STRING_LIST).to_pylist() == [["/a", "/b"], ["/c"], None]

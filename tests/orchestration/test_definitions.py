@@ -1,0 +1,56 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+
+from orchestration.definitions import build_definitions
+from orchestration.defs.jobs import PIPELINE_JOB_NAME
+
+REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_dagster_definitions_validate_from_the_repository_root(tmp_path: Path) -> None:
+    """`dagster definitions validate` finds the code location through pyproject.toml."""
+    environment = {**os.environ, "COWORK_DATA_DIR": str(tmp_path), "DAGSTER_HOME": str(tmp_path)}
+    dagster = Path(sys.executable).parent / "dagster"
+    completed = subprocess.run(
+        [str(dagster), "definitions", "validate"],
+        cwd=REPOSITORY_ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert "All code locations passed validation" in completed.stdout + completed.stderr
+
+
+def test_assets_and_lineage() -> None:
+    defs = build_definitions()
+    graph = defs.resolve_asset_graph()
+    keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
+    # dbt assets are keyed by schema (= folder) and name, e.g. marts/fct_cost_daily.
+    assert keys == {
+        "otel/events",
+        "staging/stg_otel__events",
+        "marts/fct_cost_daily",
+        "reference/model_prices",
+        "serving/warehouse",
+    }
+    # The landed table's key is the dbt source's key: lineage joins with no glue.
+    staging = dg.AssetKey(["staging", "stg_otel__events"])
+    assert dg.AssetKey(["otel", "events"]) in graph.get(staging).parent_keys
+    mart = dg.AssetKey(["marts", "fct_cost_daily"])
+    assert mart in graph.get(dg.AssetKey(["serving", "warehouse"])).parent_keys
+    checks = {check.name for check in graph.asset_check_keys}
+    assert "unique_stg_otel__events_event_id" in checks
+    assert "assert_fct_cost_daily_matches_staging_cost" in checks
+
+
+def test_pipeline_job_and_schedule_exist() -> None:
+    defs = build_definitions()
+    job = defs.resolve_job_def(PIPELINE_JOB_NAME)
+    assert job is not None
+    assert defs.resolve_schedule_def("hourly_pipeline").cron_schedule == "0 * * * *"
