@@ -12,8 +12,9 @@ import pyarrow.json as pa_json
 
 from ingestion.otel.schema import LOGS_LINE
 
-# A block must hold the longest line; lines longer than this are parsed on their own.
+# pyarrow parses blocks in parallel; a block must hold the longest line.
 BLOCK_SIZE = 16 << 20
+_WHITESPACE = np.frombuffer(b" \t\r", dtype=np.uint8)
 _PARSE_OPTIONS = pa_json.ParseOptions(explicit_schema=LOGS_LINE, unexpected_field_behavior="ignore")
 
 
@@ -43,10 +44,13 @@ def line_spans(data: bytes) -> tuple[np.ndarray, np.ndarray]:
     buffer = np.frombuffer(data, dtype=np.uint8)
     ends = np.flatnonzero(buffer == 10)
     starts = np.concatenate(([0], ends[:-1] + 1)).astype(np.int64)
-    is_content = ~np.isin(buffer, np.frombuffer(b" \t\r\n", dtype=np.uint8))
-    content_before = np.concatenate(([0], np.cumsum(is_content, dtype=np.int64)))
-    has_content = content_before[ends] - content_before[starts] > 0
-    return starts[has_content], ends[has_content]
+    # Only a line that starts with whitespace (or is empty) can be blank: check those few.
+    first = buffer[np.minimum(starts, len(buffer) - 1)]
+    suspects = np.flatnonzero((ends == starts) | np.isin(first, _WHITESPACE))
+    keep = np.ones(len(starts), dtype=bool)
+    for index in suspects:
+        keep[index] = bool(data[starts[index] : ends[index]].strip())
+    return starts[keep], ends[keep]
 
 
 _INT64_KEYS = ("intValue", "timeUnixNano", "observedTimeUnixNano")
@@ -66,12 +70,11 @@ def _normalise_numbers(node: object) -> object:
     return node
 
 
-def _parse_block(data: bytes) -> pa.Table:
+def _parse_block(data: bytes, longest_line: int | None = None) -> pa.Table:
+    longest = len(data) if longest_line is None else longest_line
     return pa_json.read_json(
         io.BytesIO(data),
-        read_options=pa_json.ReadOptions(
-            block_size=max(BLOCK_SIZE, len(data) + 1), use_threads=True
-        ),
+        read_options=pa_json.ReadOptions(block_size=max(BLOCK_SIZE, longest + 2), use_threads=True),
         parse_options=_PARSE_OPTIONS,
     )
 
@@ -102,7 +105,7 @@ def parse_lines(data: bytes, base_offset: int) -> ParsedLines:
     if len(starts) == 0:
         return ParsedLines(pa.Table.from_batches([], LOGS_LINE), np.empty(0, np.int64), [])
     try:
-        table = _parse_block(data)
+        table = _parse_block(data, int((ends - starts).max()))
         if table.num_rows == len(starts):
             return ParsedLines(table, starts + base_offset, [])
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):

@@ -17,7 +17,6 @@ import pyarrow.compute as pc
 from ingestion.otel.schema import (
     ARROW_TYPES,
     BOOL,
-    CONSUMED_KEYS,
     DOUBLE,
     EVENTS_SCHEMA,
     INT,
@@ -103,6 +102,7 @@ def coerce(values: pa.StructArray, kind: str) -> pa.Array:
             values.field("boolValue"), from_string, pc.not_equal(_int_from_strings(int_value), 0)
         )
     if kind == STRING_LIST:
+        values = pa.concat_arrays([values])  # rebase a slice: list offsets must start at 0
         array_value = values.field("arrayValue")
         arrays = array_value.field("values")
         # A child of a null struct is not itself null in Arrow: mask by both levels.
@@ -126,30 +126,45 @@ def _pivot(
 ) -> tuple[dict[str, pa.Array], np.ndarray]:
     """Scatter the entries of known keys into typed columns.
 
+    Entries are grouped by key with one stable sort of the key codes, so each key's values
+    are a zero-copy slice of a single reordered array.
+
     Returns:
         The columns, and a mask of the entries left for the JSON catch-all.
     """
     keys = pc.dictionary_encode(entries.field("key"))
     codes = keys.indices.to_numpy(zero_copy_only=False)
+    if len(keys.dictionary) < 2**15:
+        codes = codes.astype(np.int16)  # numpy sorts 16-bit keys with a radix sort
     code_of = {key: code for code, key in enumerate(keys.dictionary.to_pylist())}
-    values = entries.field("value")
-    leftover = np.ones(len(entries), dtype=bool)
+    order = np.argsort(codes, kind="stable")
+    sorted_codes = codes[order]
+    wanted = [code_of[key] for _, key, _ in columns if key in code_of]
+    starts = np.searchsorted(sorted_codes, wanted, side="left")
+    ends = np.searchsorted(sorted_codes, wanted, side="right")
+    span_of = dict(zip(wanted, zip(starts, ends, strict=True), strict=True))
+    known = np.zeros(len(entries), dtype=bool)
+    for start, end in span_of.values():
+        known[order[start:end]] = True
+    values = entries.field("value").take(pa.array(order[np.isin(sorted_codes, wanted)]))
+    # `values` holds the wanted keys' entries in sorted order; map each span into it.
+    offset, value_span = 0, {}
+    for code in sorted(span_of):
+        start, end = span_of[code]
+        value_span[code] = (offset, end - start, order[start:end])
+        offset += end - start
     out: dict[str, pa.Array] = {}
     for column, key, kind in columns:
         code = code_of.get(key)
         if code is None:
             out[column] = pa.nulls(rows, ARROW_TYPES[kind])
             continue
-        positions = np.flatnonzero(codes == code)
-        leftover[positions] = False
-        typed = coerce(values.take(positions), kind)
+        first, length, positions = value_span[code]
+        typed = coerce(values.slice(first, length), kind)
         scatter = np.full(rows, -1, dtype=np.int64)
-        scatter[parents[positions]] = np.arange(len(positions))  # a repeated key: last wins
+        scatter[parents[positions]] = np.arange(length)  # a repeated key: last wins
         out[column] = typed.take(pa.array(scatter, mask=scatter < 0)).cast(ARROW_TYPES[kind])
-    for key in CONSUMED_KEYS:
-        if (code := code_of.get(key)) is not None:
-            leftover[codes == code] = False
-    return out, leftover
+    return out, ~known
 
 
 _JSON_VALUE = """
@@ -169,6 +184,30 @@ _JSON_VALUE = """
 """
 
 
+def _join_per_row(values: pa.Array, counts: np.ndarray, separator: str) -> pa.Array:
+    """Join consecutive runs of `values` (`counts[i]` of them for row i) into one string."""
+    offsets = np.zeros(len(counts) + 1, dtype=np.int32)
+    np.cumsum(counts, out=offsets[1:])
+    return pc.binary_join(pa.ListArray.from_arrays(pa.array(offsets), values), separator)
+
+
+def _typed_text(values: pa.StructArray) -> pa.Array:
+    """Each value as text tagged with its OTLP type, so "1" and 1 hash differently."""
+    items = values.field("arrayValue").field("values")
+    array_text = pc.binary_join(
+        pa.ListArray.from_arrays(items.offsets, _scalar_text(items.values)), "\x1e"
+    )
+    return pc.coalesce(
+        pc.binary_join_element_wise("s:", values.field("stringValue"), ""),
+        pc.binary_join_element_wise("i:", values.field("intValue"), ""),
+        pc.binary_join_element_wise("d:", pc.cast(values.field("doubleValue"), pa.string()), ""),
+        pc.binary_join_element_wise("b:", pc.cast(values.field("boolValue"), pa.string()), ""),
+        pc.binary_join_element_wise("a:", array_text, ""),
+        pc.binary_join_element_wise("x:", values.field("bytesValue"), ""),
+        pa.scalar("", pa.string()),
+    )
+
+
 def _attribute_digests(
     connection: duckdb.DuckDBPyConnection,
     entries: pa.StructArray,
@@ -176,40 +215,41 @@ def _attribute_digests(
     leftover: np.ndarray,
     rows: int,
 ) -> tuple[pa.Array, pa.Array]:
-    """Per row: a JSON object of the leftover attributes, and a canonical text of all of them."""
+    """Per row: a JSON object of the leftover attributes, and a canonical text of all of them.
+
+    Entries are contiguous per row (they come from flattening a list column), so per-row
+    strings are joins over runs; only the JSON escaping of leftovers goes through DuckDB.
+    """
+    values = entries.field("value")
+    canonical_entries = pc.binary_join_element_wise(entries.field("key"), _typed_text(values), "=")
+    canonical = _join_per_row(canonical_entries, np.bincount(parents, minlength=rows), "\x1f")
+
+    chosen = np.flatnonzero(leftover)
+    if len(chosen) == 0:
+        return pa.nulls(rows, pa.string()), canonical
+    picked = entries.take(pa.array(chosen))
     flat = pa.table(
         {
-            "parent": parents,
-            "ordinal": np.arange(len(parents), dtype=np.int64),
-            "is_leftover": leftover,
-            "key": entries.field("key"),
-            **{
-                name: entries.field("value").field(name)
-                for name in entries.type.field("value").type.names
-            },
+            "key": picked.field("key"),
+            **{name: picked.field("value").field(name) for name in values.type.names},
         }
     )
     connection.register("flat_entries", flat)
-    result = connection.sql(
-        """
-        with valued as (
-            select parent, ordinal, is_leftover, key, __JSON_VALUE__ as value_json
-            from flat_entries
+    fragments = (
+        connection.sql(
+            "select to_json(key) || ':' || __JSON_VALUE__ as fragment from flat_entries".replace(
+                "__JSON_VALUE__", _JSON_VALUE
+            )
         )
-        select
-            parent,
-            '{' || string_agg(to_json(key) || ':' || value_json, ',' order by ordinal)
-                filter (where is_leftover) || '}' as leftover_json,
-            string_agg(key || '=' || value_json, chr(31) order by key, ordinal) as canonical
-        from valued
-        group by parent
-        """.replace("__JSON_VALUE__", _JSON_VALUE)
-    ).to_arrow_table()
+        .to_arrow_table()
+        .column("fragment")
+        .combine_chunks()
+    )
     connection.unregister("flat_entries")
-    scatter = np.full(rows, -1, dtype=np.int64)
-    scatter[result.column("parent").to_numpy()] = np.arange(result.num_rows)
-    index = pa.array(scatter, mask=scatter < 0)
-    return result.column("leftover_json").take(index), result.column("canonical").take(index)
+    counts = np.bincount(parents[chosen], minlength=rows)
+    joined = _join_per_row(fragments, counts, ",")
+    wrapped = pc.binary_join_element_wise("{", joined, "}", "")
+    return pc.if_else(pa.array(counts > 0), wrapped, pa.scalar(None, pa.string())), canonical
 
 
 _IDENTITY_PARTS = (
@@ -255,7 +295,13 @@ def records_to_events(
     resource_of_record = resource_of_scope[scope_of_record]
 
     record_entries, record_parents = _flatten(records.field("attributes"))
-    record_columns, record_leftover = _pivot(record_entries, record_parents, rows, RECORD_COLUMNS)
+    record_columns, record_leftover = _pivot(
+        record_entries,
+        record_parents,
+        rows,
+        (*RECORD_COLUMNS, ("_event_name", "event.name", STRING)),
+    )
+    event_name_attribute = record_columns.pop("_event_name")
     attributes_json, record_canonical = _attribute_digests(
         connection, record_entries, record_parents, record_leftover, rows
     )
@@ -270,9 +316,6 @@ def records_to_events(
     resource_columns = {name: column.take(take_resource) for name, column in resource_level.items()}
 
     body_text = _scalar_text(records.field("body"))
-    event_name_attribute = _pivot(
-        record_entries, record_parents, rows, (("name", "event.name", STRING),)
-    )[0]["name"]
     event_name = pc.coalesce(
         event_name_attribute,
         pc.replace_substring_regex(body_text, r"^claude_code\.", ""),

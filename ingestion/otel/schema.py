@@ -145,8 +145,6 @@ RESOURCE_COLUMNS = (
     ("os_version", "os.version", STRING),
     ("host_arch", "host.arch", STRING),
 )
-# `event.name` is read to derive event_name; it is not kept twice.
-CONSUMED_KEYS = {"event.name"}
 
 EVENTS_SCHEMA = pa.schema(
     [
