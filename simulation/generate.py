@@ -13,7 +13,13 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from simulation.behaviour import WORKDAY_START_HOUR, Event, simulate_person_day
-from simulation.collector import RotatingFileWriter, collector_lines
+from simulation.collector import (
+    FileFormat,
+    MetricsState,
+    RotatingFileWriter,
+    log_writes,
+    metric_writes,
+)
 from simulation.compliance import ComplianceRecorder
 from simulation.ground_truth import NANO, GroundTruth
 from simulation.organisation import build_organisation
@@ -50,11 +56,13 @@ def generate(
     days: int = 14,
     end_date: date | None = None,
     rotate_megabytes: float = 16.0,
+    file_format: FileFormat | None = None,
 ) -> GenerationResult:
     """Simulate `users` people over the `days` days ending on `end_date` (default: today, UTC).
 
-    Writes `otel/logs.jsonl` (+ rotated `logs-<ts>.jsonl`), `compliance/*.json`, and
-    `ground_truth/*.csv` under `output_dir`. The same seed and dates give identical files.
+    Writes `otel/logs.jsonl` (+ rotated `logs-<ts>.jsonl`) and `otel/metrics.jsonl` (other
+    suffixes for other `file_format`s), `compliance/*.json`, and `ground_truth/*.csv` under
+    `output_dir`. The same seed, dates and format give identical files.
 
     Returns:
         A summary with counts and the generation rate.
@@ -66,17 +74,22 @@ def generate(
     organisation = build_organisation(rng, users)
     truth = GroundTruth()
     compliance = ComplianceRecorder(organisation, seed)
-    writer = RotatingFileWriter(output_dir / "otel" / "logs.jsonl", rotate_megabytes)
+    file_format = file_format or FileFormat()
+    writer = RotatingFileWriter(
+        output_dir / "otel" / f"logs{file_format.suffix}", rotate_megabytes, file_format
+    )
+    metrics_writer = RotatingFileWriter(
+        output_dir / "otel" / f"metrics{file_format.suffix}", rotate_megabytes, file_format
+    )
+    metrics_state = MetricsState()
     period_end_ns = int(
         datetime.combine(end_date + timedelta(days=1), datetime.min.time(), UTC).timestamp() * 1e9
     )
 
     pending: list[tuple[int, int, Event]] = []  # a heap ordered by event time
     counter = 0
-    lines = 0
 
     def flush(before_ns: int) -> None:
-        nonlocal lines
         ready = []
         while pending and pending[0][0] < before_ns:
             ready.append(heapq.heappop(pending)[2])
@@ -84,9 +97,10 @@ def generate(
         ready = [event for event in ready if event.time_ns < period_end_ns]
         truth.add(ready)
         compliance.add(ready)
-        for written_at, line in collector_lines(ready):
-            writer.write_line(line, written_at)
-            lines += 1
+        for written_at, request in log_writes(ready):
+            writer.write(request, written_at)
+        for written_at, request in metric_writes(ready, metrics_state):
+            metrics_writer.write(request, written_at)
 
     for offset in range(days):
         local_day = start_date + timedelta(days=offset)
@@ -106,12 +120,13 @@ def generate(
         flush(int((horizon + WORKDAY_START_HOUR * 3600) * 1e9))
     flush(period_end_ns)
     writer.close()
+    metrics_writer.close()
 
     truth.write(output_dir / "ground_truth")
     compliance.write(
         output_dir / "compliance", generated_at=datetime.combine(end_date, datetime.max.time(), UTC)
     )
-    files = [*writer.rotated, writer.path]
+    files = [*writer.files, *metrics_writer.files]
     result = GenerationResult(
         output_dir=str(output_dir),
         otel_dir=str(writer.path.parent),
@@ -120,7 +135,7 @@ def generate(
         start_date=start_date.isoformat(),
         end_date=end_date.isoformat(),
         events=truth.events,
-        lines=lines,
+        lines=writer.writes,
         files=len(files),
         bytes=sum(path.stat().st_size for path in files),
         total_cost_usd=str(Decimal(truth.total_cost_nano) * NANO),

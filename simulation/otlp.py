@@ -1,31 +1,35 @@
-"""Build OTLP export requests from simulated events and encode them as the collector does.
+"""Build OTLP export requests (logs and metrics) from simulated events.
 
-Messages are built with the opentelemetry-proto classes, so their shape is the protocol's.
-The collector's `file` exporter (`format: json`) marshals them with pdata's OTLP/JSON
-marshaller: lowerCamelCase keys, 64-bit integers as decimal strings, enums as integers,
-trace and span ids as hex, and zero or empty fields omitted. `encode_logs_json` does the
-same; a test checks it against protobuf's own JSON parser. It is a direct walk over the
-fields we use because `google.protobuf.json_format` is ~10x slower.
+Messages are built with the opentelemetry-proto classes, so their shape is the protocol's;
+`ingestion.otel.otlp_json` encodes them the collector's way.
 """
 
 from __future__ import annotations
 
-import base64
-import json
-from collections.abc import Iterable, Sequence
+from collections import defaultdict
+from collections.abc import Sequence
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+)
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, ResourceLogs
+from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality
 
 from simulation.behaviour import AttributeValue, Event, resource_tags
 from simulation.organisation import Person
 
 EVENTS_SCOPE = "com.anthropic.claude_code.events"
+METRICS_SCOPE = "com.anthropic.claude_code"
 CLI_VERSION = "2.1.246"
 COWORK_APP_VERSION = "1.37937.3"
-
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+TOKEN_TYPES = (
+    ("input", "input_tokens"),
+    ("output", "output_tokens"),
+    ("cacheRead", "cache_read_tokens"),
+    ("cacheCreation", "cache_creation_tokens"),
+)
 
 
 def set_any_value(target: AnyValue, value: AttributeValue) -> None:
@@ -77,89 +81,68 @@ def build_logs_request(client_batches: Sequence[Sequence[Event]]) -> ExportLogsS
     return request
 
 
-def _any_value_json(value: AnyValue) -> str:
-    kind = value.WhichOneof("value")
-    if kind == "string_value":
-        return '{"stringValue":' + _dumps(value.string_value) + "}"
-    if kind == "int_value":
-        return '{"intValue":"' + str(value.int_value) + '"}'
-    if kind == "double_value":
-        return '{"doubleValue":' + _dumps(value.double_value) + "}"
-    if kind == "bool_value":
-        return '{"boolValue":' + ("true" if value.bool_value else "false") + "}"
-    if kind == "array_value":
-        items = ",".join(_any_value_json(item) for item in value.array_value.values)
-        return '{"arrayValue":{"values":[' + items + "]}}" if items else '{"arrayValue":{}}'
-    if kind == "kvlist_value":
-        items = _attributes_json(value.kvlist_value.values)
-        return '{"kvlistValue":{"values":[' + items + "]}}" if items else '{"kvlistValue":{}}'
-    if kind == "bytes_value":
-        return '{"bytesValue":"' + base64.b64encode(value.bytes_value).decode() + '"}'
-    return "{}"
+def uses_cumulative_temporality(person: Person) -> bool:
+    """Some teams set OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE=cumulative."""
+    return person.team.department == "engineering"
 
 
-def _attributes_json(attributes: Iterable[KeyValue]) -> str:
-    return ",".join(
-        '{"key":' + _dumps(item.key) + ',"value":' + _any_value_json(item.value) + "}"
-        for item in attributes
-    )
+def build_metrics_request(
+    client_batches: Sequence[tuple[int, int, Sequence[Event]]],
+) -> ExportMetricsServiceRequest:
+    """Claude Code's cost and token counters for several clients' export intervals.
 
-
-def _log_record_json(record: LogRecord) -> str:
-    fields = []
-    if record.time_unix_nano:
-        fields.append(f'"timeUnixNano":"{record.time_unix_nano}"')
-    if record.observed_time_unix_nano:
-        fields.append(f'"observedTimeUnixNano":"{record.observed_time_unix_nano}"')
-    if record.severity_number:
-        fields.append(f'"severityNumber":{record.severity_number}')
-    if record.severity_text:
-        fields.append('"severityText":' + _dumps(record.severity_text))
-    if record.HasField("body"):
-        fields.append('"body":' + _any_value_json(record.body))
-    if record.attributes:
-        fields.append('"attributes":[' + _attributes_json(record.attributes) + "]")
-    if record.dropped_attributes_count:
-        fields.append(f'"droppedAttributesCount":{record.dropped_attributes_count}')
-    if record.flags:
-        fields.append(f'"flags":{record.flags}')
-    if record.trace_id:
-        fields.append(f'"traceId":"{record.trace_id.hex()}"')
-    if record.span_id:
-        fields.append(f'"spanId":"{record.span_id.hex()}"')
-    if record.event_name:
-        fields.append('"eventName":' + _dumps(record.event_name))
-    return "{" + ",".join(fields) + "}"
-
-
-def encode_logs_json(request: ExportLogsServiceRequest) -> str:
-    """Encode a logs export request as one OTLP/JSON line, the collector's way (no newline)."""
-    resources = []
-    for resource_logs in request.resource_logs:
-        parts = []
-        if resource_logs.HasField("resource"):
-            attributes = _attributes_json(resource_logs.resource.attributes)
-            parts.append(
-                '"resource":{' + (f'"attributes":[{attributes}]' if attributes else "") + "}"
+    Args:
+        client_batches: (interval start ns, export time ns, api_request events of one client
+            process in that interval); for cumulative clients the events are all of the
+            process's requests so far, and the start is the process start.
+    """
+    request = ExportMetricsServiceRequest()
+    for start_ns, time_ns, events in client_batches:
+        person = events[0].person
+        resource_metrics = request.resource_metrics.add()
+        for key, value in resource_attributes(person).items():
+            set_any_value(resource_metrics.resource.attributes.add(key=key).value, value)
+        scope_metrics = resource_metrics.scope_metrics.add()
+        scope_metrics.scope.name = METRICS_SCOPE
+        scope_metrics.scope.version = CLI_VERSION
+        temporality = (
+            AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE
+            if uses_cumulative_temporality(person)
+            else AggregationTemporality.AGGREGATION_TEMPORALITY_DELTA
+        )
+        cost: dict[str, float] = defaultdict(float)
+        tokens: dict[tuple[str, str], float] = defaultdict(float)
+        for event in events:
+            model = str(event.attributes["model"])
+            cost[model] += float(event.attributes["cost_usd"])
+            for token_type, attribute in TOKEN_TYPES:
+                tokens[model, token_type] += float(event.attributes[attribute])
+        standard = {
+            "session.id": events[-1].session_id,
+            "user.account_uuid": person.account_uuid,
+            "user.account_id": person.account_id,
+            "user.id": person.device_id,
+            "user.email": person.email,
+            "terminal.type": "vscode",
+        }
+        cost_metric = scope_metrics.metrics.add(name="claude_code.cost.usage", unit="USD")
+        cost_metric.description = "Cost of the Claude Code session"
+        cost_metric.sum.aggregation_temporality = temporality
+        cost_metric.sum.is_monotonic = True
+        for model, value in sorted(cost.items()):
+            point = cost_metric.sum.data_points.add(
+                start_time_unix_nano=start_ns, time_unix_nano=time_ns, as_double=value
             )
-        scopes = []
-        for scope_logs in resource_logs.scope_logs:
-            scope_parts = []
-            if scope_logs.HasField("scope"):
-                scope = scope_logs.scope
-                fields = []
-                if scope.name:
-                    fields.append('"name":' + _dumps(scope.name))
-                if scope.version:
-                    fields.append('"version":' + _dumps(scope.version))
-                scope_parts.append('"scope":{' + ",".join(fields) + "}")
-            records = ",".join(_log_record_json(record) for record in scope_logs.log_records)
-            scope_parts.append('"logRecords":[' + records + "]")
-            if scope_logs.schema_url:
-                scope_parts.append('"schemaUrl":' + _dumps(scope_logs.schema_url))
-            scopes.append("{" + ",".join(scope_parts) + "}")
-        parts.append('"scopeLogs":[' + ",".join(scopes) + "]")
-        if resource_logs.schema_url:
-            parts.append('"schemaUrl":' + _dumps(resource_logs.schema_url))
-        resources.append("{" + ",".join(parts) + "}")
-    return '{"resourceLogs":[' + ",".join(resources) + "]}"
+            for key, attribute in (standard | {"model": model}).items():
+                set_any_value(point.attributes.add(key=key).value, attribute)
+        token_metric = scope_metrics.metrics.add(name="claude_code.token.usage", unit="tokens")
+        token_metric.description = "Number of tokens used"
+        token_metric.sum.aggregation_temporality = temporality
+        token_metric.sum.is_monotonic = True
+        for (model, token_type), value in sorted(tokens.items()):
+            point = token_metric.sum.data_points.add(
+                start_time_unix_nano=start_ns, time_unix_nano=time_ns, as_double=value
+            )
+            for key, attribute in (standard | {"model": model, "type": token_type}).items():
+                set_any_value(point.attributes.add(key=key).value, attribute)
+    return request

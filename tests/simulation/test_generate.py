@@ -8,8 +8,8 @@ from pathlib import Path
 from google.protobuf import json_format
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
+from ingestion.otel.otlp_json import encode_logs_json
 from simulation.generate import generate
-from simulation.otlp import encode_logs_json
 from tests.conftest import SMALL_ORG
 
 COMPARED = (
@@ -34,7 +34,7 @@ def _files(root: Path) -> dict[str, bytes]:
 
 
 def _records(otel_dir: Path):
-    for path in sorted(otel_dir.glob("*.jsonl")):
+    for path in sorted(otel_dir.glob("logs*.jsonl")):
         for line in path.read_text().splitlines():
             request = json.loads(line)
             for resource_logs in request["resourceLogs"]:
