@@ -36,6 +36,13 @@ class Manifest:
         ).fetchone()
         return row[0] if row else 0
 
+    def last_path(self, fingerprint: str) -> str | None:
+        """The path the file had when last landed, or None for a new file."""
+        row = self._connection.execute(
+            "select last_path from otel_files where fingerprint = ?", (fingerprint,)
+        ).fetchone()
+        return row[0] if row else None
+
     def advance(
         self, fingerprint: str, path: Path, offset: int, records: int, quarantined: int
     ) -> None:

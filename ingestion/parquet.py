@@ -8,6 +8,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ingestion.crash import crash_point
+
 COMPRESSION = "zstd"
 
 
@@ -20,11 +22,12 @@ def fsync_directory(directory: Path) -> None:
         os.close(handle)
 
 
-def write_parquet_atomically(table: pa.Table, path: Path) -> Path:
+def write_parquet_atomically(table: pa.Table, path: Path, mode: int | None = None) -> Path:
     """Write `table` to `path` via a temporary name, fsync, then rename over any old file.
 
     A crash leaves either the previous file or the new one, never a partial one, and a
-    rerun with the same name replaces the file instead of adding a copy.
+    rerun with the same name replaces the file instead of adding a copy. `mode` sets the
+    file's permissions before it becomes visible (0o600 for restricted content).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
@@ -33,6 +36,9 @@ def write_parquet_atomically(table: pa.Table, path: Path) -> Path:
             pq.write_table(table, handle, compression=COMPRESSION, write_statistics=True)
             handle.flush()
             os.fsync(handle.fileno())
+        if mode is not None:
+            temporary.chmod(mode)
+        crash_point("before_parquet_rename")
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)

@@ -18,6 +18,21 @@ class DataLayout:
         return self.root / "landing" / "otel" / "events"
 
     @property
+    def otel_metrics(self) -> Path:
+        """Landed OTel metric data points, partitioned by `point_date`."""
+        return self.root / "landing" / "otel" / "metrics"
+
+    @property
+    def otel_content(self) -> Path:
+        """Prompt, response and tool-input text (privacy `standard`): owner-only files."""
+        return self.root / "landing" / "otel" / "content"
+
+    @property
+    def hash_key(self) -> Path:
+        """The key for hashing paths and commands under privacy `strict` (owner-only)."""
+        return self.root / "state" / "hash.key"
+
+    @property
     def otel_quarantine(self) -> Path:
         """Lines that could not be landed, with file, offset and error."""
         return self.root / "landing" / "otel" / "quarantine"

@@ -1,35 +1,53 @@
 """Land OTel Collector `file`-exporter output as Parquet, incrementally and idempotently.
 
-Each input file is known by a fingerprint of its first line, so a rotated (renamed) file is
-recognised. Only complete lines are landed; the partial tail of a live file waits for the
-next run. Parquet files get deterministic names (fingerprint + byte offset) and are written
-atomically before the manifest advances, so a crash and a rerun land the same set.
+Each input file is known by a fingerprint of its first message, so a rotated (renamed) file
+is recognised and a copy is skipped. Only whole messages are landed; the partial tail of a
+live file waits for the next run. Parquet files get deterministic names (fingerprint + byte
+offset) and are written atomically before the manifest advances, so a crash at any point
+and a rerun land exactly what an uninterrupted run lands. Parsing the next batch overlaps
+pivoting and writing the previous one, so both cores work.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ingestion.crash import crash_point
 from ingestion.manifest import Manifest
+from ingestion.otel.compaction import compact_partitions
+from ingestion.otel.framing import (
+    ZSTD_MAGIC,
+    Batch,
+    Framing,
+    detect_framing,
+    read_batches,
+)
+from ingestion.otel.metrics import lines_to_metric_points
 from ingestion.otel.parse import BadLine, parse_lines
 from ingestion.otel.pivot import records_to_events
+from ingestion.otel.privacy import PrivacyMode, apply_privacy, load_or_create_key
 from ingestion.parquet import write_parquet_atomically
 from ingestion.paths import DataLayout
 
 LOGGER = logging.getLogger(__name__)
-CHUNK_BYTES = 64 << 20
 FINGERPRINT_BYTES = 64 << 10
+PIPELINE_DEPTH = 3
+# Event times further ahead of the landing clock than this are flagged as clock skew.
+FUTURE_TOLERANCE = timedelta(minutes=15)
 
 
 @dataclass
@@ -38,13 +56,17 @@ class LandingSummary:
 
     files_seen: int = 0
     files_with_new_data: int = 0
+    duplicate_files_skipped: int = 0
     unsupported_files: list[str] = field(default_factory=list)
     bytes_read: int = 0
     lines: int = 0
     records_landed: int = 0
+    metric_points_landed: int = 0
     quarantined_lines: int = 0
     quarantined_records: int = 0
+    future_records: int = 0
     parquet_files: int = 0
+    compacted_partitions: int = 0
     partitions: set[str] = field(default_factory=set)
     seconds: float = 0.0
 
@@ -53,21 +75,38 @@ class LandingSummary:
         """Landing throughput in log records per second."""
         return self.records_landed / self.seconds if self.seconds else 0.0
 
+    @property
+    def quarantine_rate(self) -> float:
+        """Quarantined lines over all lines read in this run."""
+        return self.quarantined_lines / self.lines if self.lines else 0.0
+
     def as_dict(self) -> dict[str, object]:
         """A JSON-friendly view, for logs and Dagster metadata."""
         return {
             "files_seen": self.files_seen,
             "files_with_new_data": self.files_with_new_data,
+            "duplicate_files_skipped": self.duplicate_files_skipped,
             "unsupported_files": len(self.unsupported_files),
             "bytes_read": self.bytes_read,
+            "lines": self.lines,
             "records_landed": self.records_landed,
+            "metric_points_landed": self.metric_points_landed,
             "quarantined_lines": self.quarantined_lines,
             "quarantined_records": self.quarantined_records,
+            "future_records": self.future_records,
             "parquet_files": self.parquet_files,
+            "compacted_partitions": self.compacted_partitions,
             "partitions": len(self.partitions),
             "seconds": round(self.seconds, 3),
             "events_per_second": round(self.events_per_second),
         }
+
+
+@dataclass(frozen=True)
+class _Work:
+    path: Path
+    fingerprint: str
+    batch: Batch
 
 
 def discover_files(inputs: Iterable[Path]) -> list[Path]:
@@ -81,159 +120,261 @@ def discover_files(inputs: Iterable[Path]) -> list[Path]:
         else:
             raise FileNotFoundError(f"OTel input {path} does not exist")
     # Rotated files are older than the live file they came from; land them first.
-    return sorted(found, key=lambda p: (p.stat().st_mtime_ns, p.name))
+    return sorted(found, key=lambda p: (p.stat().st_mtime_ns, str(p)))
 
 
-def fingerprint(path: Path) -> str | None:
-    """A content fingerprint from the file's first complete line, or None before it has one.
+def fingerprint(path: Path, framing: Framing) -> str | None:
+    """A content fingerprint from the file's first complete message, or None before one.
 
-    The first line never changes once written, and survives renames and copies.
+    The first message never changes once written, and survives renames and copies.
     """
     with path.open("rb") as handle:
         head = handle.read(FINGERPRINT_BYTES)
-    end = head.find(b"\n")
-    if end < 0:
-        return None if len(head) < FINGERPRINT_BYTES else hashlib.sha256(head).hexdigest()
-    return hashlib.sha256(head[: end + 1]).hexdigest()
+    if framing is Framing.JSON_LINES:
+        end = head.find(b"\n")
+        if end < 0:
+            return None if len(head) < FINGERPRINT_BYTES else hashlib.sha256(head).hexdigest()
+        return hashlib.sha256(head[: end + 1]).hexdigest()
+    if framing is Framing.LENGTH_PREFIXED:
+        end = min(4 + int.from_bytes(head[:4], "big"), FINGERPRINT_BYTES)
+    else:  # a zstd stream: its first frame header and data, as far as we read
+        end = len(head)
+    if len(head) < end or (framing is Framing.ZSTD_STREAM and len(head) < 64):
+        return None
+    return hashlib.sha256(head[:end]).hexdigest()
 
 
-def _is_json_lines(path: Path) -> bool:
-    with path.open("rb") as handle:
-        head = handle.read(4096).lstrip()
-    return not head or head[:1] == b"{"
+def _is_copy(manifest: Manifest, print_: str, path: Path) -> bool:
+    """A fingerprint landed under another path that still holds that same file is a copy."""
+    previous = manifest.last_path(print_)
+    if previous is None or Path(previous) == path or not Path(previous).exists():
+        return False
+    framing = _framing_of(Path(previous))
+    return framing is not None and fingerprint(Path(previous), framing) == print_
 
 
-def _complete_chunks(path: Path, offset: int) -> Iterator[tuple[int, bytes]]:
-    """Whole lines from `offset` in bounded chunks; a trailing partial line is left unread."""
-    with path.open("rb") as handle:
-        handle.seek(offset)
-        carry = b""
-        while True:
-            block = handle.read(CHUNK_BYTES)
-            if not block:
-                return
-            data = carry + block
-            cut = data.rfind(b"\n")
-            if cut < 0:  # one line longer than a chunk: keep reading until it ends
-                carry = data
-                continue
-            yield offset, data[: cut + 1]
-            offset += cut + 1
-            carry = data[cut + 1 :]
+def _framing_of(path: Path) -> Framing | None:
+    try:
+        with path.open("rb") as handle:
+            return detect_framing(handle.read(4096))
+    except OSError:
+        return None
 
 
-def _write_quarantine(
-    layout: DataLayout, path: Path, print_: str, start: int, bad: list[BadLine]
+def _plan(files: list[Path], manifest: Manifest, summary: LandingSummary) -> Iterator[_Work]:
+    for path in files:
+        summary.files_seen += 1
+        framing = _framing_of(path)
+        if framing is Framing.EMPTY or framing is None:
+            continue
+        if framing is Framing.UNKNOWN:
+            summary.unsupported_files.append(str(path))
+            LOGGER.warning(
+                "%s: not an OTLP file-exporter format (JSON lines, protobuf, zstd); left unlanded",
+                path,
+            )
+            continue
+        print_ = fingerprint(path, framing)
+        if print_ is None:
+            continue  # no complete message yet
+        offset = manifest.landed_offset(print_)
+        if path.stat().st_size <= offset:
+            continue
+        if offset == 0 and _is_copy(manifest, print_, path):
+            summary.duplicate_files_skipped += 1
+            continue
+        summary.files_with_new_data += 1
+        for batch in read_batches(path, offset, framing):
+            yield _Work(path, print_, batch)
+
+
+def _quarantine_lines(
+    layout: DataLayout, work: _Work, bad: list[BadLine], mode: PrivacyMode
 ) -> None:
-    target = layout.otel_quarantine / f"lines-{print_[:16]}-{start:015d}.jsonl"
+    target = layout.otel_quarantine / f"lines-{work.fingerprint[:16]}-{work.batch.start:015d}.jsonl"
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name("." + target.name + ".tmp")
     with temporary.open("w") as handle:
         for line in bad:
-            handle.write(
-                json.dumps(
-                    {
-                        "source_path": str(path),
-                        "source_file_fingerprint": print_,
-                        "source_byte_offset": line.offset,
-                        "error": line.error,
-                        "line": line.content.decode("utf-8", errors="replace"),
-                    }
-                )
-                + "\n"
-            )
+            record = {
+                "source_path": str(work.path),
+                "source_file_fingerprint": work.fingerprint,
+                "source_byte_offset": line.offset,
+                "error": line.error,
+                "bytes": len(line.content),
+                "sha256": hashlib.sha256(line.content).hexdigest(),
+            }
+            # Under `strict` no content text reaches disk: the source file still holds it.
+            if mode is not PrivacyMode.STRICT:
+                if line.content.startswith(ZSTD_MAGIC) or b"\x00" in line.content[:64]:
+                    record["content_base64"] = base64.b64encode(line.content).decode()
+                else:
+                    record["line"] = line.content.decode("utf-8", errors="replace")
+            handle.write(json.dumps(record) + "\n")
     temporary.chmod(0o600)  # quarantined lines may hold prompt text
     temporary.replace(target)
 
 
-def _land_chunk(
-    layout: DataLayout,
-    path: Path,
-    print_: str,
-    start: int,
-    data: bytes,
-    connection: duckdb.DuckDBPyConnection,
+def _write_partitions(
+    table: pa.Table,
+    date_column: str,
+    root: Path,
+    stem: str,
     summary: LandingSummary,
-) -> tuple[int, int]:
-    """Land one chunk of whole lines; returns (records landed, lines quarantined)."""
-    parsed = parse_lines(data, start)
-    events = records_to_events(
-        parsed.table,
-        parsed.offsets,
-        fingerprint=print_,
-        landed_at=datetime.now(UTC),
-        connection=connection,
-    )
-    undated = pc.is_null(events.column("event_date"))
-    if pc.any(undated).as_py():
-        summary.quarantined_records += pc.sum(undated).as_py()
-        write_parquet_atomically(
-            events.filter(undated),
-            layout.otel_quarantine / f"records-{print_[:16]}-{start:015d}.parquet",
-        )
-        events = events.filter(pc.invert(undated))
-    for day in pc.unique(events.column("event_date")).to_pylist():
-        partition = events.filter(
-            pc.equal(events.column("event_date"), pa.scalar(day, pa.date32()))
-        )
-        name = f"event_date={day.isoformat()}"
-        write_parquet_atomically(
-            partition, layout.otel_events / name / f"part-{print_[:16]}-{start:015d}.parquet"
-        )
+    mode: int | None = None,
+) -> None:
+    dates = table.column(date_column)
+    for day in pc.unique(dates).to_pylist():
+        partition = table.filter(pc.equal(dates, pa.scalar(day, pa.date32())))
+        name = f"{date_column}={day.isoformat()}"
+        write_parquet_atomically(partition, root / name / f"{stem}.parquet", mode=mode)
         summary.parquet_files += 1
-        summary.partitions.add(name)
-    if parsed.bad_lines:
-        _write_quarantine(layout, path, print_, start, parsed.bad_lines)
-        LOGGER.warning("%s: %d malformed line(s) quarantined", path, len(parsed.bad_lines))
-    summary.lines += len(parsed.offsets) + len(parsed.bad_lines)
-    summary.records_landed += events.num_rows
-    summary.quarantined_lines += len(parsed.bad_lines)
-    summary.bytes_read += len(data)
-    return events.num_rows, len(parsed.bad_lines)
+        summary.partitions.add(f"{root.name}/{name}")
+        crash_point("after_partition_written")
+
+
+@dataclass
+class _Transformed:
+    """One batch, parsed and pivoted, ready to write."""
+
+    events: pa.Table
+    content: pa.Table | None
+    undated_events: pa.Table
+    points: pa.Table
+    undated_points: int
+    future_records: int
+    good_lines: int
+    bad: list[BadLine]
+
+
+def _transform(work: _Work, privacy: PrivacyMode, key: bytes) -> _Transformed:
+    """Parse and pivot one batch (runs on a worker thread; Arrow releases the GIL)."""
+    parsed = parse_lines(work.batch.data, work.batch.start, work.batch.line_offsets)
+    landed_at = datetime.now(UTC)
+    with duckdb.connect() as connection:
+        events = records_to_events(
+            parsed.table,
+            parsed.offsets,
+            fingerprint=work.fingerprint,
+            landed_at=landed_at,
+            connection=connection,
+        )
+        points = lines_to_metric_points(
+            parsed.table,
+            parsed.offsets,
+            fingerprint=work.fingerprint,
+            landed_at=landed_at,
+            connection=connection,
+        )
+    undated = pc.is_null(events.column("event_date"))
+    undated_events = events.filter(undated)
+    events = events.filter(pc.invert(undated))
+    future = pc.greater(events.column("event_at"), pa.scalar(landed_at + FUTURE_TOLERANCE))
+    public, content = apply_privacy(events, privacy, key)
+    undated_points = pc.is_null(points.column("point_date"))
+    return _Transformed(
+        events=public,
+        content=content,
+        undated_events=undated_events,
+        points=points.filter(pc.invert(undated_points)),
+        undated_points=pc.sum(undated_points).as_py() or 0,
+        future_records=pc.sum(future).as_py() or 0,
+        good_lines=len(parsed.offsets),
+        bad=[*work.batch.bad, *parsed.bad_lines],
+    )
+
+
+def _write(
+    layout: DataLayout,
+    work: _Work,
+    done: _Transformed,
+    summary: LandingSummary,
+    privacy: PrivacyMode,
+) -> tuple[int, int]:
+    """Write one transformed batch durably; returns (records landed, lines quarantined)."""
+    stem = f"part-{work.fingerprint[:16]}-{work.batch.start:015d}"
+    if done.undated_events.num_rows:
+        write_parquet_atomically(
+            done.undated_events, layout.otel_quarantine / f"records-{stem[5:]}.parquet", mode=0o600
+        )
+    if done.content is not None and done.content.num_rows:
+        layout.otel_content.mkdir(parents=True, exist_ok=True)
+        layout.otel_content.chmod(0o700)
+        _write_partitions(
+            done.content, "event_date", layout.otel_content, stem, summary, mode=0o600
+        )
+    _write_partitions(done.events, "event_date", layout.otel_events, stem, summary)
+    _write_partitions(done.points, "point_date", layout.otel_metrics, stem, summary)
+    if done.bad:
+        _quarantine_lines(layout, work, done.bad, privacy)
+        LOGGER.warning("%s: %d malformed message(s) quarantined", work.path, len(done.bad))
+    summary.lines += done.good_lines + len(done.bad)
+    summary.records_landed += done.events.num_rows
+    summary.metric_points_landed += done.points.num_rows
+    summary.quarantined_lines += len(done.bad)
+    summary.quarantined_records += done.undated_events.num_rows + done.undated_points
+    summary.future_records += done.future_records
+    summary.bytes_read += work.batch.end - work.batch.start
+    return done.events.num_rows, len(done.bad)
+
+
+def _sweep_temporary_files(layout: DataLayout) -> None:
+    """Remove temporary files a killed run left behind (never visible to readers)."""
+    root = layout.root / "landing" / "otel"
+    if root.exists():
+        for leftover in root.rglob(".*.tmp*"):
+            leftover.unlink(missing_ok=True)
 
 
 def land_otel(
     inputs: Iterable[Path],
     layout: DataLayout,
     progress: Callable[[int], None] | None = None,
+    privacy: PrivacyMode = PrivacyMode.STANDARD,
+    compact_above: int = 32,
 ) -> LandingSummary:
-    """Land every new complete line of the collector files under `inputs`.
+    """Land every new complete message of the collector files under `inputs`.
 
     Args:
         inputs: folders (searched recursively) or files written by the collector.
         layout: the data directory layout to land into.
-        progress: called with the number of bytes consumed after each chunk.
+        progress: called with the number of bytes consumed after each batch.
+        privacy: what happens to prompt, response and tool-input text.
+        compact_above: merge a date partition's files once it holds more than this many.
 
     Returns:
-        Counts of what was landed and quarantined.
+        Counts of what was landed, skipped and quarantined.
     """
     started = time.perf_counter()
     summary = LandingSummary()
+    files = discover_files(inputs)
+    _sweep_temporary_files(layout)
     manifest = Manifest(layout.manifest)
-    connection = duckdb.connect()
+    key = load_or_create_key(layout.hash_key) if privacy is PrivacyMode.STRICT else b""
+
+    def commit(work: _Work, transformed: Future[_Transformed]) -> None:
+        records, quarantined = _write(layout, work, transformed.result(), summary, privacy)
+        crash_point("before_manifest_commit")
+        manifest.advance(work.fingerprint, work.path, work.batch.end, records, quarantined)
+        crash_point("after_manifest_commit")
+        if progress:
+            progress(work.batch.end - work.batch.start)
+
     try:
-        for path in discover_files(inputs):
-            summary.files_seen += 1
-            if not _is_json_lines(path):
-                summary.unsupported_files.append(str(path))
-                LOGGER.warning("%s: not OTLP/JSON lines; left unlanded", path)
-                continue
-            print_ = fingerprint(path)
-            if print_ is None:
-                continue  # no complete line yet
-            offset = manifest.landed_offset(print_)
-            if path.stat().st_size <= offset:
-                continue
-            summary.files_with_new_data += 1
-            for start, data in _complete_chunks(path, offset):
-                records, quarantined = _land_chunk(
-                    layout, path, print_, start, data, connection, summary
-                )
-                manifest.advance(print_, path, start + len(data), records, quarantined)
-                if progress:
-                    progress(len(data))
+        # Batches are parsed and pivoted on two worker threads while this thread writes the
+        # finished ones in order; at most PIPELINE_DEPTH batches are in memory at once.
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="otel-land") as workers:
+            in_flight: deque[tuple[_Work, Future[_Transformed]]] = deque()
+            for work in _plan(files, manifest, summary):
+                in_flight.append((work, workers.submit(_transform, work, privacy, key)))
+                if len(in_flight) >= PIPELINE_DEPTH:
+                    commit(*in_flight.popleft())
+            while in_flight:
+                commit(*in_flight.popleft())
+        summary.compacted_partitions = compact_partitions(
+            [layout.otel_events, layout.otel_metrics, layout.otel_content], threshold=compact_above
+        )
     finally:
-        connection.close()
         manifest.close()
     summary.seconds = time.perf_counter() - started
     return summary

@@ -10,12 +10,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.json as pa_json
 
-from ingestion.otel.schema import LOGS_LINE
+from ingestion.otel.schema import OTLP_LINE
 
 # pyarrow parses blocks in parallel; a block must hold the longest line.
 BLOCK_SIZE = 16 << 20
 _WHITESPACE = np.frombuffer(b" \t\r", dtype=np.uint8)
-_PARSE_OPTIONS = pa_json.ParseOptions(explicit_schema=LOGS_LINE, unexpected_field_behavior="ignore")
+_PARSE_OPTIONS = pa_json.ParseOptions(explicit_schema=OTLP_LINE, unexpected_field_behavior="ignore")
 
 
 @dataclass(frozen=True)
@@ -53,12 +53,21 @@ def line_spans(data: bytes) -> tuple[np.ndarray, np.ndarray]:
     return starts[keep], ends[keep]
 
 
-_INT64_KEYS = ("intValue", "timeUnixNano", "observedTimeUnixNano")
+_INT64_KEYS = (
+    "intValue",
+    "timeUnixNano",
+    "observedTimeUnixNano",
+    "startTimeUnixNano",
+    "asInt",
+    "count",
+)
 
 
 def _normalise_numbers(node: object) -> object:
     """Turn 64-bit ints sent as JSON numbers into strings, as the collector writes them."""
     if isinstance(node, dict):
+        if isinstance(node.get("bucketCounts"), list):
+            node = {**node, "bucketCounts": [str(count) for count in node["bucketCounts"]]}
         return {
             key: str(value)
             if key in _INT64_KEYS and isinstance(value, int | float)
@@ -91,35 +100,40 @@ def _parse_one(line: bytes) -> pa.Table:
         return _parse_block(normalised + b"\n")
 
 
-def parse_lines(data: bytes, base_offset: int) -> ParsedLines:
+def parse_lines(
+    data: bytes, base_offset: int, line_offsets: np.ndarray | None = None
+) -> ParsedLines:
     """Parse complete OTLP/JSON lines.
 
     Args:
         data: whole lines, ending with a newline.
         base_offset: byte offset of `data` in its file, for provenance.
+        line_offsets: the file offset of each non-blank line, when `data` is not a verbatim
+            slice of the file (lines decoded from framed or compressed files).
 
     Returns:
         One row per good line, the file offset of each, and the lines that failed.
     """
     starts, ends = line_spans(data)
+    offsets = starts + base_offset if line_offsets is None else np.asarray(line_offsets)
+    if len(offsets) != len(starts):
+        raise ValueError(f"{len(offsets)} line offsets for {len(starts)} lines")
     if len(starts) == 0:
-        return ParsedLines(pa.Table.from_batches([], LOGS_LINE), np.empty(0, np.int64), [])
+        return ParsedLines(pa.Table.from_batches([], OTLP_LINE), np.empty(0, np.int64), [])
     try:
         table = _parse_block(data, int((ends - starts).max()))
         if table.num_rows == len(starts):
-            return ParsedLines(table, starts + base_offset, [])
+            return ParsedLines(table, offsets, [])
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         pass
     # Slow path, only for blocks that hold a bad line: parse line by line to isolate it.
-    tables, offsets, bad = [], [], []
-    for start, end in zip(starts, ends, strict=True):
+    tables, good, bad = [], [], []
+    for start, end, offset in zip(starts, ends, offsets, strict=True):
         line = data[start:end]
         try:
             tables.append(_parse_one(line))
-            offsets.append(start + base_offset)
+            good.append(offset)
         except (ValueError, pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
-            bad.append(
-                BadLine(int(start + base_offset), f"{type(error).__name__}: {error}"[:500], line)
-            )
-    table = pa.concat_tables(tables) if tables else pa.Table.from_batches([], LOGS_LINE)
-    return ParsedLines(table, np.asarray(offsets, dtype=np.int64), bad)
+            bad.append(BadLine(int(offset), f"{type(error).__name__}: {error}"[:500], line))
+    table = pa.concat_tables(tables) if tables else pa.Table.from_batches([], OTLP_LINE)
+    return ParsedLines(table, np.asarray(good, dtype=np.int64), bad)

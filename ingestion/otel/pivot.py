@@ -53,7 +53,9 @@ def _double_from_strings(strings: pa.Array) -> pa.Array:
 
 
 def _int_from_doubles(doubles: pa.Array) -> pa.Array:
-    finite = pc.if_else(pc.is_finite(doubles), doubles, pa.scalar(None, pa.float64()))
+    # Regression: 1e19 used to wrap around to -2**63; out-of-range values become null.
+    in_range = pc.and_(pc.is_finite(doubles), pc.less(pc.abs(doubles), 9.2e18))
+    finite = pc.if_else(in_range, doubles, pa.scalar(None, pa.float64()))
     return pc.cast(pc.round(finite), pa.int64(), safe=False)
 
 
@@ -191,42 +193,22 @@ def _join_per_row(values: pa.Array, counts: np.ndarray, separator: str) -> pa.Ar
     return pc.binary_join(pa.ListArray.from_arrays(pa.array(offsets), values), separator)
 
 
-def _typed_text(values: pa.StructArray) -> pa.Array:
-    """Each value as text tagged with its OTLP type, so "1" and 1 hash differently."""
-    items = values.field("arrayValue").field("values")
-    array_text = pc.binary_join(
-        pa.ListArray.from_arrays(items.offsets, _scalar_text(items.values)), "\x1e"
-    )
-    return pc.coalesce(
-        pc.binary_join_element_wise("s:", values.field("stringValue"), ""),
-        pc.binary_join_element_wise("i:", values.field("intValue"), ""),
-        pc.binary_join_element_wise("d:", pc.cast(values.field("doubleValue"), pa.string()), ""),
-        pc.binary_join_element_wise("b:", pc.cast(values.field("boolValue"), pa.string()), ""),
-        pc.binary_join_element_wise("a:", array_text, ""),
-        pc.binary_join_element_wise("x:", values.field("bytesValue"), ""),
-        pa.scalar("", pa.string()),
-    )
-
-
-def _attribute_digests(
+def leftover_json(
     connection: duckdb.DuckDBPyConnection,
     entries: pa.StructArray,
     parents: np.ndarray,
     leftover: np.ndarray,
     rows: int,
-) -> tuple[pa.Array, pa.Array]:
-    """Per row: a JSON object of the leftover attributes, and a canonical text of all of them.
+) -> pa.Array:
+    """Per row, a JSON object of the attributes not promoted to columns (or null).
 
     Entries are contiguous per row (they come from flattening a list column), so per-row
-    strings are joins over runs; only the JSON escaping of leftovers goes through DuckDB.
+    objects are joins over runs; only the JSON escaping goes through DuckDB.
     """
     values = entries.field("value")
-    canonical_entries = pc.binary_join_element_wise(entries.field("key"), _typed_text(values), "=")
-    canonical = _join_per_row(canonical_entries, np.bincount(parents, minlength=rows), "\x1f")
-
     chosen = np.flatnonzero(leftover)
     if len(chosen) == 0:
-        return pa.nulls(rows, pa.string()), canonical
+        return pa.nulls(rows, pa.string())
     picked = entries.take(pa.array(chosen))
     flat = pa.table(
         {
@@ -249,25 +231,39 @@ def _attribute_digests(
     counts = np.bincount(parents[chosen], minlength=rows)
     joined = _join_per_row(fragments, counts, ",")
     wrapped = pc.binary_join_element_wise("{", joined, "}", "")
-    return pc.if_else(pa.array(counts > 0), wrapped, pa.scalar(None, pa.string())), canonical
+    return pc.if_else(pa.array(counts > 0), wrapped, pa.scalar(None, pa.string()))
 
 
-_IDENTITY_PARTS = (
-    "resource",
-    "scope_name",
-    "scope_version",
-    "time",
-    "observed",
-    "body",
-    "attributes",
-    "trace_id",
-    "span_id",
-)
-_EVENT_ID_SQL = (
-    "select md5(concat_ws(chr(30), "
-    + ", ".join(f"coalesce({part}, '')" for part in _IDENTITY_PARTS)
-    + ")) as event_id from identity"
-)
+def canonical_attributes(entries: pa.StructArray, parents: np.ndarray, rows: int) -> pa.Array:
+    """Per row, its attributes as one text `key=value<US>key=value...` in the order sent.
+
+    Entries are contiguous per row (they come from flattening a list column), so this is
+    one element-wise join and one join over runs, all in Arrow.
+    """
+    values = entries.field("value")
+    items = values.field("arrayValue").field("values")
+    array_text = pc.binary_join(
+        pa.ListArray.from_arrays(items.offsets, _scalar_text(items.values)), "\x1e"
+    )
+    text = pc.coalesce(_scalar_text(values), array_text, pa.scalar("", pa.string()))
+    pairs = pc.binary_join_element_wise(entries.field("key"), text, "=")
+    return _join_per_row(pairs, np.bincount(parents, minlength=rows), "\x1f")
+
+
+_EVENT_ID_SQL = """
+    select md5(concat_ws(chr(30), coalesce(resource, ''), coalesce(scope_name, ''),
+                         coalesce(scope_version, ''), coalesce(record, ''))) as event_id
+    from identity
+"""
+
+
+def content_ids(connection: duckdb.DuckDBPyConnection, identity: pa.Table) -> pa.Array:
+    """md5 ids of `identity` rows (text columns resource, scope_name, scope_version, record)."""
+    connection.register("identity", identity)
+    try:
+        return connection.sql(_EVENT_ID_SQL).to_arrow_table().column("event_id").combine_chunks()
+    finally:
+        connection.unregister("identity")
 
 
 def _timestamps_from_nanos(nanos: pa.Array) -> pa.Array:
@@ -302,14 +298,14 @@ def records_to_events(
         (*RECORD_COLUMNS, ("_event_name", "event.name", STRING)),
     )
     event_name_attribute = record_columns.pop("_event_name")
-    attributes_json, record_canonical = _attribute_digests(
+    attributes_json = leftover_json(
         connection, record_entries, record_parents, record_leftover, rows
     )
     resource_entries, resource_parents = _flatten(resources.field("resource").field("attributes"))
     resource_level, resource_leftover = _pivot(
         resource_entries, resource_parents, len(resources), RESOURCE_COLUMNS
     )
-    resource_json, resource_canonical = _attribute_digests(
+    resource_json = leftover_json(
         connection, resource_entries, resource_parents, resource_leftover, len(resources)
     )
     take_resource = pa.array(resource_of_record)
@@ -332,24 +328,27 @@ def records_to_events(
     scope_name = scope.field("name").take(pa.array(scope_of_record))
     scope_version = scope.field("version").take(pa.array(scope_of_record))
 
-    # The id hashes the record with its resource and scope, attribute order aside, so the
-    # same record delivered twice (in any batch) gets the same id.
+    # Same record delivered twice (in any batch), same id: the id hashes the record's times,
+    # body, attributes (in the order sent) and trace ids, with its resource and scope.
+    record_text = pc.binary_join_element_wise(
+        pc.coalesce(records.field("timeUnixNano"), ""),
+        pc.coalesce(records.field("observedTimeUnixNano"), ""),
+        pc.coalesce(body_text, ""),
+        canonical_attributes(record_entries, record_parents, rows),
+        pc.coalesce(records.field("traceId"), ""),
+        pc.coalesce(records.field("spanId"), ""),
+        "\x1d",
+    )
+    resource_text = canonical_attributes(resource_entries, resource_parents, len(resources))
     identity = pa.table(
         {
-            "resource": resource_canonical.take(take_resource),
+            "resource": resource_text.take(take_resource),
             "scope_name": scope_name,
             "scope_version": scope_version,
-            "time": records.field("timeUnixNano"),
-            "observed": records.field("observedTimeUnixNano"),
-            "body": body_text,
-            "attributes": record_canonical,
-            "trace_id": records.field("traceId"),
-            "span_id": records.field("spanId"),
+            "record": record_text,
         }
     )
-    connection.register("identity", identity)
-    event_id = connection.sql(_EVENT_ID_SQL).to_arrow_table().column("event_id")
-    connection.unregister("identity")
+    event_id = content_ids(connection, identity)
 
     line_of_record = np.asarray(line_of_resource)[resource_of_record]
     columns = {

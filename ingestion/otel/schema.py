@@ -46,25 +46,69 @@ LOG_RECORD = pa.struct(
         pa.field("eventName", pa.string()),
     ]
 )
-LOGS_LINE = pa.schema(
+_SCOPE = pa.struct([("name", pa.string()), ("version", pa.string())])
+_RESOURCE = pa.struct([pa.field("attributes", KEY_VALUE_LIST)])
+_POINT_TIMES = [
+    pa.field("attributes", KEY_VALUE_LIST),
+    pa.field("startTimeUnixNano", pa.string()),
+    pa.field("timeUnixNano", pa.string()),
+]
+NUMBER_POINT = pa.struct(
+    [*_POINT_TIMES, pa.field("asDouble", pa.float64()), pa.field("asInt", pa.string())]
+)
+HISTOGRAM_POINT = pa.struct(
+    [
+        *_POINT_TIMES,
+        pa.field("count", pa.string()),
+        pa.field("sum", pa.float64()),
+        pa.field("bucketCounts", pa.list_(pa.string())),
+        pa.field("explicitBounds", pa.list_(pa.float64())),
+        pa.field("min", pa.float64()),
+        pa.field("max", pa.float64()),
+    ]
+)
+METRIC = pa.struct(
+    [
+        pa.field("name", pa.string()),
+        pa.field("description", pa.string()),
+        pa.field("unit", pa.string()),
+        pa.field("gauge", pa.struct([pa.field("dataPoints", pa.list_(NUMBER_POINT))])),
+        pa.field(
+            "sum",
+            pa.struct(
+                [
+                    pa.field("dataPoints", pa.list_(NUMBER_POINT)),
+                    pa.field("aggregationTemporality", pa.int32()),
+                    pa.field("isMonotonic", pa.bool_()),
+                ]
+            ),
+        ),
+        pa.field(
+            "histogram",
+            pa.struct(
+                [
+                    pa.field("dataPoints", pa.list_(HISTOGRAM_POINT)),
+                    pa.field("aggregationTemporality", pa.int32()),
+                ]
+            ),
+        ),
+    ]
+)
+# One line holds logs or metrics (an exporter used by both pipelines writes both).
+OTLP_LINE = pa.schema(
     [
         pa.field(
             "resourceLogs",
             pa.list_(
                 pa.struct(
                     [
-                        pa.field("resource", pa.struct([pa.field("attributes", KEY_VALUE_LIST)])),
+                        pa.field("resource", _RESOURCE),
                         pa.field(
                             "scopeLogs",
                             pa.list_(
                                 pa.struct(
                                     [
-                                        pa.field(
-                                            "scope",
-                                            pa.struct(
-                                                [("name", pa.string()), ("version", pa.string())]
-                                            ),
-                                        ),
+                                        pa.field("scope", _SCOPE),
                                         pa.field("logRecords", pa.list_(LOG_RECORD)),
                                     ]
                                 )
@@ -73,7 +117,28 @@ LOGS_LINE = pa.schema(
                     ]
                 )
             ),
-        )
+        ),
+        pa.field(
+            "resourceMetrics",
+            pa.list_(
+                pa.struct(
+                    [
+                        pa.field("resource", _RESOURCE),
+                        pa.field(
+                            "scopeMetrics",
+                            pa.list_(
+                                pa.struct(
+                                    [
+                                        pa.field("scope", _SCOPE),
+                                        pa.field("metrics", pa.list_(METRIC)),
+                                    ]
+                                )
+                            ),
+                        ),
+                    ]
+                )
+            ),
+        ),
     ]
 )
 
@@ -162,6 +227,57 @@ EVENTS_SCHEMA = pa.schema(
         pa.field("span_id", pa.string()),
         pa.field("attributes_json", pa.string()),
         pa.field("resource_json", pa.string()),
+        pa.field("source_file_fingerprint", pa.string()),
+        pa.field("source_byte_offset", pa.int64()),
+        pa.field("landed_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+
+# Metric data point attributes promoted to typed columns.
+METRIC_POINT_COLUMNS = (
+    ("session_id", "session.id", STRING),
+    ("organization_id", "organization.id", STRING),
+    ("user_account_uuid", "user.account_uuid", STRING),
+    ("user_account_id", "user.account_id", STRING),
+    ("user_id", "user.id", STRING),
+    ("user_email", "user.email", STRING),
+    ("terminal_type", "terminal.type", STRING),
+    ("model", "model", STRING),
+    ("type", "type", STRING),
+    ("query_source", "query_source", STRING),
+    ("speed", "speed", STRING),
+    ("effort", "effort", STRING),
+    ("tool_name", "tool_name", STRING),
+    ("decision", "decision", STRING),
+    ("source", "source", STRING),
+    ("language", "language", STRING),
+    ("start_type", "start_type", STRING),
+)
+
+METRICS_SCHEMA = pa.schema(
+    [
+        pa.field("metric_point_id", pa.string(), nullable=False),
+        pa.field("metric_name", pa.string()),
+        pa.field("metric_type", pa.string()),
+        pa.field("unit", pa.string()),
+        pa.field("aggregation_temporality", pa.string()),
+        pa.field("is_monotonic", pa.bool_()),
+        pa.field("value", pa.float64()),
+        pa.field("count", pa.int64()),
+        pa.field("sum", pa.float64()),
+        pa.field("min", pa.float64()),
+        pa.field("max", pa.float64()),
+        pa.field("bucket_counts", pa.list_(pa.int64())),
+        pa.field("explicit_bounds", pa.list_(pa.float64())),
+        *(pa.field(column, ARROW_TYPES[kind]) for column, _, kind in METRIC_POINT_COLUMNS),
+        *(pa.field(column, ARROW_TYPES[kind]) for column, _, kind in RESOURCE_COLUMNS),
+        pa.field("scope_name", pa.string()),
+        pa.field("scope_version", pa.string()),
+        pa.field("attributes_json", pa.string()),
+        pa.field("resource_json", pa.string()),
+        pa.field("start_at", pa.timestamp("us", tz="UTC")),
+        pa.field("point_at", pa.timestamp("us", tz="UTC")),
+        pa.field("point_date", pa.date32()),
         pa.field("source_file_fingerprint", pa.string()),
         pa.field("source_byte_offset", pa.int64()),
         pa.field("landed_at", pa.timestamp("us", tz="UTC")),
