@@ -57,6 +57,7 @@ def generate(
     end_date: date | None = None,
     rotate_megabytes: float = 16.0,
     file_format: FileFormat | None = None,
+    claude_code_share: float = 0.2,
 ) -> GenerationResult:
     """Simulate `users` people over the `days` days ending on `end_date` (default: today, UTC).
 
@@ -71,7 +72,7 @@ def generate(
     end_date = end_date or datetime.now(UTC).date()
     start_date = end_date - timedelta(days=days - 1)
     rng = random.Random(seed)
-    organisation = build_organisation(rng, users)
+    organisation = build_organisation(rng, users, claude_code_share=claude_code_share)
     truth = GroundTruth()
     compliance = ComplianceRecorder(organisation, seed)
     file_format = file_format or FileFormat()

@@ -6,6 +6,7 @@ Messages are built with the opentelemetry-proto classes, so their shape is the p
 
 from __future__ import annotations
 
+import zlib
 from collections import defaultdict
 from collections.abc import Sequence
 
@@ -82,8 +83,8 @@ def build_logs_request(client_batches: Sequence[Sequence[Event]]) -> ExportLogsS
 
 
 def uses_cumulative_temporality(person: Person) -> bool:
-    """Some teams set OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE=cumulative."""
-    return person.team.department == "engineering"
+    """About a third of clients set OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE=cumulative."""
+    return zlib.crc32(person.account_id.encode()) % 3 == 0
 
 
 def build_metrics_request(

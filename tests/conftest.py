@@ -9,7 +9,13 @@ import pytest
 
 from simulation.generate import GenerationResult, generate
 
-SMALL_ORG = {"seed": 11, "users": 12, "days": 4, "end_date": date(2026, 3, 10)}
+SMALL_ORG = {
+    "seed": 11,
+    "users": 12,
+    "days": 4,
+    "end_date": date(2026, 3, 10),
+    "claude_code_share": 0.5,
+}
 
 
 @pytest.fixture(scope="session")

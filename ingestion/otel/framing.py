@@ -89,6 +89,10 @@ def detect_framing(head: bytes) -> Framing:
         return Framing.ZSTD_STREAM
     if head.lstrip()[:1] == b"{":
         return Framing.JSON_LINES
+    newline = head.find(b"\n")
+    if newline >= 0 and head[newline + 1 :].lstrip()[:1] == b"{":
+        # A live file that starts with the rest of a line cut by rotation (F3).
+        return Framing.JSON_LINES
     if len(head) >= 5:
         size = int.from_bytes(head[:4], "big")
         payload = head[4:]

@@ -42,6 +42,8 @@ def line_spans(data: bytes) -> tuple[np.ndarray, np.ndarray]:
     `data` ends with a newline. pyarrow skips blank lines, and so do we.
     """
     buffer = np.frombuffer(data, dtype=np.uint8)
+    if len(buffer) == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
     ends = np.flatnonzero(buffer == 10)
     starts = np.concatenate(([0], ends[:-1] + 1)).astype(np.int64)
     # Only a line that starts with whitespace (or is empty) can be blank: check those few.

@@ -1,11 +1,13 @@
 import json
 import shutil
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from ingestion.otel.land import land_otel
+from ingestion.otel.privacy import PrivacyMode
 from ingestion.paths import DataLayout
 
 
@@ -222,3 +224,70 @@ def test_copy_of_a_whole_file_lands_nothing_new(otel_dir: Path, tmp_path: Path) 
     shutil.copy(folder / "logs.jsonl", folder / "logs-copy.jsonl")
     assert land_otel([folder], layout).records_landed == 0
     assert first > 0
+
+
+def test_a_line_over_16_mib_is_parsed(tmp_path: Path) -> None:
+    """F9: one big batch line; no 'straddling object' failure."""
+    folder = tmp_path / "otel"
+    folder.mkdir()
+    big = _line("user_prompt", 1_773_100_000_000_000_000, prompt={"stringValue": "x" * (17 << 20)})
+    (folder / "logs.jsonl").write_text(
+        _line("api_request", 1_773_100_000_000_000_000) + "\n" + big + "\n"
+    )
+    layout = DataLayout(tmp_path / "data")
+    summary = land_otel([folder], layout, privacy=PrivacyMode.FULL)
+    assert summary.records_landed == 2
+    assert summary.quarantined_lines == 0
+    length = (
+        _landed(layout)
+        .filter("event_name = 'user_prompt'")
+        .select("length(prompt)")
+        .fetchall()[0][0]
+    )
+    assert length == 17 << 20
+
+
+def test_utc_midnight_partitions_and_future_clock_skew(tmp_path: Path) -> None:
+    """F14: partition by UTC event time; DST plays no part; far-future times are flagged."""
+    folder = tmp_path / "otel"
+    folder.mkdir()
+    before_midnight = 1_774_137_599_999_000_000  # 2026-03-21T23:59:59.999Z
+    after_midnight = 1_774_137_600_000_000_000  # 2026-03-22T00:00:00.000Z
+    future = int((datetime.now(UTC) + timedelta(days=2)).timestamp() * 1e9)
+    lines = [_line("user_prompt", t) for t in (before_midnight, after_midnight, future)]
+    (folder / "logs.jsonl").write_text("\n".join(lines) + "\n")
+    layout = DataLayout(tmp_path / "data")
+    summary = land_otel([folder], layout)
+    assert summary.future_records == 1
+    partitions = sorted(p.name for p in layout.otel_events.iterdir())
+    assert partitions[:2] == ["event_date=2026-03-21", "event_date=2026-03-22"]
+
+
+def test_a_line_split_by_rotation_is_quarantined_and_counted(tmp_path: Path) -> None:
+    """F3: the rotated file ends mid-line and the new file starts with the rest."""
+    folder = tmp_path / "otel"
+    folder.mkdir()
+    first = _line("user_prompt", 1_773_100_000_000_000_000)
+    split = _line("api_request", 1_773_100_001_000_000_000)
+    last = _line("tool_result", 1_773_100_002_000_000_000)
+    (folder / "logs-2026-03-10T00-00-01.000.jsonl").write_text(first + "\n" + split[:50])
+    (folder / "logs.jsonl").write_text(split[50:] + "\n" + last + "\n")
+    layout = DataLayout(tmp_path / "data")
+    summary = land_otel([folder], layout)
+    assert summary.records_landed == 2
+    assert summary.quarantined_lines == 2
+    again = land_otel([folder], layout)
+    assert (again.records_landed, again.quarantined_lines) == (0, 0)
+
+
+def test_compaction_merges_small_files_and_keeps_every_row(small_org, tmp_path: Path) -> None:
+    layout = DataLayout(tmp_path)
+    land_otel([Path(small_org.otel_dir)], layout, compact_above=1000)
+    before = sorted(_landed(layout).select("event_id").fetchall())
+    files_before = len(list(layout.otel_events.rglob("*.parquet")))
+    summary = land_otel([Path(small_org.otel_dir)], layout, compact_above=1)
+    assert summary.compacted_partitions > 0
+    partitions = [p for p in layout.otel_events.iterdir() if p.is_dir()]
+    assert all(len(list(p.glob("*.parquet"))) == 1 for p in partitions)
+    assert len(list(layout.otel_events.rglob("*.parquet"))) < files_before
+    assert sorted(_landed(layout).select("event_id").fetchall()) == before
