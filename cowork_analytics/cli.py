@@ -66,10 +66,24 @@ def generate(
     rotate_mb: Annotated[
         float, typer.Option(help="Rotate the live file past this many MB.")
     ] = 16.0,
+    file_format: Annotated[
+        str, typer.Option("--format", help="The exporter's format: json or proto.")
+    ] = "json",
+    compression: Annotated[
+        str, typer.Option(help="The exporter's compression: none or zstd (per message).")
+    ] = "none",
+    native_zstd: Annotated[
+        bool, typer.Option(help="The nativeCompression gate: a standard .zst stream.")
+    ] = False,
 ) -> None:
     """Simulate an organisation: collector files, Compliance records and ground truth."""
+    from simulation.collector import FileFormat
     from simulation.generate import generate as run_generation
 
+    try:
+        exporter_format = FileFormat(file_format, compression, native_zstd)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
     result = run_generation(
         output,
         seed=seed,
@@ -77,6 +91,7 @@ def generate(
         days=days,
         end_date=date.fromisoformat(end_date) if end_date else None,
         rotate_megabytes=rotate_mb,
+        file_format=exporter_format,
     )
     console.print(
         f"Generated {result.events:,} events ({result.lines:,} lines, {result.files} files, "
@@ -96,12 +111,26 @@ def ingest_otel(
             "--input", help="Collector output folder or file (repeatable); default COWORK_OTEL_DIR."
         ),
     ] = None,
+    privacy: Annotated[
+        str,
+        typer.Option(
+            envvar="COWORK_PRIVACY", help="strict, standard or full: where content text lands."
+        ),
+    ] = "standard",
+    compact_above: Annotated[
+        int, typer.Option(min=1, help="Compact a date partition holding more files than this.")
+    ] = 32,
 ) -> None:
-    """Land new complete lines of the collector's files as Parquet."""
+    """Land new complete messages of the collector's files (every framing) as Parquet."""
     from ingestion.otel.land import discover_files, land_otel
+    from ingestion.otel.privacy import PrivacyMode
     from ingestion.paths import DataLayout
     from orchestration.lib.environment import otel_dirs
 
+    try:
+        mode = PrivacyMode.parse(privacy)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--privacy") from None
     layout = DataLayout(_data_dir(data_dir))
     folders = inputs or otel_dirs()
     total = sum(path.stat().st_size for path in discover_files(folders))
@@ -109,7 +138,11 @@ def ingest_otel(
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task("Landing OTel files", total=total)
         summary = land_otel(
-            folders, layout, progress=lambda consumed: progress.advance(task, consumed)
+            folders,
+            layout,
+            progress=lambda consumed: progress.advance(task, consumed),
+            privacy=mode,
+            compact_above=compact_above,
         )
     table = Table(title="OTel landing", show_header=False)
     for key, value in summary.as_dict().items():
@@ -118,7 +151,7 @@ def ingest_otel(
         )
     console.print(table)
     for path in summary.unsupported_files:
-        console.print(f"[yellow]left unlanded (not OTLP/JSON lines): {path}[/yellow]")
+        console.print(f"[yellow]left unlanded (not a collector file format): {path}[/yellow]")
 
 
 def _run_pipeline_logged(layout) -> object:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import dagster as dg
 
 from orchestration.defs.dbt.assets import warehouse_dbt_assets
-from orchestration.defs.jobs import cowork_pipeline, hourly_pipeline
-from orchestration.defs.otel.assets import otel_events
+from orchestration.defs.jobs import cowork_pipeline, hourly_pipeline, otel_landing_job
+from orchestration.defs.otel.assets import otel_landing
+from orchestration.defs.otel.sensors import new_otel_files
 from orchestration.defs.resources import build_resources
 from orchestration.defs.serving.assets import serving_warehouse
 
@@ -14,9 +15,10 @@ from orchestration.defs.serving.assets import serving_warehouse
 def build_definitions() -> dg.Definitions:
     """All assets, jobs and schedules, with resources configured from the environment now."""
     return dg.Definitions(
-        assets=[otel_events, warehouse_dbt_assets, serving_warehouse],
-        jobs=[cowork_pipeline],
+        assets=[otel_landing, warehouse_dbt_assets, serving_warehouse],
+        jobs=[cowork_pipeline, otel_landing_job],
         schedules=[hourly_pipeline],
+        sensors=[new_otel_files],
         resources=build_resources(),
     )
 

@@ -26,6 +26,7 @@ from ingestion.otel.schema import (
     STRING_LIST,
 )
 
+_SCALAR_NAMES = ("stringValue", "intValue", "doubleValue", "boolValue")
 _INT_PATTERN = r"^\s*[-+]?\d{1,18}\s*$"
 _DOUBLE_PATTERN = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
 _ISO_PATTERN = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:\d\d)$"
@@ -148,23 +149,27 @@ def _pivot(
     known = np.zeros(len(entries), dtype=bool)
     for start, end in span_of.values():
         known[order[start:end]] = True
-    values = entries.field("value").take(pa.array(order[np.isin(sorted_codes, wanted)]))
-    # `values` holds the wanted keys' entries in sorted order; map each span into it.
-    offset, value_span = 0, {}
-    for code in sorted(span_of):
-        start, end = span_of[code]
-        value_span[code] = (offset, end - start, order[start:end])
-        offset += end - start
+    value = entries.field("value")
+    scalars = [value.field(name) for name in _SCALAR_NAMES]
     out: dict[str, pa.Array] = {}
     for column, key, kind in columns:
         code = code_of.get(key)
         if code is None:
             out[column] = pa.nulls(rows, ARROW_TYPES[kind])
             continue
-        first, length, positions = value_span[code]
-        typed = coerce(values.slice(first, length), kind)
+        start, end = span_of[code]
+        positions = order[start:end]
+        take = pa.array(positions)
+        # Take only the flat children a kind needs: taking the whole struct would also copy
+        # its nested list children, which costs more than everything else here.
+        children = [child.take(take) for child in scalars]
+        names = list(_SCALAR_NAMES)
+        if kind == STRING_LIST:
+            children.append(value.field("arrayValue").take(take))
+            names.append("arrayValue")
+        typed = coerce(pa.StructArray.from_arrays(children, names=names), kind)
         scatter = np.full(rows, -1, dtype=np.int64)
-        scatter[parents[positions]] = np.arange(length)  # a repeated key: last wins
+        scatter[parents[positions]] = np.arange(end - start)  # a repeated key: last wins
         out[column] = typed.take(pa.array(scatter, mask=scatter < 0)).cast(ARROW_TYPES[kind])
     return out, ~known
 

@@ -18,3 +18,9 @@ hourly_pipeline = dg.ScheduleDefinition(
     cron_schedule="0 * * * *",
     execution_timezone="UTC",
 )
+
+otel_landing_job = dg.define_asset_job(
+    "otel_landing_job",
+    selection=dg.AssetSelection.assets(["otel", "events"], ["otel", "metrics"]),
+    description="Land new OTel collector files only (started by the new-files sensor).",
+)

@@ -7,6 +7,7 @@ from pathlib import Path
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
+from ingestion.otel.privacy import PrivacyMode
 from ingestion.paths import DataLayout
 from orchestration.defs.dbt.project import dbt_project
 from orchestration.lib import environment
@@ -23,13 +24,23 @@ class DataDirResource(dg.ConfigurableResource):
 
 
 class OtelInputResource(dg.ConfigurableResource):
-    """Folders the OpenTelemetry Collector's `file` exporter writes to (`COWORK_OTEL_DIR`)."""
+    """Where the collector writes (`COWORK_OTEL_DIR`) and how its content is kept.
+
+    `privacy` is `COWORK_PRIVACY`; the quarantine rates are the check's thresholds.
+    """
 
     paths: list[str]
+    privacy: str = "standard"
+    quarantine_warn_rate: float = 0.001
+    quarantine_error_rate: float = 0.05
 
     def folders(self) -> list[Path]:
         """The input folders."""
         return [Path(path) for path in self.paths]
+
+    def privacy_mode(self) -> PrivacyMode:
+        """The parsed privacy mode (a clear error for an unknown one)."""
+        return PrivacyMode.parse(self.privacy)
 
 
 def dbt_executable() -> str:
@@ -42,6 +53,9 @@ def build_resources() -> dict[str, object]:
     """Resources configured from the environment."""
     return {
         "data_dir": DataDirResource(path=str(environment.data_dir())),
-        "otel_input": OtelInputResource(paths=[str(path) for path in environment.otel_dirs()]),
+        "otel_input": OtelInputResource(
+            paths=[str(path) for path in environment.otel_dirs()],
+            privacy=environment.privacy_mode(),
+        ),
         "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()),
     }

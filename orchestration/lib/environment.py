@@ -2,7 +2,8 @@
 
 `COWORK_DATA_DIR` (default `./data`) holds landing, state, build and serving files;
 `COWORK_OTEL_DIR` (default `<data>/simulated/otel`) is where the collector writes, several
-folders separated by the platform's path separator.
+folders separated by the platform's path separator; `COWORK_PRIVACY` says what happens to
+prompt, response and tool-input text.
 """
 
 from __future__ import annotations
@@ -24,3 +25,8 @@ def otel_dirs() -> list[Path]:
     if not configured:
         return [data_dir() / "simulated" / "otel"]
     return [Path(part).expanduser().resolve() for part in configured.split(os.pathsep) if part]
+
+
+def privacy_mode() -> str:
+    """`COWORK_PRIVACY`: strict, standard (default) or full; see ingestion.otel.privacy."""
+    return os.environ.get("COWORK_PRIVACY", "standard")

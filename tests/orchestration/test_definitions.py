@@ -34,6 +34,7 @@ def test_assets_and_lineage() -> None:
     # dbt assets are keyed by schema (= folder) and name, e.g. marts/fct_cost_daily.
     assert keys == {
         "otel/events",
+        "otel/metrics",
         "staging/stg_otel__events",
         "marts/fct_cost_daily",
         "reference/model_prices",
@@ -47,6 +48,7 @@ def test_assets_and_lineage() -> None:
     checks = {check.name for check in graph.asset_check_keys}
     assert "unique_stg_otel__events_event_id" in checks
     assert "assert_fct_cost_daily_matches_staging_cost" in checks
+    assert {"quarantine_rate", "no_future_timestamps"} <= checks
 
 
 def test_pipeline_job_and_schedule_exist() -> None:
@@ -54,3 +56,26 @@ def test_pipeline_job_and_schedule_exist() -> None:
     job = defs.resolve_job_def(PIPELINE_JOB_NAME)
     assert job is not None
     assert defs.resolve_schedule_def("hourly_pipeline").cron_schedule == "0 * * * *"
+
+
+def test_new_otel_files_sensor_requests_a_run_only_on_change(tmp_path, monkeypatch) -> None:
+    from orchestration.defs.otel.sensors import new_otel_files
+
+    monkeypatch.setenv("COWORK_OTEL_DIR", str(tmp_path))
+    live = tmp_path / "logs.jsonl"
+    live.write_text("{}\n")
+    first = new_otel_files(dg.build_sensor_context())
+    assert isinstance(first, dg.RunRequest)
+    context = dg.build_sensor_context(cursor=_cursor_after(new_otel_files, tmp_path))
+    assert isinstance(new_otel_files(context), dg.SkipReason)
+    with live.open("a") as handle:
+        handle.write("{}\n")
+    assert isinstance(new_otel_files(context), dg.RunRequest)
+
+
+def _cursor_after(sensor, folder) -> str:
+    import json
+
+    from orchestration.defs.otel.sensors import snapshot
+
+    return json.dumps(snapshot([folder]), sort_keys=True)

@@ -1,28 +1,101 @@
-"""The OTel landing: collector files in, partitioned Parquet out."""
+"""The OTel landing: collector files in, partitioned Parquet out (events and metrics)."""
 
 import dagster as dg
 
-from ingestion.otel.land import land_otel
+from ingestion.otel.land import LandingSummary, land_otel
 from orchestration.defs.resources import DataDirResource, OtelInputResource
 
+EVENTS = dg.AssetKey(["otel", "events"])
+METRICS = dg.AssetKey(["otel", "metrics"])
 
-@dg.asset(key=["otel", "events"], group_name="landing", kinds={"python", "parquet"})
-def otel_events(
+
+def _quarantine_check(
+    summary: LandingSummary, otel_input: OtelInputResource
+) -> dg.AssetCheckResult:
+    rate = summary.quarantine_rate
+    passed = rate <= otel_input.quarantine_warn_rate
+    severity = (
+        dg.AssetCheckSeverity.ERROR
+        if rate > otel_input.quarantine_error_rate
+        else dg.AssetCheckSeverity.WARN
+    )
+    return dg.AssetCheckResult(
+        asset_key=EVENTS,
+        check_name="quarantine_rate",
+        passed=passed,
+        severity=severity,
+        metadata={
+            "quarantined_lines": summary.quarantined_lines,
+            "quarantined_records": summary.quarantined_records,
+            "lines": summary.lines,
+            "rate": rate,
+            "warn_above": otel_input.quarantine_warn_rate,
+            "error_above": otel_input.quarantine_error_rate,
+        },
+    )
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            EVENTS,
+            group_name="landing",
+            kinds={"python", "parquet"},
+            description="OTel log records from the collector's file exporter: one Parquet row "
+            "per record, partitioned by UTC event date.",
+        ),
+        dg.AssetSpec(
+            METRICS,
+            group_name="landing",
+            kinds={"python", "parquet"},
+            description="OTel metric data points (sums, gauges, histograms) with temporality "
+            "and start time, partitioned by UTC point date.",
+        ),
+    ],
+    check_specs=[
+        dg.AssetCheckSpec(
+            "quarantine_rate",
+            asset=EVENTS,
+            description="Share of input lines quarantined (warn above 0.1 %, fail above 5 %).",
+        ),
+        dg.AssetCheckSpec(
+            "no_future_timestamps",
+            asset=EVENTS,
+            description="Events over 15 minutes ahead of the landing clock (client clock skew).",
+        ),
+    ],
+)
+def otel_landing(
     context: dg.AssetExecutionContext, data_dir: DataDirResource, otel_input: OtelInputResource
-) -> dg.MaterializeResult:
-    """OTel log records from the collector's file exporter: one Parquet row per record.
-
-    Partitioned by UTC event date; each run lands only bytes not landed before.
-    """
+):
+    """Land every new complete message of the collector's files; rerunning lands nothing twice."""
     layout = data_dir.layout()
-    summary = land_otel(otel_input.folders(), layout)
+    summary = land_otel(otel_input.folders(), layout, privacy=otel_input.privacy_mode())
     context.log.info(
-        f"landed {summary.records_landed} records from {summary.files_with_new_data} file(s)"
+        f"landed {summary.records_landed} records and {summary.metric_points_landed} metric points"
+        f" from {summary.files_with_new_data} file(s); quarantined {summary.quarantined_lines}"
     )
     if summary.unsupported_files:
         context.log.warning(
             f"{len(summary.unsupported_files)} file(s) in an unsupported format were left unlanded"
         )
-    return dg.MaterializeResult(
-        metadata={**summary.as_dict(), "path": dg.MetadataValue.path(str(layout.otel_events))}
+    metadata = summary.as_dict()
+    yield dg.MaterializeResult(
+        asset_key=EVENTS,
+        metadata={**metadata, "path": dg.MetadataValue.path(str(layout.otel_events))},
+    )
+    yield dg.MaterializeResult(
+        asset_key=METRICS,
+        metadata={
+            "metric_points_landed": summary.metric_points_landed,
+            "path": dg.MetadataValue.path(str(layout.otel_metrics)),
+        },
+    )
+    yield _quarantine_check(summary, otel_input)
+    yield dg.AssetCheckResult(
+        asset_key=EVENTS,
+        check_name="no_future_timestamps",
+        passed=summary.future_records == 0,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"future_records": summary.future_records},
     )

@@ -291,3 +291,35 @@ def test_compaction_merges_small_files_and_keeps_every_row(small_org, tmp_path: 
     assert all(len(list(p.glob("*.parquet"))) == 1 for p in partitions)
     assert len(list(layout.otel_events.rglob("*.parquet"))) < files_before
     assert sorted(_landed(layout).select("event_id").fetchall()) == before
+
+
+def test_cli_summary_reports_what_happened(otel_dir: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from cowork_analytics.cli import app
+
+    result = CliRunner().invoke(
+        app,
+        [
+            "ingest",
+            "otel",
+            "--data-dir",
+            str(tmp_path),
+            "--input",
+            str(otel_dir),
+            "--privacy",
+            "strict",
+        ],
+        env={"COLUMNS": "200"},
+    )
+    assert result.exit_code == 0, result.output
+    for label in (
+        "files seen",
+        "records landed",
+        "quarantined lines",
+        "duplicate files skipped",
+        "bytes read",
+        "events per second",
+    ):
+        assert label in result.output
+    assert "@" not in result.output  # no e-mail addresses or content in the console

@@ -1,0 +1,156 @@
+"""Benchmark the OTel landing against the naive per-record loop on the same generated files.
+
+    .venv/bin/python benchmarks/otel_landing.py --events 1000000
+
+Generates an organisation big enough for `--events` log records (collector JSON lines,
+rotated at 100 MB like the exporter's default), then runs, each in its own process:
+`cowork-analytics ingest otel` (the whole landing: parse, pivot, privacy split, Parquet,
+manifest) and `benchmarks/naive_landing.py` (json.loads per line, a dict per record,
+Table.from_pylist, Parquet). Reports wall time, events/s, MB/s, peak RSS and CPU use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+# The ceiling for a library parser here: pyarrow's threaded JSON reader, explicit schema,
+# 16 MB blocks, nothing else (performance-notes.md).
+PARSE_ONLY = """
+import sys
+import pyarrow as pa
+import pyarrow.json as pj
+from ingestion.otel.schema import OTLP_LINE
+parse = pj.ParseOptions(explicit_schema=OTLP_LINE, unexpected_field_behavior="ignore")
+read = pj.ReadOptions(block_size=16 << 20)
+for name in sys.argv[1:]:
+    with open(name, "rb") as handle:
+        pj.read_json(handle, read_options=read, parse_options=parse)
+"""
+
+
+def _measure(command: list[str]) -> dict[str, float]:
+    """Run a command; wall seconds, peak RSS (MB) and CPU seconds of that process alone."""
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        command, cwd=REPOSITORY_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - started
+    output = process.stdout.read().decode()
+    if status != 0:
+        raise RuntimeError(f"{command[0]} failed: {process.stderr.read().decode()[-2000:]}")
+    return {
+        "wall_seconds": wall,
+        "peak_rss_mb": usage.ru_maxrss / 1024,
+        "cpu_seconds": usage.ru_utime + usage.ru_stime,
+        "output": output,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/cowork-bench"))
+    parser.add_argument("--results", type=Path, default=REPOSITORY_ROOT / "benchmarks" / "results")
+    args = parser.parse_args()
+
+    sys.path.insert(0, str(REPOSITORY_ROOT))
+    from simulation.generate import generate
+
+    shutil.rmtree(args.workdir, ignore_errors=True)
+    days = 14
+    users = max(1, round(args.events / days / 30))  # ~31 events per person-day
+    generated = generate(
+        args.workdir / "generated",
+        seed=1,
+        users=users,
+        days=days,
+        end_date=date(2026, 11, 20),
+        rotate_megabytes=100,
+    )
+    otel = Path(generated.otel_dir)
+    logs = sorted(otel.glob("logs*.jsonl"))
+    log_bytes = sum(path.stat().st_size for path in logs)
+
+    landing = _measure(
+        [
+            str(BIN / "cowork-analytics"),
+            "ingest",
+            "otel",
+            "--data-dir",
+            str(args.workdir / "data"),
+            "--input",
+            str(otel),
+        ]
+    )
+    naive = _measure(
+        [
+            sys.executable,
+            str(REPOSITORY_ROOT / "benchmarks" / "naive_landing.py"),
+            *map(str, logs),
+            str(args.workdir / "naive.parquet"),
+        ]
+    )
+    naive_result = json.loads(naive["output"])
+    events = generated.events
+
+    def row(name: str, measured: dict[str, float]) -> dict[str, float | str]:
+        return {
+            "approach": name,
+            "wall_seconds": round(measured["wall_seconds"], 2),
+            "events_per_second": round(events / measured["wall_seconds"]),
+            "mb_per_second": round(log_bytes / 1e6 / measured["wall_seconds"], 1),
+            "peak_rss_mb": round(measured["peak_rss_mb"]),
+            "cpu_utilisation": round(measured["cpu_seconds"] / measured["wall_seconds"], 2),
+        }
+
+    parse_only = _measure([sys.executable, "-c", PARSE_ONLY, *map(str, logs)])
+    rows = [
+        row("cowork-analytics ingest otel", landing),
+        row("naive json.loads loop", naive),
+        row("pyarrow read_json, parse only (ceiling)", parse_only),
+    ]
+    report = {
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": f"{os.cpu_count()} cores",
+        "python": sys.version.split()[0],
+        "events": events,
+        "naive_records": naive_result["records"],
+        "log_files": len(logs),
+        "log_megabytes": round(log_bytes / 1e6, 1),
+        "generation_events_per_second": round(generated.events_per_second),
+        "rows": rows,
+        "speedup": round(naive["wall_seconds"] / landing["wall_seconds"], 2),
+    }
+    args.results.mkdir(parents=True, exist_ok=True)
+    (args.results / "otel_landing.json").write_text(json.dumps(report, indent=1) + "\n")
+    print(json.dumps(report, indent=1))
+    print()
+    print("| approach | wall s | events/s | MB/s | peak RSS MB | CPU (cores busy) |")
+    print("|---|---|---|---|---|---|")
+    for item in rows:
+        cells = [item[key] for key in ("approach", "wall_seconds", "events_per_second")]
+        cells += [item[key] for key in ("mb_per_second", "peak_rss_mb", "cpu_utilisation")]
+        print(
+            "| "
+            + " | ".join(f"{cell:,}" if isinstance(cell, int) else str(cell) for cell in cells)
+            + " |"
+        )
+    megabytes = log_bytes / 1e6
+    print(f"\n{events:,} events, {megabytes:,.0f} MB of JSON lines; speed-up {report['speedup']}x")
+
+
+if __name__ == "__main__":
+    main()
