@@ -19,4 +19,6 @@ def crash_point(name: str) -> None:
         return
     _REACHED[name] += 1
     if _REACHED[name] >= int(os.environ.get("COWORK_TEST_CRASH_AFTER", "1")):
+        if os.environ.get("COWORK_LANDING_WORKER"):
+            os.kill(os.getppid(), signal.SIGKILL)  # a worker process: the whole run dies
         os.kill(os.getpid(), signal.SIGKILL)

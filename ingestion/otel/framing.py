@@ -32,7 +32,7 @@ from ingestion.otel.otlp_json import encode_logs_json, encode_metrics_json
 from ingestion.otel.parse import BadLine
 
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
-CHUNK_BYTES = 32 << 20
+CHUNK_BYTES = 8 << 20
 # A message larger than this is taken as a sign that the file is not length-prefixed.
 MAX_MESSAGE_BYTES = 1 << 30
 _READ_PIECE = 4 << 20

@@ -2,6 +2,7 @@
 the result must equal an uninterrupted run exactly (F11, F12), and a failed write (F13)
 must leave no visible partial file and no advanced manifest."""
 
+import contextlib
 import errno
 import os
 import signal
@@ -21,21 +22,33 @@ REPOSITORY_ROOT = Path(__file__).resolve().parents[3]
 LAND = (
     "import sys; from pathlib import Path; from ingestion.otel.land import land_otel;"
     " from ingestion.paths import DataLayout;"
-    " land_otel([Path(sys.argv[1])], DataLayout(Path(sys.argv[2])), compact_above=int(sys.argv[3]))"
+    " land_otel([Path(sys.argv[1])], DataLayout(Path(sys.argv[2])), compact_above=int(sys.argv[3]),"
+    " parallel_above_bytes=int(sys.argv[4]))"
 )
+THREADS, PROCESSES = str(1 << 40), "1"  # parallel_above_bytes: never, always
 
 
 def _run(
-    otel: Path, data: Path, compact_above: int, **environment: str
+    otel: Path, data: Path, compact_above: int, parallel: str = THREADS, **environment: str
 ) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-c", LAND, str(otel), str(data), str(compact_above)],
+    """Run a landing in its own process group; whatever it leaves behind dies with it."""
+    command = [sys.executable, "-c", LAND, str(otel), str(data), str(compact_above), parallel]
+    process = subprocess.Popen(
+        command,
         cwd=REPOSITORY_ROOT,
         env={**os.environ, **environment},
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=300,
+        start_new_session=True,
     )
+    try:
+        process.wait(timeout=300)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+    stdout, stderr = process.communicate()
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
 
 
 def _landed_state(data: Path) -> tuple[list[str], list[tuple]]:
@@ -62,33 +75,45 @@ def uninterrupted(small_org, tmp_path_factory) -> dict[int, tuple]:
 
 
 @pytest.mark.parametrize(
-    ("point", "after", "compact_above"),
+    ("point", "after", "compact_above", "parallel"),
     [
-        pytest.param("before_parquet_rename", 1, 32, id="F11 first Parquet half written"),
-        pytest.param("before_parquet_rename", 4, 32, id="F11 later Parquet half written"),
-        pytest.param("after_partition_written", 2, 32, id="between partitions of a batch"),
-        pytest.param("before_manifest_commit", 1, 32, id="F12 published, manifest not committed"),
-        pytest.param("before_manifest_commit", 3, 32, id="F12 third batch"),
-        pytest.param("after_manifest_commit", 2, 32, id="right after a commit"),
-        pytest.param("before_compaction_rename", 1, 1, id="compaction half written"),
-        pytest.param("after_compaction_rename", 1, 1, id="compaction renamed, inputs not removed"),
+        pytest.param("before_parquet_rename", 1, 32, THREADS, id="F11 first Parquet half written"),
+        pytest.param("before_parquet_rename", 4, 32, THREADS, id="F11 later Parquet half written"),
+        pytest.param("after_partition_written", 2, 32, THREADS, id="between partitions"),
+        pytest.param("before_manifest_commit", 1, 32, THREADS, id="F12 published, not committed"),
+        pytest.param("before_manifest_commit", 3, 32, THREADS, id="F12 third batch"),
+        pytest.param("after_manifest_commit", 2, 32, THREADS, id="right after a commit"),
+        pytest.param("before_compaction_rename", 1, 1, THREADS, id="compaction half written"),
+        pytest.param(
+            "after_compaction_rename", 1, 1, THREADS, id="compaction renamed, inputs kept"
+        ),
+        pytest.param("before_parquet_rename", 3, 32, PROCESSES, id="worker process mid-write"),
+        pytest.param("after_partition_written", 3, 32, PROCESSES, id="worker between partitions"),
+        pytest.param("before_manifest_commit", 2, 32, PROCESSES, id="main process before commit"),
     ],
 )
 def test_sigkill_at_a_crash_point_then_rerun_equals_an_uninterrupted_run(
-    point: str, after: int, compact_above: int, small_org, uninterrupted, tmp_path: Path
+    point: str,
+    after: int,
+    compact_above: int,
+    parallel: str,
+    small_org,
+    uninterrupted,
+    tmp_path: Path,
 ) -> None:
     otel = Path(small_org.otel_dir)
-    # GIVEN a landing process killed with SIGKILL at the named point
+    # GIVEN a landing process (thread or worker-process mode) killed at the named point
     crashed = _run(
         otel,
         tmp_path,
         compact_above,
+        parallel,
         COWORK_TEST_CRASH_AT=point,
         COWORK_TEST_CRASH_AFTER=str(after),
     )
     assert crashed.returncode == -signal.SIGKILL, crashed.stderr
     # WHEN it is run again
-    assert _run(otel, tmp_path, compact_above).returncode == 0
+    assert _run(otel, tmp_path, compact_above, parallel).returncode == 0
     # THEN the landed files and rows equal those of a run that was never interrupted
     files, rows = _landed_state(tmp_path)
     assert (files, rows) == uninterrupted[compact_above]
@@ -110,10 +135,10 @@ def test_sigkill_at_random_moments_then_rerun_equals_an_uninterrupted_run(tmp_pa
     duration = time.perf_counter() - started
     data = tmp_path / "data"
     killed = 0
-    for fraction in (0.55, 0.7, 0.85):  # interpreter start-up takes the first ~half
-        delay = duration * fraction
+    for fraction, parallel in ((0.55, THREADS), (0.7, PROCESSES), (0.85, THREADS)):
+        delay = duration * fraction  # interpreter start-up takes the first ~half
         process = subprocess.Popen(
-            [sys.executable, "-c", LAND, str(otel), str(data), "32"], cwd=REPOSITORY_ROOT
+            [sys.executable, "-c", LAND, str(otel), str(data), "32", parallel], cwd=REPOSITORY_ROOT
         )
         time.sleep(delay)
         process.send_signal(signal.SIGKILL)
