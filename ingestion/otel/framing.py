@@ -259,33 +259,57 @@ def read_length_prefixed(path: Path, offset: int, rotated: bool) -> Iterator[Bat
     yield from _batched(messages())
 
 
-def _zstd_frames(path: Path, offset: int, rotated: bool):
-    """(start, end, decompressed bytes) of each complete zstd frame from `offset`."""
-    decompressor = zstandard.ZstdDecompressor()
+def _next_frame_start(path: Path, after: int) -> int:
+    """File offset of the next zstd magic number after `after`, or the file size."""
     with path.open("rb") as handle:
-        handle.seek(offset)
-        pending = b""
-        while True:
-            frame = decompressor.decompressobj()
-            pieces, consumed = [], 0
-            source = pending
-            while not frame.eof:
-                if not source:
-                    source = handle.read(_READ_PIECE)
-                    if not source:
-                        break
-                pieces.append(frame.decompress(source))
-                consumed += len(source)
-                source = b""
-            if not frame.eof:
-                leftover = consumed
-                if leftover and rotated:
-                    yield offset, offset + leftover, None
-                return
-            pending = frame.unused_data
-            end = offset + consumed - len(pending)
-            yield offset, end, b"".join(pieces)
-            offset = end
+        handle.seek(after)
+        position, tail = after, b""
+        while block := handle.read(_READ_PIECE):
+            found = (tail + block).find(ZSTD_MAGIC)
+            if found >= 0:
+                return position - len(tail) + found
+            position += len(block)
+            tail = block[-(len(ZSTD_MAGIC) - 1) :]
+        return position
+
+
+def _zstd_frames(path: Path, offset: int, rotated: bool):
+    """(start, end, decompressed bytes or None for a bad region) of each frame from `offset`.
+
+    A truncated last frame waits on a live file and is bad on a rotated one; a corrupt
+    frame is bad up to the next frame's magic number, where reading resumes.
+    """
+    decompressor = zstandard.ZstdDecompressor()
+    while True:
+        with path.open("rb") as handle:
+            handle.seek(offset)
+            pending = b""
+            while True:
+                frame = decompressor.decompressobj()
+                pieces, consumed = [], 0
+                source = pending
+                try:
+                    while not frame.eof:
+                        if not source:
+                            source = handle.read(_READ_PIECE)
+                            if not source:
+                                break
+                        pieces.append(frame.decompress(source))
+                        consumed += len(source)
+                        source = b""
+                except zstandard.ZstdError:
+                    break  # corrupt: skip to the next frame below
+                if not frame.eof:
+                    if consumed and rotated:
+                        yield offset, offset + consumed, None
+                    return
+                pending = frame.unused_data
+                end = offset + consumed - len(pending)
+                yield offset, end, b"".join(pieces)
+                offset = end
+        resume = _next_frame_start(path, offset + 1)
+        yield offset, resume, None
+        offset = resume
 
 
 def read_zstd_stream(path: Path, offset: int, rotated: bool) -> Iterator[Batch]:
@@ -294,12 +318,10 @@ def read_zstd_stream(path: Path, offset: int, rotated: bool) -> Iterator[Batch]:
     def messages():
         for start, end, content in _zstd_frames(path, offset, rotated):
             if content is None:
-                yield (
-                    start,
-                    end,
-                    None,
-                    _bad(start, "truncated zstd frame at the end of a rotated file", b""),
-                )
+                with path.open("rb") as handle:
+                    handle.seek(start)
+                    raw = handle.read(min(end - start, 1 << 20))
+                yield start, end, None, _bad(start, "corrupt or truncated zstd frame", raw)
                 continue
             if content.lstrip()[:1] == b"{" or not content.strip():
                 # One write's JSON lines; every line of the frame shares the frame's offset.

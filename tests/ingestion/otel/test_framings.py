@@ -113,3 +113,25 @@ def test_unknown_format_is_reported_not_parsed(tmp_path: Path) -> None:
     summary = land_otel([folder], DataLayout(tmp_path / "data"))
     assert sorted(Path(p).name for p in summary.unsupported_files) == ["image.png", "notes.txt"]
     assert summary.records_landed == 0
+
+
+@pytest.mark.parametrize("name", ["proto+zstd", "native zstd json"])
+def test_a_corrupt_frame_is_quarantined_and_the_rest_lands(name: str, tmp_path: Path) -> None:
+    generated = generate(
+        tmp_path / "gen", rotate_megabytes=1000, file_format=FORMATS[name], **SMALL_ORG
+    )
+    otel = Path(generated.otel_dir)
+    logs = next(otel.glob("logs*"))
+    (otel / next(p.name for p in otel.iterdir() if p.name.startswith("metrics"))).unlink()
+    data = bytearray(logs.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 64] = bytes(64)  # zero a stretch inside some frame
+    rotated = logs.with_name("logs-2026-03-10T00-00-00.000" + "".join(logs.suffixes))
+    rotated.write_bytes(bytes(data))
+    logs.unlink()
+    layout = DataLayout(tmp_path / "data")
+    summary = land_otel([rotated], layout)
+    assert summary.quarantined_lines >= 1
+    assert generated.events * 0.8 < summary.records_landed < generated.events
+    quarantined = list(layout.otel_quarantine.glob("*.jsonl"))
+    assert quarantined
