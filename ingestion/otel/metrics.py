@@ -22,8 +22,9 @@ from ingestion.otel.pivot import (
     canonical_attributes,
     content_ids,
     leftover_json,
+    resource_attributes,
 )
-from ingestion.otel.schema import METRIC_POINT_COLUMNS, METRICS_SCHEMA, RESOURCE_COLUMNS
+from ingestion.otel.schema import METRIC_POINT_COLUMNS, METRICS_SCHEMA
 
 _TEMPORALITY = {1: "delta", 2: "cumulative"}
 
@@ -120,14 +121,7 @@ def lines_to_metric_points(
     metrics, scope_of_metric = _flatten(scopes.field("metrics"))
     if len(metrics) == 0:
         return METRICS_SCHEMA.empty_table()
-    resource_entries, resource_parents = _flatten(resources.field("resource").field("attributes"))
-    resource_level, resource_leftover = _pivot(
-        resource_entries, resource_parents, len(resources), RESOURCE_COLUMNS
-    )
-    resource_json = leftover_json(
-        connection, resource_entries, resource_parents, resource_leftover, len(resources)
-    )
-    resource_text = canonical_attributes(resource_entries, resource_parents, len(resources))
+    resource_level, resource_json, resource_text = resource_attributes(connection, resources)
     tables = []
     for kind in ("sum", "gauge", "histogram"):
         built = _point_rows(kind, metrics, scope_of_metric, connection)

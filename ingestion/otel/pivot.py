@@ -277,6 +277,20 @@ def _timestamps_from_nanos(nanos: pa.Array) -> pa.Array:
     return pc.cast(pc.divide(positive, 1000), pa.timestamp("us", tz="UTC"))
 
 
+def resource_attributes(
+    connection: duckdb.DuckDBPyConnection, resources: pa.StructArray
+) -> tuple[dict[str, pa.Array], pa.Array, pa.Array]:
+    """Per resource: typed resource columns, the other attributes as JSON, canonical text."""
+    entries, parents = _flatten(resources.field("resource").field("attributes"))
+    rows = len(resources)
+    typed, leftover = _pivot(entries, parents, rows, RESOURCE_COLUMNS)
+    return (
+        typed,
+        leftover_json(connection, entries, parents, leftover, rows),
+        canonical_attributes(entries, parents, rows),
+    )
+
+
 def records_to_events(
     lines: pa.Table,
     line_offsets: np.ndarray,
@@ -306,13 +320,7 @@ def records_to_events(
     attributes_json = leftover_json(
         connection, record_entries, record_parents, record_leftover, rows
     )
-    resource_entries, resource_parents = _flatten(resources.field("resource").field("attributes"))
-    resource_level, resource_leftover = _pivot(
-        resource_entries, resource_parents, len(resources), RESOURCE_COLUMNS
-    )
-    resource_json = leftover_json(
-        connection, resource_entries, resource_parents, resource_leftover, len(resources)
-    )
+    resource_level, resource_json, resource_text = resource_attributes(connection, resources)
     take_resource = pa.array(resource_of_record)
     resource_columns = {name: column.take(take_resource) for name, column in resource_level.items()}
 
@@ -344,7 +352,6 @@ def records_to_events(
         pc.coalesce(records.field("spanId"), ""),
         "\x1d",
     )
-    resource_text = canonical_attributes(resource_entries, resource_parents, len(resources))
     identity = pa.table(
         {
             "resource": resource_text.take(take_resource),

@@ -151,19 +151,23 @@ ARROW_TYPES = {
     STRING_LIST: pa.list_(pa.string()),
 }
 
-# Record attributes promoted to typed columns: (column, attribute key, type). Values are
-# coerced by key, because clients send the same key with different OTLP types.
-RECORD_COLUMNS = (
-    ("session_id", "session.id", STRING),
-    ("prompt_id", "prompt.id", STRING),
-    ("event_sequence", "event.sequence", INT),
-    ("event_timestamp", "event.timestamp", STRING),
+# Who and where, on every event and every metric data point: (column, attribute key, type).
+IDENTITY_COLUMNS = (
     ("organization_id", "organization.id", STRING),
     ("user_account_uuid", "user.account_uuid", STRING),
     ("user_account_id", "user.account_id", STRING),
     ("user_id", "user.id", STRING),
     ("user_email", "user.email", STRING),
     ("terminal_type", "terminal.type", STRING),
+)
+# Record attributes promoted to typed columns. Values are coerced by key, because clients
+# send the same key with different OTLP types.
+RECORD_COLUMNS = (
+    ("session_id", "session.id", STRING),
+    ("prompt_id", "prompt.id", STRING),
+    ("event_sequence", "event.sequence", INT),
+    ("event_timestamp", "event.timestamp", STRING),
+    *IDENTITY_COLUMNS,
     ("workspace_host_paths", "workspace.host_paths", STRING_LIST),
     ("model", "model", STRING),
     ("cost_usd", "cost_usd", DOUBLE),
@@ -236,12 +240,7 @@ EVENTS_SCHEMA = pa.schema(
 # Metric data point attributes promoted to typed columns.
 METRIC_POINT_COLUMNS = (
     ("session_id", "session.id", STRING),
-    ("organization_id", "organization.id", STRING),
-    ("user_account_uuid", "user.account_uuid", STRING),
-    ("user_account_id", "user.account_id", STRING),
-    ("user_id", "user.id", STRING),
-    ("user_email", "user.email", STRING),
-    ("terminal_type", "terminal.type", STRING),
+    *IDENTITY_COLUMNS,
     ("model", "model", STRING),
     ("type", "type", STRING),
     ("query_source", "query_source", STRING),
