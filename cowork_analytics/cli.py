@@ -46,10 +46,14 @@ def main(
     """cowork-analytics: a warehouse for Claude Cowork and Claude Code usage."""
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    for name in ("cowork_analytics", "ingestion", "simulation", "warehouse"):
+    # httpx and httpcore are included so that a verbose run shows every request (their log
+    # lines carry URLs, never the x-api-key header).
+    for name in ("cowork_analytics", "ingestion", "simulation", "warehouse", "httpx", "httpcore"):
         logger = logging.getLogger(name)
         logger.addHandler(handler)
-        logger.setLevel(logging.INFO if verbose else logging.WARNING)
+        logger.setLevel(
+            (logging.DEBUG if name == "httpcore" else logging.INFO) if verbose else logging.WARNING
+        )
 
 
 @app.command()
@@ -164,6 +168,83 @@ def _run_pipeline_logged(layout) -> object:
         result = run_pipeline()
     console.print(f"  run log: {log_path}")
     return result
+
+
+@ingest_app.command("compliance")
+def ingest_compliance(
+    data_dir: DataDirOption = Path("data"),
+    backfill_days: Annotated[
+        int, typer.Option(min=1, help="Activity history to fetch on the first run (days).")
+    ] = 30,
+) -> None:
+    """Pull the Compliance API (ANTHROPIC_COMPLIANCE_API_KEY): activities, directory, sessions."""
+    from ingestion.compliance_api.client import ComplianceApiError, ComplianceClient
+    from ingestion.compliance_api.pull import pull_compliance
+    from ingestion.paths import DataLayout
+
+    layout = DataLayout(_data_dir(data_dir))
+    try:
+        client = ComplianceClient.from_environment()
+    except ValueError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from None
+    with (
+        client,
+        Progress(*Progress.get_default_columns()[:-1], console=console, transient=True) as progress,
+    ):
+        task = progress.add_task("Pulling activities", total=None)
+        try:
+            summary = pull_compliance(
+                client,
+                layout,
+                backfill_days=backfill_days,
+                on_page=lambda n: progress.advance(task, n),
+            )
+        except ComplianceApiError as error:
+            console.print(f"[red]{error}[/red]")
+            raise typer.Exit(1) from None
+    table = Table(title="Compliance API pull", show_header=False)
+    for key, value in summary.as_dict().items():
+        table.add_row(key.replace("records.", "").replace("_", " "), f"{value:,}")
+    console.print(table)
+
+
+@app.command("compliance-emulator")
+def compliance_emulator(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 picks a free one).")] = 8788,
+    seed: Annotated[int, typer.Option(help="Seed of the organisation and of the faults.")] = 7,
+    users: Annotated[int, typer.Option(min=1, help="People in the organisation.")] = 50,
+    days: Annotated[int, typer.Option(min=1, help="Days of activity, ending today (UTC).")] = 14,
+    fault_rate: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of requests answered with a fault.")
+    ] = 0.0,
+    api_key: Annotated[
+        str | None, typer.Option(help="Accept only this key (default: any non-empty key).")
+    ] = None,
+    data: Annotated[
+        Path | None, typer.Option(help="Serve an existing generator `compliance/` folder instead.")
+    ] = None,
+) -> None:
+    """Serve a generated organisation as Anthropic's Compliance API, on 127.0.0.1."""
+    import tempfile
+
+    from simulation.compliance_emulator import ComplianceEmulator, EmulatorData
+    from simulation.generate import generate as run_generation
+
+    if data is None:
+        scratch = Path(tempfile.mkdtemp(prefix="compliance-emulator-"))
+        run_generation(scratch, seed=seed, users=users, days=days)
+        data = scratch / "compliance"
+    emulator = ComplianceEmulator(
+        EmulatorData.load(data), port=port, api_key=api_key, fault_rate=fault_rate, seed=seed
+    )
+    console.print(
+        f"Compliance API emulator on {emulator.url} (fault rate {fault_rate:g}); Ctrl-C stops it."
+    )
+    try:
+        emulator.serve_forever()
+    except KeyboardInterrupt:
+        emulator.stop()
 
 
 def _print_run(run) -> None:

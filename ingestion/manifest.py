@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,6 +15,11 @@ create table if not exists otel_files (
     records integer not null default 0,
     quarantined_lines integer not null default 0,
     first_landed_at text not null,
+    updated_at text not null
+);
+create table if not exists source_state (
+    name text primary key,
+    value text not null,
     updated_at text not null
 );
 """
@@ -59,6 +65,21 @@ class Manifest:
                 updated_at = excluded.updated_at
             """,
             (fingerprint, str(path), offset, records, quarantined, now, now),
+        )
+
+    def get_state(self, name: str) -> dict | None:
+        """A source's committed state (cursors, watermarks), or None before its first run."""
+        row = self._connection.execute(
+            "select value from source_state where name = ?", (name,)
+        ).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def set_state(self, name: str, value: dict) -> None:
+        """Commit a source's state; call only once the data it describes is durable."""
+        self._connection.execute(
+            "insert into source_state values (?, ?, ?) on conflict (name) do update set"
+            " value = excluded.value, updated_at = excluded.updated_at",
+            (name, json.dumps(value, sort_keys=True), datetime.now(UTC).isoformat()),
         )
 
     def totals(self) -> dict[str, int]:

@@ -37,6 +37,10 @@ class DataLayout:
         """Lines that could not be landed, with file, offset and error."""
         return self.root / "landing" / "otel" / "quarantine"
 
+    def compliance(self, entity: str) -> Path:
+        """Landed Compliance API records of one entity (activities, users, ...)."""
+        return self.root / "landing" / "compliance" / entity
+
     @property
     def manifest(self) -> Path:
         """The manifest store: which input bytes have been landed."""

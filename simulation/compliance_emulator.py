@@ -1,0 +1,275 @@
+"""A local emulator of Anthropic's Compliance API, serving a generated organisation.
+
+It speaks real HTTP on 127.0.0.1 (stdlib `ThreadingHTTPServer`), with the documented
+shapes, both pagination schemes and their `limit` maxima, `x-api-key` auth, rate-limit
+headers, and injected faults drawn from a seed: 429 with `retry-after`, 500, 529, slow
+responses and dropped connections.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+PREFIX = "/v1/compliance"
+
+
+@dataclass
+class EmulatorData:
+    """The records served, as the generator wrote them (`compliance/*.json`)."""
+
+    organizations: list[dict]
+    users: list[dict]
+    groups: list[dict]
+    members: list[dict]
+    roles: list[dict]
+    activities: list[dict]  # newest first
+    sessions_local: list[dict]  # newest first
+    activity_index: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, directory: Path) -> EmulatorData:
+        """Read a generator's `compliance/` folder."""
+
+        def read(name: str) -> list[dict]:
+            return json.loads((directory / f"{name}.json").read_text())
+
+        data = cls(
+            organizations=read("organizations"),
+            users=read("users"),
+            groups=read("groups"),
+            members=read("group_members"),
+            roles=read("roles"),
+            activities=read("activities"),
+            sessions_local=read("sessions_local"),
+        )
+        data.activity_index = {
+            activity["id"]: index for index, activity in enumerate(data.activities)
+        }
+        return data
+
+
+class _ApiError(Exception):
+    def __init__(
+        self, status: int, error_type: str, message: str, headers: dict[str, str] | None = None
+    ):
+        super().__init__(message)
+        self.status, self.error_type, self.message = status, error_type, message
+        self.headers = headers or {}
+
+
+def _limit(query: dict[str, str], default: int, maximum: int) -> int:
+    try:
+        limit = int(query.get("limit", default))
+    except ValueError:
+        raise _ApiError(400, "invalid_request_error", "limit must be an integer") from None
+    if not 1 <= limit <= maximum:
+        raise _ApiError(400, "invalid_request_error", f"limit must be between 1 and {maximum}")
+    return limit
+
+
+def _page_token(
+    records: list[dict], query: dict[str, str], default: int, maximum: int, has_more_field: bool
+) -> dict:
+    """The `page` / `next_page` scheme; the token is an opaque offset."""
+    limit = _limit(query, default, maximum)
+    try:
+        start = int(query.get("page") or 0)
+    except ValueError:
+        raise _ApiError(400, "invalid_request_error", "invalid page token") from None
+    page = records[start : start + limit]
+    more = start + limit < len(records)
+    body: dict = {"data": page, "next_page": str(start + limit) if more else None}
+    if has_more_field:
+        body["has_more"] = more
+    return body
+
+
+def _activities(data: EmulatorData, query: dict[str, str]) -> dict:
+    """The cursor scheme: newest first; `after_id` goes older, `before_id` newer."""
+    limit = _limit(query, 100, 5000)
+    if query.get("after_id") and query.get("before_id"):
+        raise _ApiError(400, "invalid_request_error", "only one of after_id and before_id")
+    records = data.activities
+    if gte := query.get("created_at.gte"):
+        records = [r for r in records if r["created_at"] >= gte]
+    if lt := query.get("created_at.lt"):
+        records = [r for r in records if r["created_at"] < lt]
+    index = {record["id"]: position for position, record in enumerate(records)}
+    if cursor := query.get("after_id"):
+        if cursor not in index:
+            raise _ApiError(400, "invalid_request_error", "invalid cursor")
+        candidates = records[index[cursor] + 1 :]
+        page, more = candidates[:limit], len(candidates) > limit
+    elif cursor := query.get("before_id"):
+        if cursor not in index:
+            raise _ApiError(400, "invalid_request_error", "invalid cursor")
+        candidates = records[: index[cursor]]
+        page, more = candidates[-limit:], len(candidates) > limit
+    else:
+        page, more = records[:limit], len(records) > limit
+    return {
+        "data": page,
+        "has_more": more,
+        "first_id": page[0]["id"] if page else None,
+        "last_id": page[-1]["id"] if page else None,
+    }
+
+
+class ComplianceEmulator:
+    """The HTTP server; use as a context manager or call `start` / `stop`."""
+
+    def __init__(
+        self,
+        data: EmulatorData,
+        *,
+        port: int = 0,
+        api_key: str | None = None,
+        fault_rate: float = 0.0,
+        seed: int = 0,
+        retry_after_seconds: float = 1.0,
+        slow_seconds: float = 0.3,
+    ):
+        self.data = data
+        self.api_key = api_key
+        self.fault_rate = fault_rate
+        self.retry_after_seconds = retry_after_seconds
+        self.slow_seconds = slow_seconds
+        self._faults = random.Random(seed)
+        self._lock = threading.Lock()
+        self.requests = 0
+        self.faults_injected: dict[str, int] = {}
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """The base URL to point a client at."""
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def _route(self, path: str, query: dict[str, str]) -> dict:
+        data = self.data
+        if not path.startswith(PREFIX):
+            raise _ApiError(404, "not_found_error", "Not found")
+        route = path[len(PREFIX) :].rstrip("/")
+        if route == "/activities":
+            return _activities(data, query)
+        if route == "/organizations":
+            return _page_token(data.organizations, query, 100, 1000, True)
+        if route == "/groups":
+            return _page_token(data.groups, query, 100, 1000, True)
+        if route == "/apps/sessions/local":
+            return _page_token(data.sessions_local, query, 100, 500, False)
+        parts = route.strip("/").split("/")
+        if len(parts) == 3 and parts[0] == "organizations" and parts[2] in ("users", "roles"):
+            if parts[1] not in {org["uuid"] for org in data.organizations}:
+                raise _ApiError(404, "not_found_error", "Organization not found")
+            if parts[2] == "users":
+                return _page_token(data.users, query, 500, 1000, True)
+            return _page_token(data.roles, query, 100, 1000, True)
+        if len(parts) == 3 and parts[0] == "groups" and parts[2] == "members":
+            if parts[1] not in {group["id"] for group in data.groups}:
+                raise _ApiError(404, "not_found_error", "Group not found")
+            members = [m for m in data.members if m["group_id"] == parts[1]]
+            shaped = [{k: v for k, v in m.items() if k != "group_id"} for m in members]
+            return _page_token(shaped, query, 100, 1000, True)
+        raise _ApiError(404, "not_found_error", f"Unknown endpoint {route}")
+
+    def _draw_fault(self) -> str | None:
+        with self._lock:
+            self.requests += 1
+            if self._faults.random() >= self.fault_rate:
+                return None
+            fault = self._faults.choice(("429", "500", "529", "slow", "drop"))
+            self.faults_injected[fault] = self.faults_injected.get(fault, 0) + 1
+            return fault
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        emulator = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: object) -> None:
+                return  # quiet, and the request line never holds the key anyway
+
+            def _send(self, status: int, body: dict, headers: dict[str, str]) -> None:
+                payload = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(payload)))
+                self.send_header("request-id", "req_" + uuid.uuid4().hex[:24])
+                self.send_header("anthropic-ratelimit-requests-limit", "600")
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def do_GET(self) -> None:
+                parsed = urlparse(self.path)
+                query = {key: values[-1] for key, values in parse_qs(parsed.query).items()}
+                key = self.headers.get("x-api-key")
+                try:
+                    if not key or (emulator.api_key is not None and key != emulator.api_key):
+                        raise _ApiError(401, "authentication_error", "invalid x-api-key")
+                    fault = emulator._draw_fault()
+                    if fault == "drop":
+                        self.close_connection = True
+                        self.connection.shutdown(2)
+                        return
+                    if fault == "slow":
+                        time.sleep(emulator.slow_seconds)
+                    if fault == "429":
+                        raise _ApiError(
+                            429,
+                            "rate_limit_error",
+                            "Rate limited",
+                            {"retry-after": f"{emulator.retry_after_seconds:g}"},
+                        )
+                    if fault == "500":
+                        raise _ApiError(
+                            500, "api_error", "Internal server error", {"x-should-retry": "true"}
+                        )
+                    if fault == "529":
+                        raise _ApiError(529, "overloaded_error", "Overloaded")
+                    self._send(200, emulator._route(parsed.path, query), {})
+                except _ApiError as error:
+                    body = {
+                        "type": "error",
+                        "error": {"type": error.error_type, "message": error.message},
+                    }
+                    self._send(error.status, body, error.headers)
+
+        return Handler
+
+    def start(self) -> ComplianceEmulator:
+        """Serve in a background thread."""
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="compliance-emulator", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        """Serve in this thread until interrupted."""
+        self._server.serve_forever()
+
+    def stop(self) -> None:
+        """Stop serving and release the port."""
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> ComplianceEmulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
