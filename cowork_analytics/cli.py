@@ -306,6 +306,7 @@ def demo(
     """Generate an organisation, run the pipeline job on it, and print where everything is."""
     from cowork_analytics.pipeline import configure_environment
     from ingestion.paths import DataLayout
+    from simulation.compliance_emulator import ComplianceEmulator, EmulatorData
     from simulation.generate import generate as run_generation
     from simulation.verify import cost_daily_mismatches
 
@@ -333,11 +334,22 @@ def demo(
         f" {generated.events_per_second:,.0f} events/s"
     )
     configure_environment(layout.root, [Path(generated.otel_dir)])
-    console.print("Running the pipeline job (land OTel, dbt build with tests, publish) ...")
-    result = _run_pipeline_logged(layout)
+    # The organisation's Compliance API side, served by the local emulator for this run.
+    emulator = ComplianceEmulator(EmulatorData.load(layout.simulated / "compliance")).start()
+    os.environ["ANTHROPIC_COMPLIANCE_BASE_URL"] = emulator.url
+    os.environ["ANTHROPIC_COMPLIANCE_API_KEY"] = "sk-ant-api01-demo-emulator-key"
+    console.print(f"Compliance API emulator serving the same organisation on {emulator.url}")
+    console.print("Running the pipeline job (land OTel, pull Compliance, dbt build, publish) ...")
+    try:
+        result = _run_pipeline_logged(layout)
+    finally:
+        emulator.stop()
     _print_run(result)
     if not result.success:
         raise typer.Exit(1)
+    if result.compliance_records:
+        pulled = ", ".join(f"{count:,} {name}" for name, count in result.compliance_records.items())
+        console.print(f"  pulled from the Compliance API: {pulled}")
     if result.landing:
         console.print(
             f"  landed {result.landing.get('records_landed', 0):,} records,"

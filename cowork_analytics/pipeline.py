@@ -19,6 +19,7 @@ class PipelineRun:
     seconds: float
     step_failures: list[str]
     landing: dict[str, object]
+    compliance_records: dict[str, int]
 
 
 def configure_environment(data_dir: Path, otel_dirs: list[Path] | None = None) -> None:
@@ -57,11 +58,14 @@ def run_pipeline(log_level: str = "WARNING") -> PipelineRun:
         for event in result.all_events
         if event.is_step_failure
     ]
-    landing = {}
+    landing, compliance = {}, {}
     for event in result.get_asset_materialization_events():
         materialization = event.materialization
         if materialization.asset_key == AssetKey(["otel", "events"]):
             landing = {key: value.value for key, value in materialization.metadata.items()}
-    return PipelineRun(
-        result.success, result.run_id, time.perf_counter() - started, failures, landing
-    )
+        elif materialization.asset_key.path[0] == "compliance_api":
+            compliance[materialization.asset_key.path[-1]] = materialization.metadata[
+                "records"
+            ].value
+    seconds = time.perf_counter() - started
+    return PipelineRun(result.success, result.run_id, seconds, failures, landing, compliance)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from orchestration.defs.compliance_api.assets import compliance_api_pull
 from orchestration.defs.dbt.assets import warehouse_dbt_assets
 from orchestration.defs.jobs import cowork_pipeline, hourly_pipeline, otel_landing_job
 from orchestration.defs.otel.assets import otel_landing
@@ -15,7 +16,7 @@ from orchestration.defs.serving.assets import serving_warehouse
 def build_definitions() -> dg.Definitions:
     """All assets, jobs and schedules, with resources configured from the environment now."""
     return dg.Definitions(
-        assets=[otel_landing, warehouse_dbt_assets, serving_warehouse],
+        assets=[otel_landing, compliance_api_pull, warehouse_dbt_assets, serving_warehouse],
         jobs=[cowork_pipeline, otel_landing_job],
         schedules=[hourly_pipeline],
         sensors=[new_otel_files],

@@ -35,6 +35,18 @@ def test_assets_and_lineage() -> None:
     assert keys == {
         "otel/events",
         "otel/metrics",
+        *(
+            f"compliance_api/{entity}"
+            for entity in (
+                "activities",
+                "organizations",
+                "users",
+                "roles",
+                "groups",
+                "members",
+                "sessions",
+            )
+        ),
         "staging/stg_otel__events",
         "marts/fct_cost_daily",
         "reference/model_prices",
