@@ -14,6 +14,8 @@ from pathlib import Path
 from simulation.behaviour import Event
 from simulation.organisation import Organisation, Person, tagged_id
 
+CHAT_NAMES = ("Quarterly plan", "Contract review", "Invoice questions", "Release notes")
+PROJECT_NAMES = ("Playbook", "Knowledge base", "Roadmap", "Customer research")
 ROLES = (
     ("rbac_role_01PrimaryOwner0000000000", "Primary owner", "Full control of the organisation"),
     ("rbac_role_01Admin00000000000000000", "Admin", "Manages members and settings"),
@@ -48,6 +50,7 @@ class ComplianceRecorder:
         self._sessions: list[dict] = []
         self._seen_sessions: set[str] = set()
         self._logged_in: set[tuple[str, date]] = set()
+        self._chats: list[dict] = []
 
     def _activity(self, person: Person, at: datetime, activity_type: str, **fields: object) -> None:
         self._activities.append(
@@ -59,6 +62,26 @@ class ComplianceRecorder:
                 "actor": _user_actor(person, self._rng),
                 "type": activity_type,
                 **fields,
+            }
+        )
+
+    def _chat(self, person: Person, created: datetime) -> None:
+        chat_id = tagged_id(self._rng, "claude_chat_")
+        self._activity(
+            person, created, "claude_chat_created", claude_chat_id=chat_id, claude_project_id=None
+        )
+        self._chats.append(
+            {
+                "id": chat_id,
+                "name": self._rng.choice(CHAT_NAMES),
+                "created_at": _rfc3339(created),
+                "updated_at": _rfc3339(created + timedelta(minutes=self._rng.randint(1, 90))),
+                "deleted_at": None,
+                "href": f"https://claude.ai/chat/{chat_id}",
+                "model": self._rng.choice(("claude-sonnet-5", "claude-opus-5")),
+                "organization_uuid": self.organisation.organization_uuid,
+                "project_id": None,
+                "user": {"id": person.account_id, "email_address": person.email},
             }
         )
 
@@ -101,13 +124,7 @@ class ComplianceRecorder:
                     claude_project_id=None,
                 )
             if self._rng.random() < 0.2:
-                self._activity(
-                    person,
-                    started + timedelta(minutes=self._rng.randint(1, 30)),
-                    "claude_chat_created",
-                    claude_chat_id=tagged_id(self._rng, "claude_chat_"),
-                    claude_project_id=None,
-                )
+                self._chat(person, started + timedelta(minutes=self._rng.randint(1, 30)))
 
     def write(self, directory: Path, generated_at: datetime) -> None:
         """Write the directory, activity feed (newest first) and local sessions as JSON."""
@@ -164,6 +181,25 @@ class ComplianceRecorder:
                 "created_at": _rfc3339(generated_at - timedelta(days=1000)),
             }
         ]
+        projects = []
+        for team in organisation.teams:
+            owners = [p for p in organisation.people if p.team == team]
+            if not owners:
+                continue
+            created = generated_at - timedelta(days=rng.randint(20, 400))
+            projects.append(
+                {
+                    "id": tagged_id(rng, "claude_proj_"),
+                    "name": f"{team.name} {rng.choice(PROJECT_NAMES)}",
+                    "created_at": _rfc3339(created),
+                    "updated_at": _rfc3339(created + timedelta(days=rng.randint(0, 19))),
+                    "deleted_at": None,
+                    "is_private": rng.random() < 0.3,
+                    "organization_uuid": organisation.organization_uuid,
+                    "user": {"id": owners[0].account_id, "email_address": owners[0].email},
+                }
+            )
+        chats = sorted(self._chats, key=lambda c: (c["created_at"], c["id"]))  # oldest first
         activities = sorted(
             self._activities, key=lambda a: (a["created_at"], a["id"]), reverse=True
         )
@@ -176,5 +212,7 @@ class ComplianceRecorder:
             ("roles", roles),
             ("activities", activities),
             ("sessions_local", sessions),
+            ("chats", chats),
+            ("projects", projects),
         ):
             (directory / f"{name}.json").write_text(json.dumps(records, indent=1) + "\n")

@@ -19,6 +19,19 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 PREFIX = "/v1/compliance"
+ALL_SCOPES = frozenset(
+    {"read:compliance_activities", "read:compliance_user_data", "read:compliance_org_data"}
+)
+REQUESTS_PER_MINUTE = 600
+
+
+def required_scope(route: str) -> str:
+    """The scope an endpoint needs (spec §4.2)."""
+    if route.startswith("/activities"):
+        return "read:compliance_activities"
+    if route in ("/organizations", "/groups") or route.endswith("/roles"):
+        return "read:compliance_org_data"
+    return "read:compliance_user_data"
 
 
 @dataclass
@@ -32,6 +45,8 @@ class EmulatorData:
     roles: list[dict]
     activities: list[dict]  # newest first
     sessions_local: list[dict]  # newest first
+    chats: list[dict] = field(default_factory=list)  # oldest first
+    projects: list[dict] = field(default_factory=list)
     activity_index: dict[str, int] = field(default_factory=dict)
 
     @classmethod
@@ -49,6 +64,8 @@ class EmulatorData:
             roles=read("roles"),
             activities=read("activities"),
             sessions_local=read("sessions_local"),
+            chats=read("chats"),
+            projects=read("projects"),
         )
         data.activity_index = {
             activity["id"]: index for index, activity in enumerate(data.activities)
@@ -94,10 +111,17 @@ def _page_token(
 
 def _activities(data: EmulatorData, query: dict[str, str]) -> dict:
     """The cursor scheme: newest first; `after_id` goes older, `before_id` newer."""
-    limit = _limit(query, 100, 5000)
+    return _cursor_page(data.activities, query, 100, 5000)
+
+
+def _cursor_page(records: list[dict], query: dict[str, str], default: int, maximum: int) -> dict:
+    """`after_id` continues in the list's order, `before_id` goes back.
+
+    The `created_at.gte` / `created_at.lt` filters apply first.
+    """
+    limit = _limit(query, default, maximum)
     if query.get("after_id") and query.get("before_id"):
         raise _ApiError(400, "invalid_request_error", "only one of after_id and before_id")
-    records = data.activities
     if gte := query.get("created_at.gte"):
         records = [r for r in records if r["created_at"] >= gte]
     if lt := query.get("created_at.lt"):
@@ -136,12 +160,17 @@ class ComplianceEmulator:
         seed: int = 0,
         retry_after_seconds: float = 1.0,
         slow_seconds: float = 0.3,
+        scopes: frozenset[str] = ALL_SCOPES,
+        requests_per_minute: int = REQUESTS_PER_MINUTE,
     ):
         self.data = data
         self.api_key = api_key
         self.fault_rate = fault_rate
         self.retry_after_seconds = retry_after_seconds
         self.slow_seconds = slow_seconds
+        self.scopes = scopes
+        self.requests_per_minute = requests_per_minute
+        self._recent: list[float] = []  # request times in the last minute (the shared budget)
         self._faults = random.Random(seed)
         self._lock = threading.Lock()
         self.requests = 0
@@ -163,6 +192,10 @@ class ComplianceEmulator:
         route = path[len(PREFIX) :].rstrip("/")
         if route == "/activities":
             return _activities(data, query)
+        if route == "/apps/chats":
+            return _cursor_page(data.chats, query, 100, 1000)
+        if route == "/apps/projects":
+            return _page_token(data.projects, query, 20, 100, True)
         if route == "/organizations":
             return _page_token(data.organizations, query, 100, 1000, True)
         if route == "/groups":
@@ -183,6 +216,16 @@ class ComplianceEmulator:
             shaped = [{k: v for k, v in m.items() if k != "group_id"} for m in members]
             return _page_token(shaped, query, 100, 1000, True)
         raise _ApiError(404, "not_found_error", f"Unknown endpoint {route}")
+
+    def _budget(self) -> tuple[int, float]:
+        """Count this request against the per-minute budget: (remaining, seconds to reset)."""
+        now = time.monotonic()
+        with self._lock:
+            self._recent = [t for t in self._recent if now - t < 60]
+            self._recent.append(now)
+            remaining = self.requests_per_minute - len(self._recent)
+            reset = 60 - (now - self._recent[0])
+        return remaining, reset
 
     def _draw_fault(self) -> str | None:
         with self._lock:
@@ -221,6 +264,25 @@ class ComplianceEmulator:
                 try:
                     if not key or (emulator.api_key is not None and key != emulator.api_key):
                         raise _ApiError(401, "authentication_error", "invalid x-api-key")
+                    remaining, reset = emulator._budget()
+                    budget = {
+                        "anthropic-ratelimit-requests-remaining": str(max(remaining, 0)),
+                        "anthropic-ratelimit-requests-reset": time.strftime(
+                            "%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + reset)
+                        ),
+                    }
+                    if remaining < 0:
+                        budget["retry-after"] = str(int(reset) + 1)
+                        raise _ApiError(429, "rate_limit_error", "Rate limit exceeded", budget)
+                    route = parsed.path[len(PREFIX) :].rstrip("/")
+                    needed = required_scope(route)
+                    if needed not in emulator.scopes:
+                        got = ", ".join(sorted(emulator.scopes))
+                        raise _ApiError(
+                            403,
+                            "permission_error",
+                            f"Missing required scopes. Got: [{got}] Needed: [{needed}]",
+                        )
                     fault = emulator._draw_fault()
                     if fault == "drop":
                         self.close_connection = True
@@ -241,7 +303,7 @@ class ComplianceEmulator:
                         )
                     if fault == "529":
                         raise _ApiError(529, "overloaded_error", "Overloaded")
-                    self._send(200, emulator._route(parsed.path, query), {})
+                    self._send(200, emulator._route(parsed.path, query), budget)
                 except _ApiError as error:
                     body = {
                         "type": "error",

@@ -263,6 +263,50 @@ def pull_local_sessions(client: ComplianceClient, layout: DataLayout, summary: P
     summary.records["sessions"] = _snapshot(layout, "sessions", flattened, datetime.now(UTC))
 
 
+def _owner(record: dict) -> dict:
+    owner = record.get("user") or {}
+    return {"user_id": owner.get("id"), "user_email": owner.get("email_address")}
+
+
+def pull_chats_and_projects(
+    client: ComplianceClient, layout: DataLayout, summary: PullSummary
+) -> None:
+    """Chat and project metadata (ids, owners, timestamps, model); never message content."""
+    chats, after = [], None
+    while True:  # the cursor scheme, oldest first: `after_id` = the page's last id
+        page = client.get("/v1/compliance/apps/chats", {"limit": 1000, "after_id": after})
+        chats += page.get("data", [])
+        if not page.get("has_more") or not page.get("data"):
+            break
+        after = page["last_id"]
+    fields = (
+        "id",
+        "name",
+        "created_at",
+        "updated_at",
+        "deleted_at",
+        "model",
+        "organization_uuid",
+        "project_id",
+    )
+    chat_rows = [{**{f: chat.get(f) for f in fields}, **_owner(chat)} for chat in chats]
+    summary.records["chats"] = _snapshot(layout, "chats", chat_rows, datetime.now(UTC))
+    projects = _all_pages(client, "/v1/compliance/apps/projects", 100)
+    fields = (
+        "id",
+        "name",
+        "created_at",
+        "updated_at",
+        "deleted_at",
+        "is_private",
+        "organization_uuid",
+    )
+    project_rows = [
+        {**{f: project.get(f) for f in fields}, **_owner(project)} for project in projects
+    ]
+    summary.records["projects"] = _snapshot(layout, "projects", project_rows, datetime.now(UTC))
+
+
 def pull_compliance(
     client: ComplianceClient,
     layout: DataLayout,
@@ -280,6 +324,7 @@ def pull_compliance(
         )
         pull_directory(client, layout, summary)
         pull_local_sessions(client, layout, summary)
+        pull_chats_and_projects(client, layout, summary)
     finally:
         manifest.close()
         summary.requests = client.stats.requests

@@ -104,3 +104,15 @@ def test_rerunning_the_pipeline_lands_nothing_new_and_keeps_the_numbers(demo_run
         )
         == []
     )
+
+
+def test_demo_pulls_the_compliance_side_without_leaking_the_key(demo_run) -> None:
+    data_dir, completed = demo_run
+    assert "pulled from the Compliance API:" in completed.stdout
+    users = duckdb.sql(
+        f"select count(distinct id) from read_parquet('{data_dir}/landing/compliance/users/*/*.parquet')"
+    ).fetchall()[0][0]
+    assert users == 15
+    for path in data_dir.rglob("*"):
+        if path.is_file() and path.stat().st_size < 50_000_000:
+            assert b"demo-emulator-key" not in path.read_bytes(), path

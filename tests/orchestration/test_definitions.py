@@ -45,6 +45,8 @@ def test_assets_and_lineage() -> None:
                 "groups",
                 "members",
                 "sessions",
+                "chats",
+                "projects",
             )
         ),
         "staging/stg_otel__events",

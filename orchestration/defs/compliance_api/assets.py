@@ -8,7 +8,17 @@ from ingestion.compliance_api.client import API_KEY_VARIABLE, ComplianceApiError
 from ingestion.compliance_api.pull import pull_compliance
 from orchestration.defs.resources import DataDirResource
 
-ENTITIES = ("activities", "organizations", "users", "roles", "groups", "members", "sessions")
+ENTITIES = (
+    "activities",
+    "organizations",
+    "users",
+    "roles",
+    "groups",
+    "members",
+    "sessions",
+    "chats",
+    "projects",
+)
 DESCRIPTIONS = {
     "activities": "The Activity Feed, one row per activity; incremental with a watermark.",
     "organizations": "Organisations, a dated snapshot per day.",
@@ -17,6 +27,8 @@ DESCRIPTIONS = {
     "groups": "Groups (teams, for cost attribution), a dated snapshot per day.",
     "members": "Group memberships, a dated snapshot per day.",
     "sessions": "Local Cowork / Claude Code session metadata (no content).",
+    "chats": "Chat metadata: ids, owners, timestamps, model (no messages).",
+    "projects": "Project metadata: ids, owners, timestamps, privacy.",
 }
 
 

@@ -314,3 +314,37 @@ def test_the_key_never_reaches_logs_or_files(emulator, tmp_path: Path) -> None:
     for path in tmp_path.rglob("*"):
         if path.is_file():
             assert sentinel.encode() not in path.read_bytes(), path
+
+
+def test_chats_and_projects_land_as_metadata_only(emulator, emulator_data, tmp_path: Path) -> None:
+    layout = DataLayout(tmp_path)
+    summary = _pull(emulator.url, layout)
+    assert summary.records["chats"] == len(emulator_data.chats) > 0
+    assert summary.records["projects"] == len(emulator_data.projects) > 0
+    columns = duckdb.sql(
+        f"describe select * from read_parquet('{layout.compliance('chats')}/*/*.parquet')"
+    ).fetchall()
+    assert {"id", "user_id", "model", "created_at"} <= {row[0] for row in columns}
+    assert not {"chat_messages", "content"} & {row[0] for row in columns}
+
+
+def test_a_missing_scope_fails_fast_naming_the_scope(emulator_data) -> None:
+    scopes = frozenset({"read:compliance_activities"})
+    with ComplianceEmulator(emulator_data, scopes=scopes) as server, _client(server.url) as client:
+        with pytest.raises(
+            ComplianceApiError, match=r"403 permission_error.*read:compliance_user_data"
+        ):
+            client.get("/v1/compliance/apps/sessions/local")
+        assert client.stats.requests == 1
+
+
+def test_the_emulator_enforces_the_shared_budget_and_the_client_waits_it_out(emulator_data) -> None:
+    with ComplianceEmulator(emulator_data, requests_per_minute=3) as server:
+        raw = httpx.get(f"{server.url}/v1/compliance/organizations", headers={"x-api-key": "k"})
+        assert raw.headers["anthropic-ratelimit-requests-remaining"] == "2"
+        assert "anthropic-ratelimit-requests-reset" in raw.headers
+        for _ in range(2):
+            httpx.get(f"{server.url}/v1/compliance/organizations", headers={"x-api-key": "k"})
+        limited = httpx.get(f"{server.url}/v1/compliance/organizations", headers={"x-api-key": "k"})
+        assert limited.status_code == 429
+        assert int(limited.headers["retry-after"]) >= 1
