@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from ingestion.compliance_api.client import ComplianceApiError, ComplianceClient
 from ingestion.crash import crash_point
@@ -107,18 +108,41 @@ def activities_table(records: list[dict], landed_at: datetime) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=ACTIVITIES_SCHEMA)
 
 
+def _ids_landed_elsewhere(layout: DataLayout, days: list, name: str) -> set[str]:
+    """Activity ids already landed on these days by other pages than `name`."""
+    seen: set[str] = set()
+    for day in days:
+        partition = layout.compliance("activities") / f"created_date={day}"
+        for path in partition.glob("*.parquet") if partition.exists() else []:
+            if path.name != name:
+                seen.update(pq.read_table(path, columns=["activity_id"]).column(0).to_pylist())
+    return seen
+
+
 def _land_page(layout: DataLayout, records: list[dict]) -> int:
-    """Write one page durably, partitioned by UTC created date, under deterministic names."""
+    """Write one page durably, partitioned by UTC created date, under deterministic names.
+
+    Records landed before by another page (the overlap window of an incremental run) are
+    left out, so the landing itself holds each activity once; a page fetched again after a
+    crash keeps its name and replaces its own file.
+    """
     if not records:
         return 0
-    table = activities_table(records, datetime.now(UTC))
     name = f"page-{records[0]['id']}-{records[-1]['id']}.parquet"
-    dates = table.column("created_date")
-    for day in pc.unique(dates).to_pylist():
-        part = table.filter(pc.equal(dates, pa.scalar(day, pa.date32())))
-        write_parquet_atomically(
-            part, layout.compliance("activities") / f"created_date={day}" / name
+    table = activities_table(records, datetime.now(UTC))
+    days = pc.unique(table.column("created_date")).to_pylist()
+    seen = _ids_landed_elsewhere(layout, days, name)
+    if seen:
+        table = table.filter(
+            pc.invert(pc.is_in(table.column("activity_id"), pa.array(sorted(seen))))
         )
+    dates = table.column("created_date")
+    for day in days:
+        part = table.filter(pc.equal(dates, pa.scalar(day, pa.date32())))
+        if part.num_rows:
+            write_parquet_atomically(
+                part, layout.compliance("activities") / f"created_date={day}" / name
+            )
     return table.num_rows
 
 

@@ -64,7 +64,9 @@ def test_later_pulls_fetch_only_what_is_newer(emulator, emulator_data, tmp_path:
         again = pull_activities(client, layout, manifest, now=END_OF_PERIOD)
         assert client.stats.requests - requests_before == 1  # one page inside the overlap
     assert first == len(emulator_data.activities)
-    assert again < first  # only the small overlap window, deduplicated downstream
+    assert again == 0  # the overlap window is fetched again but nothing lands twice
+    landed = _ids(layout, "activities", "activity_id")
+    assert len(landed) == len(set(landed)) == first
     assert (
         manifest.get_state("compliance.activities")["watermark"]["id"]
         == emulator_data.activities[0]["id"]
@@ -348,3 +350,19 @@ def test_the_emulator_enforces_the_shared_budget_and_the_client_waits_it_out(emu
         limited = httpx.get(f"{server.url}/v1/compliance/organizations", headers={"x-api-key": "k"})
         assert limited.status_code == 429
         assert int(limited.headers["retry-after"]) >= 1
+
+
+def test_new_activities_are_fetched_by_the_next_run(emulator_data, tmp_path: Path) -> None:
+    import dataclasses
+
+    older = dataclasses.replace(emulator_data, activities=emulator_data.activities[10:])
+    layout = DataLayout(tmp_path)
+    manifest = Manifest(layout.manifest)
+    with ComplianceEmulator(older) as server, _client(server.url) as client:
+        assert pull_activities(
+            client, layout, manifest, backfill_days=60, now=END_OF_PERIOD
+        ) == len(older.activities)
+    with ComplianceEmulator(emulator_data) as server, _client(server.url) as client:
+        assert pull_activities(client, layout, manifest, now=END_OF_PERIOD) == 10
+    landed = _ids(layout, "activities", "activity_id")
+    assert landed == sorted(a["id"] for a in emulator_data.activities)
