@@ -287,9 +287,28 @@ def pull_local_sessions(client: ComplianceClient, layout: DataLayout, summary: P
     summary.records["sessions"] = _snapshot(layout, "sessions", flattened, datetime.now(UTC))
 
 
-def _owner(record: dict) -> dict:
-    owner = record.get("user") or {}
-    return {"user_id": owner.get("id"), "user_email": owner.get("email_address")}
+def _metadata_rows(records: list[dict], extra_fields: tuple[str, ...]) -> list[dict]:
+    """Ids, names, timestamps and owner of chats or projects; nothing else is kept."""
+    fields = (
+        "id",
+        "name",
+        "created_at",
+        "updated_at",
+        "deleted_at",
+        "organization_uuid",
+        *extra_fields,
+    )
+    rows = []
+    for record in records:
+        owner = record.get("user") or {}
+        rows.append(
+            {
+                **{name: record.get(name) for name in fields},
+                "user_id": owner.get("id"),
+                "user_email": owner.get("email_address"),
+            }
+        )
+    return rows
 
 
 def pull_chats_and_projects(
@@ -303,32 +322,13 @@ def pull_chats_and_projects(
         if not page.get("has_more") or not page.get("data"):
             break
         after = page["last_id"]
-    fields = (
-        "id",
-        "name",
-        "created_at",
-        "updated_at",
-        "deleted_at",
-        "model",
-        "organization_uuid",
-        "project_id",
+    summary.records["chats"] = _snapshot(
+        layout, "chats", _metadata_rows(chats, ("model", "project_id")), datetime.now(UTC)
     )
-    chat_rows = [{**{f: chat.get(f) for f in fields}, **_owner(chat)} for chat in chats]
-    summary.records["chats"] = _snapshot(layout, "chats", chat_rows, datetime.now(UTC))
     projects = _all_pages(client, "/v1/compliance/apps/projects", 100)
-    fields = (
-        "id",
-        "name",
-        "created_at",
-        "updated_at",
-        "deleted_at",
-        "is_private",
-        "organization_uuid",
+    summary.records["projects"] = _snapshot(
+        layout, "projects", _metadata_rows(projects, ("is_private",)), datetime.now(UTC)
     )
-    project_rows = [
-        {**{f: project.get(f) for f in fields}, **_owner(project)} for project in projects
-    ]
-    summary.records["projects"] = _snapshot(layout, "projects", project_rows, datetime.now(UTC))
 
 
 def pull_compliance(

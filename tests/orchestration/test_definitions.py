@@ -6,6 +6,7 @@ from pathlib import Path
 import dagster as dg
 
 from orchestration.definitions import build_definitions
+from orchestration.defs.compliance_api.assets import ENTITIES
 from orchestration.defs.jobs import PIPELINE_JOB_NAME
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
@@ -35,20 +36,7 @@ def test_assets_and_lineage() -> None:
     assert keys == {
         "otel/events",
         "otel/metrics",
-        *(
-            f"compliance_api/{entity}"
-            for entity in (
-                "activities",
-                "organizations",
-                "users",
-                "roles",
-                "groups",
-                "members",
-                "sessions",
-                "chats",
-                "projects",
-            )
-        ),
+        *(f"compliance_api/{entity}" for entity in ENTITIES),
         "staging/stg_otel__events",
         "marts/fct_cost_daily",
         "reference/model_prices",
