@@ -6,19 +6,21 @@ import dagster as dg
 
 from orchestration.defs.compliance_api.assets import compliance_api_pull
 from orchestration.defs.dbt.assets import warehouse_dbt_assets
-from orchestration.defs.jobs import cowork_pipeline, hourly_pipeline, otel_landing_job
+from orchestration.defs.jobs import build_hourly_schedule, build_pipeline_job, otel_landing_job
 from orchestration.defs.otel.assets import otel_landing
 from orchestration.defs.otel.sensors import new_otel_files
 from orchestration.defs.resources import build_resources
 from orchestration.defs.serving.assets import serving_warehouse
+from orchestration.lib import environment
 
 
 def build_definitions() -> dg.Definitions:
     """All assets, jobs and schedules, with resources configured from the environment now."""
+    pipeline = build_pipeline_job(pull_compliance=environment.compliance_configured())
     return dg.Definitions(
         assets=[otel_landing, compliance_api_pull, warehouse_dbt_assets, serving_warehouse],
-        jobs=[cowork_pipeline, otel_landing_job],
-        schedules=[hourly_pipeline],
+        jobs=[pipeline, otel_landing_job],
+        schedules=[build_hourly_schedule(pipeline)],
         sensors=[new_otel_files],
         resources=build_resources(),
     )

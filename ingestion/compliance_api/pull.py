@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ingestion.compliance_api.client import ComplianceApiError, ComplianceClient
+from ingestion.compliance_api.schemas import SNAPSHOT_SCHEMAS
 from ingestion.crash import crash_point
 from ingestion.manifest import Manifest
 from ingestion.parquet import write_parquet_atomically
@@ -227,10 +228,14 @@ def _all_pages(client: ComplianceClient, path: str, limit: int) -> list[dict]:
 def _snapshot(
     layout: DataLayout, entity: str, records: list[dict], taken_at: datetime, **context: str
 ) -> int:
+    schema = SNAPSHOT_SCHEMAS[entity]
     rows = [{**record, **context, "snapshot_at": taken_at} for record in records]
     if not rows:
         return 0
-    table = pa.Table.from_pylist(rows)
+    # Only the documented fields are kept, typed by an explicit schema.
+    table = pa.Table.from_pylist(
+        [{name: row.get(name) for name in schema.names} for row in rows], schema
+    )
     # One snapshot per day per entity: a rerun the same day replaces it; other days stay,
     # so the history of the directory (who was in which team when) is kept.
     target = layout.compliance(entity) / f"snapshot_date={taken_at.date()}" / "snapshot.parquet"

@@ -1,23 +1,37 @@
-"""The pipeline job and its schedule: land, build, publish."""
+"""The pipeline job and its schedule: land, pull, build, publish."""
 
 from __future__ import annotations
 
 import dagster as dg
 
 PIPELINE_JOB_NAME = "cowork_pipeline"
+COMPLIANCE_ASSETS = dg.AssetSelection.key_prefixes(["compliance_api"])
 
-cowork_pipeline = dg.define_asset_job(
-    PIPELINE_JOB_NAME,
-    selection=dg.AssetSelection.all(),
-    description="Land new OTel files, build the warehouse with its tests, publish for readers.",
-)
 
-hourly_pipeline = dg.ScheduleDefinition(
-    name="hourly_pipeline",
-    job=cowork_pipeline,
-    cron_schedule="0 * * * *",
-    execution_timezone="UTC",
-)
+def build_pipeline_job(pull_compliance: bool) -> dg.UnresolvedAssetJobDefinition:
+    """Everything, or everything but the Compliance pulls when no key is configured.
+
+    Leaving the pulls out (rather than letting them skip) matters: a step whose upstream
+    produced nothing is skipped, so skipped pulls would stop the dbt build too, while
+    without a Compliance key the marts must still build from OTel alone.
+    """
+    selection = dg.AssetSelection.all()
+    if not pull_compliance:
+        selection = selection - COMPLIANCE_ASSETS
+    return dg.define_asset_job(
+        PIPELINE_JOB_NAME,
+        selection=selection,
+        description="Land new OTel files, pull the Compliance API (when a key is set), build "
+        "the warehouse with its tests, publish for readers.",
+    )
+
+
+def build_hourly_schedule(job: dg.UnresolvedAssetJobDefinition) -> dg.ScheduleDefinition:
+    """Run the pipeline at the top of every hour (UTC)."""
+    return dg.ScheduleDefinition(
+        name="hourly_pipeline", job=job, cron_schedule="0 * * * *", execution_timezone="UTC"
+    )
+
 
 otel_landing_job = dg.define_asset_job(
     "otel_landing_job",

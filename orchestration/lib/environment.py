@@ -30,3 +30,8 @@ def otel_dirs() -> list[Path]:
 def privacy_mode() -> str:
     """`COWORK_PRIVACY`: strict, standard (default) or full; see ingestion.otel.privacy."""
     return os.environ.get("COWORK_PRIVACY", "standard")
+
+
+def compliance_configured() -> bool:
+    """Whether a Compliance API key is set (`ANTHROPIC_COMPLIANCE_API_KEY`)."""
+    return bool(os.environ.get("ANTHROPIC_COMPLIANCE_API_KEY"))

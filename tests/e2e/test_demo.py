@@ -116,3 +116,32 @@ def test_demo_pulls_the_compliance_side_without_leaking_the_key(demo_run) -> Non
     for path in data_dir.rglob("*"):
         if path.is_file() and path.stat().st_size < 50_000_000:
             assert b"demo-emulator-key" not in path.read_bytes(), path
+
+
+def test_the_pipeline_builds_before_anything_has_landed(tmp_path: Path) -> None:
+    """No OTel files yet and no Compliance key: the run succeeds and the marts are empty."""
+    empty = tmp_path / "otel"
+    empty.mkdir()
+    environment = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DAGSTER_HOME", "ANTHROPIC_COMPLIANCE_API_KEY")
+    }
+    completed = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "cowork-analytics"),
+            "run",
+            "--data-dir",
+            str(tmp_path / "data"),
+        ],
+        cwd=REPOSITORY_ROOT,
+        env={**environment, "COWORK_OTEL_DIR": str(empty), "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    with duckdb.connect(
+        str(tmp_path / "data" / "serving" / "warehouse.duckdb"), read_only=True
+    ) as connection:
+        assert connection.execute("select count(*) from marts.fct_cost_daily").fetchall() == [(0,)]

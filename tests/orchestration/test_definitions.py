@@ -38,6 +38,10 @@ def test_assets_and_lineage() -> None:
         "otel/metrics",
         *(f"compliance_api/{entity}" for entity in ENTITIES),
         "staging/stg_otel__events",
+        "staging/stg_compliance_api__users",
+        "staging/stg_compliance_api__groups",
+        "staging/stg_compliance_api__group_members",
+        "staging/stg_compliance_api__activities",
         "marts/fct_cost_daily",
         "reference/model_prices",
         "serving/warehouse",
@@ -45,6 +49,8 @@ def test_assets_and_lineage() -> None:
     # The landed table's key is the dbt source's key: lineage joins with no glue.
     staging = dg.AssetKey(["staging", "stg_otel__events"])
     assert dg.AssetKey(["otel", "events"]) in graph.get(staging).parent_keys
+    users = dg.AssetKey(["staging", "stg_compliance_api__users"])
+    assert dg.AssetKey(["compliance_api", "users"]) in graph.get(users).parent_keys
     mart = dg.AssetKey(["marts", "fct_cost_daily"])
     assert mart in graph.get(dg.AssetKey(["serving", "warehouse"])).parent_keys
     checks = {check.name for check in graph.asset_check_keys}
@@ -81,3 +87,13 @@ def _cursor_after(sensor, folder) -> str:
     from orchestration.defs.otel.sensors import snapshot
 
     return json.dumps(snapshot([folder]), sort_keys=True)
+
+
+def test_the_pipeline_leaves_out_compliance_pulls_without_a_key(monkeypatch) -> None:
+    monkeypatch.delenv("ANTHROPIC_COMPLIANCE_API_KEY", raising=False)
+    without = build_definitions().resolve_job_def(PIPELINE_JOB_NAME)
+    monkeypatch.setenv("ANTHROPIC_COMPLIANCE_API_KEY", "sk-ant-api01-test")
+    with_key = build_definitions().resolve_job_def(PIPELINE_JOB_NAME)
+    compliance = dg.AssetKey(["compliance_api", "users"])
+    assert compliance not in without.asset_layer.selected_asset_keys
+    assert compliance in with_key.asset_layer.selected_asset_keys
