@@ -6,9 +6,7 @@ source as (
 
 -- Overlapping pulls and a page fetched again after a crash may land an id twice.
 deduplicated as (
-    select *
-    from source
-    qualify row_number() over (partition by activity_id order by landed_at) = 1
+    {{ deduplicate('source', 'activity_id', 'landed_at') }}
 ),
 
 renamed as (

@@ -4,10 +4,9 @@ source as (
     select * from {{ source('compliance_api', 'groups') }}
 ),
 
+-- The latest snapshot describes each group.
 latest as (
-    select *
-    from source
-    qualify row_number() over (partition by id order by snapshot_at desc) = 1
+    {{ deduplicate('source', 'id', 'snapshot_at desc') }}
 ),
 
 renamed as (

@@ -6,9 +6,7 @@ source as (
 
 -- The latest snapshot describes each current member; older ones keep the history.
 latest as (
-    select *
-    from source
-    qualify row_number() over (partition by id order by snapshot_at desc) = 1
+    {{ deduplicate('source', 'id', 'snapshot_at desc') }}
 ),
 
 renamed as (

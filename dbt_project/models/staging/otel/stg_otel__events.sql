@@ -6,12 +6,9 @@ source as (
 
 -- Delivery is at least once: keep the first landed copy of each record.
 deduplicated as (
-    select *
-    from source
-    qualify row_number() over (
-        partition by event_id
-        order by landed_at, source_file_fingerprint, source_byte_offset
-    ) = 1
+    {{ deduplicate(
+        'source', 'event_id', 'landed_at, source_file_fingerprint, source_byte_offset'
+    ) }}
 ),
 
 renamed as (
