@@ -6,8 +6,14 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from simulation.generate import GenerationResult, generate
+
+# Property tests call Arrow kernels whose first call can take longer than Hypothesis's
+# default 200 ms deadline on a busy 2-core machine; correctness, not latency, is tested.
+settings.register_profile("cowork", deadline=None)
+settings.load_profile("cowork")
 
 SMALL_ORG = {
     "seed": 11,
