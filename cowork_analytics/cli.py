@@ -260,6 +260,9 @@ def _print_cost_summary(serving_database: Path) -> None:
     from warehouse.summary import cost_summary
 
     summary = cost_summary(serving_database)
+    if summary.first_date is None:
+        console.print("\nNo usage in the marts yet: nothing has landed.")
+        return
     console.print(
         f"\n[bold]Cost summary[/bold] {summary.first_date} to {summary.last_date}: "
         f"[bold]${summary.total_cost_usd:,.2f}[/bold] over {summary.api_requests:,} API requests, "
