@@ -32,7 +32,11 @@ def configure_environment(data_dir: Path, otel_dirs: list[Path] | None = None) -
     dagster_home.mkdir(parents=True, exist_ok=True)
     settings = dagster_home / "dagster.yaml"
     if not settings.exists():
-        settings.write_text("telemetry:\n  enabled: false\n")
+        # Pools (the Compliance API budget) admit one step at a time unless a user says
+        # otherwise here.
+        settings.write_text(
+            "telemetry:\n  enabled: false\nconcurrency:\n  pools:\n    default_limit: 1\n"
+        )
 
 
 def run_pipeline(log_level: str = "WARNING") -> PipelineRun:

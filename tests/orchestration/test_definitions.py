@@ -97,3 +97,15 @@ def test_the_pipeline_leaves_out_compliance_pulls_without_a_key(monkeypatch) -> 
     compliance = dg.AssetKey(["compliance_api", "users"])
     assert compliance not in without.asset_layer.selected_asset_keys
     assert compliance in with_key.asset_layer.selected_asset_keys
+
+
+def test_the_cli_instance_limits_pools_to_one_step(tmp_path, monkeypatch) -> None:
+    from dagster import DagsterInstance
+
+    from cowork_analytics.pipeline import configure_environment
+
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    monkeypatch.setenv("COWORK_DATA_DIR", str(tmp_path))
+    configure_environment(tmp_path)
+    with DagsterInstance.get() as instance:
+        assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
