@@ -82,14 +82,6 @@ class Manifest:
             (name, json.dumps(value, sort_keys=True), datetime.now(UTC).isoformat()),
         )
 
-    def totals(self) -> dict[str, int]:
-        """Files, records and quarantined lines landed so far."""
-        files, records, quarantined = self._connection.execute(
-            "select count(*), coalesce(sum(records), 0), coalesce(sum(quarantined_lines), 0)"
-            " from otel_files"
-        ).fetchone()
-        return {"files": files, "records": records, "quarantined_lines": quarantined}
-
     def close(self) -> None:
         """Close the store."""
         self._connection.close()

@@ -162,6 +162,7 @@ class ComplianceEmulator:
         slow_seconds: float = 0.3,
         scopes: frozenset[str] = ALL_SCOPES,
         requests_per_minute: int = REQUESTS_PER_MINUTE,
+        scripted_faults: dict[int, str] | None = None,
     ):
         self.data = data
         self.api_key = api_key
@@ -170,6 +171,9 @@ class ComplianceEmulator:
         self.slow_seconds = slow_seconds
         self.scopes = scopes
         self.requests_per_minute = requests_per_minute
+        # Faults at given request numbers (1-based), on top of the random ones: a test can
+        # put a 429 exactly in the middle of a pagination.
+        self.scripted_faults = scripted_faults or {}
         self._recent: list[float] = []  # request times in the last minute (the shared budget)
         self._faults = random.Random(seed)
         self._lock = threading.Lock()
@@ -230,9 +234,11 @@ class ComplianceEmulator:
     def _draw_fault(self) -> str | None:
         with self._lock:
             self.requests += 1
-            if self._faults.random() >= self.fault_rate:
-                return None
-            fault = self._faults.choice(("429", "500", "529", "slow", "drop"))
+            fault = self.scripted_faults.get(self.requests)
+            if fault is None:
+                if self._faults.random() >= self.fault_rate:
+                    return None
+                fault = self._faults.choice(("429", "500", "529", "slow", "drop"))
             self.faults_injected[fault] = self.faults_injected.get(fault, 0) + 1
             return fault
 

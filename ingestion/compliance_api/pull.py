@@ -274,52 +274,32 @@ def pull_directory(client: ComplianceClient, layout: DataLayout, summary: PullSu
     summary.records["members"] = _snapshot(layout, "members", members, taken_at)
 
 
+def _with_owner(records: list[dict]) -> list[dict]:
+    """Flatten the API's `user {id, email_address}` into `user_id` / `user_email`."""
+    return [
+        {
+            **record,
+            "user_id": (record.get("user") or {}).get("id"),
+            "user_email": (record.get("user") or {}).get("email_address"),
+        }
+        for record in records
+    ]
+
+
 def pull_local_sessions(client: ComplianceClient, layout: DataLayout, summary: PullSummary) -> None:
     """Local (Cowork / Claude Code) session metadata; never any message content."""
     sessions = _all_pages(client, "/v1/compliance/apps/sessions/local", 500)
-    flattened = [
-        {
-            "session_id": s["id"],
-            "organization_uuid": s.get("organization_uuid"),
-            "workspace_id": s.get("workspace_id"),
-            "user_id": (s.get("user") or {}).get("id"),
-            "user_email": (s.get("user") or {}).get("email_address"),
-            "product_surface": s.get("product_surface"),
-            "created_at": s.get("created_at"),
-        }
-        for s in sessions
-    ]
-    summary.records["sessions"] = _snapshot(layout, "sessions", flattened, datetime.now(UTC))
-
-
-def _metadata_rows(records: list[dict], extra_fields: tuple[str, ...]) -> list[dict]:
-    """Ids, names, timestamps and owner of chats or projects; nothing else is kept."""
-    fields = (
-        "id",
-        "name",
-        "created_at",
-        "updated_at",
-        "deleted_at",
-        "organization_uuid",
-        *extra_fields,
-    )
-    rows = []
-    for record in records:
-        owner = record.get("user") or {}
-        rows.append(
-            {
-                **{name: record.get(name) for name in fields},
-                "user_id": owner.get("id"),
-                "user_email": owner.get("email_address"),
-            }
-        )
-    return rows
+    rows = [{**record, "session_id": record["id"]} for record in _with_owner(sessions)]
+    summary.records["sessions"] = _snapshot(layout, "sessions", rows, datetime.now(UTC))
 
 
 def pull_chats_and_projects(
     client: ComplianceClient, layout: DataLayout, summary: PullSummary
 ) -> None:
-    """Chat and project metadata (ids, owners, timestamps, model); never message content."""
+    """Chat and project metadata (ids, owners, timestamps, model); never message content.
+
+    Only the columns of the entity's snapshot schema are kept (see `_snapshot`).
+    """
     chats, after = [], None
     while True:  # the cursor scheme, oldest first: `after_id` = the page's last id
         page = client.get("/v1/compliance/apps/chats", {"limit": 1000, "after_id": after})
@@ -327,12 +307,10 @@ def pull_chats_and_projects(
         if not page.get("has_more") or not page.get("data"):
             break
         after = page["last_id"]
-    summary.records["chats"] = _snapshot(
-        layout, "chats", _metadata_rows(chats, ("model", "project_id")), datetime.now(UTC)
-    )
+    summary.records["chats"] = _snapshot(layout, "chats", _with_owner(chats), datetime.now(UTC))
     projects = _all_pages(client, "/v1/compliance/apps/projects", 100)
     summary.records["projects"] = _snapshot(
-        layout, "projects", _metadata_rows(projects, ("is_private",)), datetime.now(UTC)
+        layout, "projects", _with_owner(projects), datetime.now(UTC)
     )
 
 

@@ -4,102 +4,32 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-_TIME = pa.string()  # RFC 3339 as the API sends it; staging casts
-_SNAPSHOT_AT = pa.field("snapshot_at", pa.timestamp("us", tz="UTC"))
+# Timestamps stay RFC 3339 strings as the API sends them; staging casts them.
+_TIMES = ("created_at", "updated_at", "deleted_at")
+_OWNER = ("user_id", "user_email")  # flattened from the API's `user {id, email_address}`
+
+
+def _snapshot_schema(*columns: str, **typed: pa.DataType) -> pa.Schema:
+    """Text columns in order (typed ones where named), then when the snapshot was taken."""
+    fields = [pa.field(name, typed.get(name, pa.string())) for name in columns]
+    return pa.schema([*fields, pa.field("snapshot_at", pa.timestamp("us", tz="UTC"))])
+
 
 SNAPSHOT_SCHEMAS = {
-    "organizations": pa.schema(
-        [
-            ("uuid", pa.string()),
-            ("id", pa.string()),
-            ("name", pa.string()),
-            ("created_at", _TIME),
-            _SNAPSHOT_AT,
-        ]
+    "organizations": _snapshot_schema("uuid", "id", "name", "created_at"),
+    "users": _snapshot_schema(
+        "id", "full_name", "email", "organization_role", "created_at", "organization_uuid"
     ),
-    "users": pa.schema(
-        [
-            ("id", pa.string()),
-            ("full_name", pa.string()),
-            ("email", pa.string()),
-            ("organization_role", pa.string()),
-            ("created_at", _TIME),
-            ("organization_uuid", pa.string()),
-            _SNAPSHOT_AT,
-        ]
+    "roles": _snapshot_schema("id", "name", "description", *_TIMES[:2], "organization_uuid"),
+    "groups": _snapshot_schema("id", "name", "description", "source_type", "roles", *_TIMES[:2]),
+    "members": _snapshot_schema("user_id", "email", *_TIMES[:2], "group_id"),
+    "sessions": _snapshot_schema(
+        "session_id", "organization_uuid", "workspace_id", *_OWNER, "product_surface", "created_at"
     ),
-    "roles": pa.schema(
-        [
-            ("id", pa.string()),
-            ("name", pa.string()),
-            ("description", pa.string()),
-            ("created_at", _TIME),
-            ("updated_at", _TIME),
-            ("organization_uuid", pa.string()),
-            _SNAPSHOT_AT,
-        ]
+    "chats": _snapshot_schema(
+        "id", "name", *_TIMES, "organization_uuid", "model", "project_id", *_OWNER
     ),
-    "groups": pa.schema(
-        [
-            ("id", pa.string()),
-            ("name", pa.string()),
-            ("description", pa.string()),
-            ("source_type", pa.string()),
-            ("roles", pa.string()),
-            ("created_at", _TIME),
-            ("updated_at", _TIME),
-            _SNAPSHOT_AT,
-        ]
-    ),
-    "members": pa.schema(
-        [
-            ("user_id", pa.string()),
-            ("email", pa.string()),
-            ("created_at", _TIME),
-            ("updated_at", _TIME),
-            ("group_id", pa.string()),
-            _SNAPSHOT_AT,
-        ]
-    ),
-    "sessions": pa.schema(
-        [
-            ("session_id", pa.string()),
-            ("organization_uuid", pa.string()),
-            ("workspace_id", pa.string()),
-            ("user_id", pa.string()),
-            ("user_email", pa.string()),
-            ("product_surface", pa.string()),
-            ("created_at", _TIME),
-            _SNAPSHOT_AT,
-        ]
-    ),
-    "chats": pa.schema(
-        [
-            ("id", pa.string()),
-            ("name", pa.string()),
-            ("created_at", _TIME),
-            ("updated_at", _TIME),
-            ("deleted_at", _TIME),
-            ("organization_uuid", pa.string()),
-            ("model", pa.string()),
-            ("project_id", pa.string()),
-            ("user_id", pa.string()),
-            ("user_email", pa.string()),
-            _SNAPSHOT_AT,
-        ]
-    ),
-    "projects": pa.schema(
-        [
-            ("id", pa.string()),
-            ("name", pa.string()),
-            ("created_at", _TIME),
-            ("updated_at", _TIME),
-            ("deleted_at", _TIME),
-            ("organization_uuid", pa.string()),
-            ("is_private", pa.bool_()),
-            ("user_id", pa.string()),
-            ("user_email", pa.string()),
-            _SNAPSHOT_AT,
-        ]
+    "projects": _snapshot_schema(
+        "id", "name", *_TIMES, "organization_uuid", "is_private", *_OWNER, is_private=pa.bool_()
     ),
 }

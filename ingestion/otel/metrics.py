@@ -21,6 +21,7 @@ from ingestion.otel.pivot import (
     _timestamps_from_nanos,
     canonical_attributes,
     content_ids,
+    flatten_envelope,
     leftover_json,
     resource_attributes,
 )
@@ -115,10 +116,9 @@ def lines_to_metric_points(
     connection: duckdb.DuckDBPyConnection,
 ) -> pa.Table:
     """One typed row per metric data point (see `METRICS_SCHEMA`)."""
-    resource_metrics = lines.column("resourceMetrics").combine_chunks()
-    resources, line_of_resource = _flatten(resource_metrics)
-    scopes, resource_of_scope = _flatten(resources.field("scopeMetrics"))
-    metrics, scope_of_metric = _flatten(scopes.field("metrics"))
+    resources, line_of_resource, scopes, resource_of_scope, metrics, scope_of_metric = (
+        flatten_envelope(lines, "resourceMetrics", "scopeMetrics", "metrics")
+    )
     if len(metrics) == 0:
         return METRICS_SCHEMA.empty_table()
     resource_level, resource_json, resource_text = resource_attributes(connection, resources)

@@ -291,6 +291,21 @@ def resource_attributes(
     )
 
 
+def flatten_envelope(
+    lines: pa.Table, signal: str, scopes_field: str, items_field: str
+) -> tuple[pa.StructArray, np.ndarray, pa.StructArray, np.ndarray, pa.StructArray, np.ndarray]:
+    """Unnest `resource<Signal>` -> scopes -> items, keeping each level's parent index.
+
+    Returns:
+        (resources, line of each resource, scopes, resource of each scope, items, scope of
+        each item).
+    """
+    resources, line_of_resource = _flatten(lines.column(signal).combine_chunks())
+    scopes, resource_of_scope = _flatten(resources.field(scopes_field))
+    items, scope_of_item = _flatten(scopes.field(items_field))
+    return resources, line_of_resource, scopes, resource_of_scope, items, scope_of_item
+
+
 def records_to_events(
     lines: pa.Table,
     line_offsets: np.ndarray,
@@ -300,10 +315,9 @@ def records_to_events(
     connection: duckdb.DuckDBPyConnection,
 ) -> pa.Table:
     """One typed row per log record (see `EVENTS_SCHEMA`), from parsed OTLP/JSON lines."""
-    resource_logs = lines.column("resourceLogs").combine_chunks()
-    resources, line_of_resource = _flatten(resource_logs)
-    scopes, resource_of_scope = _flatten(resources.field("scopeLogs"))
-    records, scope_of_record = _flatten(scopes.field("logRecords"))
+    resources, line_of_resource, scopes, resource_of_scope, records, scope_of_record = (
+        flatten_envelope(lines, "resourceLogs", "scopeLogs", "logRecords")
+    )
     rows = len(records)
     if rows == 0:
         return EVENTS_SCHEMA.empty_table()

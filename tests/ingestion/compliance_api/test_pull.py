@@ -104,23 +104,14 @@ def test_429_waits_at_least_retry_after_and_does_not_advance(
 
     monkeypatch.setattr(pull_module, "ACTIVITY_PAGE_LIMIT", 50)
     with ComplianceEmulator(
-        emulator_data, fault_rate=1.0, seed=0, retry_after_seconds=0.2
+        emulator_data, retry_after_seconds=0.2, scripted_faults={2: "429"}
     ) as server:
-        server.fault_rate = 0.0
         layout = DataLayout(tmp_path)
         with _client(server.url) as client:
-            original = server._draw_fault
-
-            calls = {"n": 0}
-
-            def one_429() -> str | None:
-                calls["n"] += 1
-                return "429" if calls["n"] == 2 else original()
-
-            server._draw_fault = one_429
             pull_activities(
                 client, layout, Manifest(layout.manifest), backfill_days=60, now=END_OF_PERIOD
             )
+            assert server.faults_injected == {"429": 1}
             assert client.stats.retries == 1
             assert client.stats.waited_seconds >= 0.2
     assert len(_ids(layout, "activities", "activity_id")) == len(emulator_data.activities)
