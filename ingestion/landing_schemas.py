@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 
 from ingestion.compliance_api.pull import ACTIVITIES_SCHEMA
 from ingestion.compliance_api.schemas import SNAPSHOT_SCHEMAS
+from ingestion.otel.privacy import CONTENT_COLUMNS
 from ingestion.otel.schema import EVENTS_SCHEMA, METRICS_SCHEMA
 
 SCHEMA_DIRECTORY = Path(__file__).resolve().parents[1] / "dbt_project" / "landing_schemas"
@@ -24,6 +25,9 @@ SCHEMA_DIRECTORY = Path(__file__).resolve().parents[1] / "dbt_project" / "landin
 def landing_schemas() -> dict[str, pa.Schema]:
     """`<source>__<entity>` -> the Arrow schema of what the landing writes."""
     schemas = {"otel__events": EVENTS_SCHEMA, "otel__metrics": METRICS_SCHEMA}
+    # Under privacy `standard` the content text lands apart, keyed by event_id.
+    content_fields = ("event_id", "event_date", *CONTENT_COLUMNS)
+    schemas["otel__content"] = pa.schema([EVENTS_SCHEMA.field(name) for name in content_fields])
     schemas["compliance_api__activities"] = ACTIVITIES_SCHEMA
     schemas |= {f"compliance_api__{name}": schema for name, schema in SNAPSHOT_SCHEMAS.items()}
     return schemas

@@ -1,7 +1,33 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='event_date',
+        on_schema_change='fail',
+    )
+}}
+
+{#- Incremental by whole event days: each run re-stages every day that received records in
+    the last `late_arrival_lookback_hours` before the newest landing already staged, so a
+    late record (an old event_date landed today) rebuilds its day, and the day is rebuilt
+    whole, deduplicated, exactly as a full refresh would build it. -#}
+
 with
 
 source as (
     select * from {{ source('otel', 'events') }}
+    {% if is_incremental() %}
+        where event_date in (
+            select distinct landed.event_date
+            from {{ source('otel', 'events') }} as landed
+            where landed.landed_at > (
+                select
+                    coalesce(max(staged.landed_at), timestamp '1970-01-01')
+                    - interval '{{ var("late_arrival_lookback_hours") }} hours'
+                from {{ this }} as staged
+            )
+        )
+    {% endif %}
 ),
 
 -- Delivery is at least once: keep the first landed copy of each record.
@@ -11,39 +37,118 @@ deduplicated as (
     ) }}
 ),
 
+-- OTEL_RESOURCE_ATTRIBUTES tags and third-party identities are not typed columns in the
+-- landing: tags are copied onto every record, identities sit on the resource.
+with_open_attributes as (
+    select
+        *,
+        coalesce(
+            {{ json_text('attributes_json', 'team.id') }},
+            {{ json_text('resource_json', 'team.id') }}
+        ) as tag_team_id,
+        coalesce(
+            {{ json_text('attributes_json', 'department') }},
+            {{ json_text('resource_json', 'department') }}
+        ) as tag_department,
+        coalesce(
+            {{ json_text('attributes_json', 'cost_center') }},
+            {{ json_text('resource_json', 'cost_center') }}
+        ) as tag_cost_center,
+        coalesce(
+            {{ json_text('resource_json', 'enduser.id') }},
+            {{ json_text('attributes_json', 'enduser.id') }}
+        ) as raw_enduser_id,
+        coalesce(
+            {{ json_text('resource_json', 'process.owner') }},
+            {{ json_text('attributes_json', 'process.owner') }}
+        ) as raw_process_owner
+    from deduplicated
+),
+
 renamed as (
     select
+        -- ids
         event_id,
         session_id,
         prompt_id,
+        agent_id,
         organization_id,
-        user_account_id,
-        user_account_uuid,
-        user_id as device_id,
-        lower(trim(user_email)) as user_email,
+        nullif(trim(user_account_id), '') as user_account_id,
+        nullif(trim(user_account_uuid), '') as user_account_uuid,
+        nullif(trim(user_id), '') as device_id,
+        nullif(lower(trim(user_email)), '') as user_email,
+        nullif(trim(raw_enduser_id), '') as enduser_id,
+        nullif(trim(raw_process_owner), '') as process_owner,
+        request_id,
+        tool_use_id,
+
+        -- what happened
         event_name,
         service_name,
         service_version,
+        {{ product_of_service('service_name') }} as product,
         terminal_type,
+        os_type,
+        host_arch,
+        query_source,
+        speed,
+        effort,
+
+        -- model and cost: reported cost is a double with float noise; as a decimal the
+        -- sum is exact and equals the client's own session total.
         model as model_id,
-        {{ normalise_model_id('model') }} as pricing_model_id,
-        tool_name,
-        decision,
-        -- Reported cost is a double with float noise; as a decimal it sums exactly.
+        {{ normalise_model_id('model') }} as model,
         cast(cost_usd as decimal(38, 9)) as cost_usd,
+        cost_usd_micros,
         input_tokens,
         output_tokens,
         cache_read_tokens,
         cache_creation_tokens,
+        cache_creation_5m_tokens,
+        cache_creation_1h_tokens,
         duration_ms,
         ttft_ms,
-        event_sequence,
+
+        -- errors and retries
+        status_code,
+        error_type,
+        attempt,
+        total_attempts,
+
+        -- tools
+        tool_name,
         success as is_success,
+        coalesce(decision, decision_type) as decision,
+        coalesce(source, decision_source) as decision_source,
+        mcp_server_scope,
+        tool_result_size_bytes,
+        prompt_length,
+        response_length,
+
+        -- team tags (OTEL_RESOURCE_ATTRIBUTES)
+        nullif(trim(tag_team_id), '') as tag_team_id,
+        nullif(trim(tag_department), '') as tag_department,
+        nullif(trim(tag_cost_center), '') as tag_cost_center,
+
+        -- one person's identifiers, as one join key for identity resolution
+        md5(concat_ws(
+            '|',
+            coalesce(trim(user_account_id), ''),
+            coalesce(trim(user_account_uuid), ''),
+            coalesce(lower(trim(user_email)), ''),
+            coalesce(trim(raw_enduser_id), ''),
+            coalesce(trim(raw_process_owner), ''),
+            coalesce(trim(user_id), '')
+        )) as identity_fingerprint,
+
+        -- time and lineage
+        event_sequence,
         event_date,
         event_at,
         observed_at,
-        landed_at
-    from deduplicated
+        landed_at,
+        source_file_fingerprint
+    from with_open_attributes
 )
 
 select * from renamed

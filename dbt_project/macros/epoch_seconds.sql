@@ -1,0 +1,13 @@
+{#- Seconds (with fractions) between two timestamps. dbt.datediff truncates to whole units
+    and differs between engines for hours and minutes, so gaps are computed from epochs. -#}
+{% macro seconds_between(start_column, end_column) -%}
+    {{ return(adapter.dispatch('seconds_between', 'cowork_analytics')(start_column, end_column)) }}
+{%- endmacro %}
+
+{% macro default__seconds_between(start_column, end_column) -%}
+    (extract(epoch from {{ end_column }}) - extract(epoch from {{ start_column }}))
+{%- endmacro %}
+
+{% macro spark__seconds_between(start_column, end_column) -%}
+    (unix_micros({{ end_column }}) - unix_micros({{ start_column }})) / 1000000.0
+{%- endmacro %}

@@ -1,0 +1,8 @@
+{#- Staged events with the person they belong to (`user_key`). -#}
+
+select
+    events.*,
+    fingerprints.user_key
+from {{ ref('stg_otel__events') }} as events
+inner join {{ ref('int_identity__fingerprints') }} as fingerprints
+    on events.identity_fingerprint = fingerprints.identity_fingerprint

@@ -1,0 +1,106 @@
+{#- How each API request's cost is attributed to tools. A request is what the model did
+    after reading the results of the tools it had asked for, so its cost goes to the
+    `tool_result`s of the same prompt that lie between the previous api_request of that
+    prompt and this one (ordered by event time, then event.sequence), split evenly. A
+    request that consumed no tool result (the first of a prompt, or one after a rejected
+    call) is attributed to the pseudo-tool `(model)`. One row per (request, tool result)
+    pair, or (request, `(model)`). -#}
+
+with
+
+steps as (
+    select
+        event_id,
+        event_name,
+        prompt_id,
+        user_key,
+        event_date,
+        tool_name,
+        cost_usd,
+        -- Requests up to and including this row: a request's own ordinal; for a tool
+        -- result, the ordinal of the last request before it.
+        sum(case when event_name = 'api_request' then 1 else 0 end) over (
+            partition by prompt_id
+            order by event_at, event_sequence, event_id
+            rows unbounded preceding
+        ) as requests_so_far
+    from {{ ref('int_otel__events') }}
+    where event_name in ('api_request', 'tool_result') and prompt_id is not null
+),
+
+requests as (
+    select
+        event_id as api_request_id,
+        prompt_id,
+        user_key,
+        event_date,
+        cost_usd,
+        requests_so_far as request_ordinal
+    from steps
+    where event_name = 'api_request'
+),
+
+-- A tool result is consumed by the next request of its prompt.
+tool_results as (
+    select
+        event_id as tool_call_id,
+        prompt_id,
+        tool_name,
+        requests_so_far + 1 as consumed_by_ordinal
+    from steps
+    where event_name = 'tool_result'
+),
+
+consumed as (
+    select
+        requests.api_request_id,
+        requests.user_key,
+        requests.event_date,
+        requests.cost_usd,
+        tool_results.tool_call_id,
+        coalesce(tool_results.tool_name, '(model)') as tool_name,
+        count(*) over (partition by requests.api_request_id) as shares
+    from requests
+    left join tool_results
+        on
+            requests.prompt_id = tool_results.prompt_id
+            and requests.request_ordinal = tool_results.consumed_by_ordinal
+),
+
+-- Requests outside any prompt (start-up calls) consumed nothing.
+unprompted as (
+    select
+        event_id as api_request_id,
+        user_key,
+        event_date,
+        cost_usd,
+        cast(null as varchar) as tool_call_id,
+        '(model)' as tool_name,
+        1 as shares
+    from {{ ref('int_otel__events') }}
+    where event_name = 'api_request' and prompt_id is null
+),
+
+final as (
+    select
+        api_request_id,
+        tool_call_id,
+        user_key,
+        event_date as activity_date,
+        tool_name,
+        cast(1.0 / shares as decimal(18, 9)) as request_share,
+        cast(cost_usd / shares as decimal(38, 9)) as cost_usd
+    from consumed
+    union all
+    select
+        api_request_id,
+        tool_call_id,
+        user_key,
+        event_date as activity_date,
+        tool_name,
+        cast(1 as decimal(18, 9)) as request_share,
+        cast(cost_usd as decimal(38, 9)) as cost_usd
+    from unprompted
+)
+
+select * from final

@@ -1,0 +1,126 @@
+{#- Which team each person was in, as intervals [valid_from, valid_to) (null = open), so
+    cost is attributed to the team of the event's day and a reorganisation does not rewrite
+    past months. Two sources, the more specific winning on any day both cover:
+      - `resource_tags` (precedence 1): the `team.id` the person's client sent on its events,
+        dated by the events themselves;
+      - `directory` (precedence 2): Compliance group memberships from the daily snapshots.
+        The earliest snapshot also stands for the days before pulls began, and the latest
+        for the days since.
+    A tag is named after the directory group whose slug it matches ("Data Science" <->
+    `data-science`), else after the tag itself. -#}
+
+with
+
+events as (
+    select * from {{ ref('stg_otel__events') }}
+),
+
+fingerprints as (
+    select identity_fingerprint, user_key from {{ ref('int_identity__fingerprints') }}
+),
+
+groups as (
+    select
+        group_id,
+        group_name,
+        lower(replace(trim(group_name), ' ', '-')) as group_slug
+    from {{ ref('stg_compliance_api__groups') }}
+),
+
+-- The team each person's clients tagged each day (the latest tag of the day wins).
+tagged_days as (
+    select
+        fingerprints.user_key,
+        events.event_date as day,
+        events.tag_team_id,
+        events.tag_department,
+        events.tag_cost_center
+    from events
+    inner join fingerprints on events.identity_fingerprint = fingerprints.identity_fingerprint
+    where events.tag_team_id is not null
+    qualify row_number() over (
+        partition by fingerprints.user_key, events.event_date
+        order by events.event_at desc, events.event_id
+    ) = 1
+),
+
+tagged_named as (
+    select
+        tagged_days.user_key,
+        tagged_days.day,
+        coalesce(groups.group_name, tagged_days.tag_team_id) as team_name
+    from tagged_days
+    left join groups on tagged_days.tag_team_id = groups.group_slug
+),
+
+-- One membership per person and snapshot day (a person in several groups: the first by
+-- name, deterministically).
+directory_days as (
+    select
+        md5('account:' || members.user_account_id) as user_key,
+        members.snapshot_date as day,
+        groups.group_name as team_name
+    from {{ ref('stg_compliance_api__group_members') }} as members
+    inner join groups on members.group_id = groups.group_id
+    qualify row_number() over (
+        partition by members.user_account_id, members.snapshot_date
+        order by groups.group_name, groups.group_id
+    ) = 1
+),
+
+observations as (
+    select user_key, day, team_name, 'resource_tags' as source, 1 as precedence
+    from tagged_named
+    union all
+    select user_key, day, team_name, 'directory' as source, 2 as precedence
+    from directory_days
+),
+
+-- Gaps and islands: a new island starts whenever the team differs from the previous day
+-- observed by the same source.
+changes as (
+    select
+        *,
+        case
+            when
+                lag(team_name) over (partition by user_key, source order by day) = team_name
+                then 0
+            else 1
+        end as is_change
+    from observations
+),
+
+islands as (
+    select
+        *,
+        sum(is_change) over (
+            partition by user_key, source order by day rows unbounded preceding
+        ) as island
+    from changes
+),
+
+intervals as (
+    select
+        user_key,
+        source,
+        precedence,
+        team_name,
+        island,
+        min(day) as first_day
+    from islands
+    group by user_key, source, precedence, team_name, island
+),
+
+final as (
+    select
+        user_key,
+        team_name,
+        source,
+        precedence,
+        -- The first interval of a source stands for the time before it was first observed.
+        case when island > 1 then first_day end as valid_from,
+        lead(first_day) over (partition by user_key, source order by island) as valid_to
+    from intervals
+)
+
+select * from final

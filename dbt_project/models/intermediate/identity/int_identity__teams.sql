@@ -1,0 +1,49 @@
+{#- One row per team: its directory group (if any) and the department and cost centre its
+    members' clients tag it with (the most frequent pair). -#}
+
+with
+
+history as (
+    select distinct team_name from {{ ref('int_identity__team_history') }}
+),
+
+groups as (
+    select
+        group_id,
+        group_name,
+        lower(replace(trim(group_name), ' ', '-')) as group_slug
+    from {{ ref('stg_compliance_api__groups') }}
+),
+
+tags as (
+    select
+        coalesce(groups.group_name, events.tag_team_id) as team_name,
+        events.tag_department,
+        events.tag_cost_center,
+        count(*) as events
+    from {{ ref('stg_otel__events') }} as events
+    left join groups on events.tag_team_id = groups.group_slug
+    where events.tag_team_id is not null
+    group by 1, 2, 3
+),
+
+tag_attributes as (
+    select * from tags
+    qualify row_number() over (
+        partition by team_name
+        order by events desc, tag_department nulls last, tag_cost_center nulls last
+    ) = 1
+),
+
+final as (
+    select
+        history.team_name,
+        groups.group_id,
+        tag_attributes.tag_department as department,
+        tag_attributes.tag_cost_center as cost_center
+    from history
+    left join groups on history.team_name = groups.group_name
+    left join tag_attributes on history.team_name = tag_attributes.team_name
+)
+
+select * from final

@@ -1,0 +1,19 @@
+select
+    tool_call_id,
+    session_id,
+    prompt_id,
+    user_key,
+    product,
+    called_at,
+    activity_date,
+    tool_name,
+    tool_kind,
+    mcp_server_name,
+    skill_name,
+    decision,
+    decision_source,
+    is_success,
+    duration_ms,
+    result_size_bytes,
+    error_type
+from {{ ref('int_otel__tool_calls') }}

@@ -1,0 +1,179 @@
+{#- Latency and reliability per day, for three kinds of subject:
+      - `model`: API request duration and time to first token percentiles, API errors by
+        status code, error rate (failed / (succeeded + failed) requests) and attempts;
+      - `tool`: tool execution time percentiles and failure rate;
+      - `prompt`: prompt wall-clock percentiles per product (subject = product).
+    Percentiles are exact (interpolated). -#}
+
+with
+
+requests as (
+    select model, event_date, duration_ms, ttft_ms
+    from {{ ref('int_otel__events') }}
+    where event_name = 'api_request'
+),
+
+errors as (
+    select
+        model,
+        event_date,
+        attempt,
+        -- status_code may arrive as a number, a digit string, "undefined" or nothing.
+        case
+            when status_code = 429 then '429'
+            when status_code = 529 then '529'
+            when status_code between 500 and 599 then '5xx'
+            when status_code between 400 and 499 then '4xx'
+            else 'other'
+        end as status_class
+    from {{ ref('int_otel__events') }}
+    where event_name = 'api_error'
+),
+
+model_requests as (
+    select
+        coalesce(model, '(unknown)') as subject,
+        event_date as activity_date,
+        count(*) as requests,
+        {{ percentile('duration_ms', 0.5) }} as p50_duration_ms,
+        {{ percentile('duration_ms', 0.9) }} as p90_duration_ms,
+        {{ percentile('duration_ms', 0.95) }} as p95_duration_ms,
+        {{ percentile('duration_ms', 0.99) }} as p99_duration_ms,
+        {{ percentile('ttft_ms', 0.5) }} as p50_ttft_ms,
+        {{ percentile('ttft_ms', 0.9) }} as p90_ttft_ms,
+        {{ percentile('ttft_ms', 0.95) }} as p95_ttft_ms,
+        {{ percentile('ttft_ms', 0.99) }} as p99_ttft_ms
+    from requests
+    group by 1, 2
+),
+
+model_errors as (
+    select
+        coalesce(model, '(unknown)') as subject,
+        event_date as activity_date,
+        count(*) as failures,
+        count(*) filter (where status_class = '429') as errors_429,
+        count(*) filter (where status_class = '529') as errors_529,
+        count(*) filter (where status_class = '5xx') as errors_5xx,
+        count(*) filter (where status_class = '4xx') as errors_4xx,
+        count(*) filter (where status_class = 'other') as errors_other,
+        coalesce(sum(attempt), 0) as attempts
+    from errors
+    group by 1, 2
+),
+
+models as (
+    select
+        'model' as subject_kind,
+        coalesce(model_requests.subject, model_errors.subject) as subject,
+        coalesce(model_requests.activity_date, model_errors.activity_date) as activity_date,
+        coalesce(model_requests.requests, 0) + coalesce(model_errors.failures, 0) as calls,
+        coalesce(model_errors.failures, 0) as failures,
+        model_requests.p50_duration_ms,
+        model_requests.p90_duration_ms,
+        model_requests.p95_duration_ms,
+        model_requests.p99_duration_ms,
+        model_requests.p50_ttft_ms,
+        model_requests.p90_ttft_ms,
+        model_requests.p95_ttft_ms,
+        model_requests.p99_ttft_ms,
+        coalesce(model_errors.errors_429, 0) as errors_429,
+        coalesce(model_errors.errors_529, 0) as errors_529,
+        coalesce(model_errors.errors_5xx, 0) as errors_5xx,
+        coalesce(model_errors.errors_4xx, 0) as errors_4xx,
+        coalesce(model_errors.errors_other, 0) as errors_other,
+        coalesce(model_errors.attempts, 0) as failed_attempts
+    from model_requests
+    full outer join model_errors
+        on
+            model_requests.subject = model_errors.subject
+            and model_requests.activity_date = model_errors.activity_date
+),
+
+tools as (
+    select
+        'tool' as subject_kind,
+        tool_name as subject,
+        activity_date,
+        count(*) as calls,
+        count(*) filter (where not is_success) as failures,
+        {{ percentile('duration_ms', 0.5) }} as p50_duration_ms,
+        {{ percentile('duration_ms', 0.9) }} as p90_duration_ms,
+        {{ percentile('duration_ms', 0.95) }} as p95_duration_ms,
+        {{ percentile('duration_ms', 0.99) }} as p99_duration_ms,
+        cast(null as double) as p50_ttft_ms,
+        cast(null as double) as p90_ttft_ms,
+        cast(null as double) as p95_ttft_ms,
+        cast(null as double) as p99_ttft_ms,
+        0 as errors_429,
+        0 as errors_529,
+        0 as errors_5xx,
+        0 as errors_4xx,
+        0 as errors_other,
+        0 as failed_attempts
+    from {{ ref('int_otel__tool_calls') }}
+    where decision = 'accept'
+    group by 1, 2, 3
+),
+
+prompts as (
+    select
+        'prompt' as subject_kind,
+        product as subject,
+        activity_date,
+        count(*) as calls,
+        count(*) filter (where is_failed) as failures,
+        {{ percentile('wall_clock_ms', 0.5) }} as p50_duration_ms,
+        {{ percentile('wall_clock_ms', 0.9) }} as p90_duration_ms,
+        {{ percentile('wall_clock_ms', 0.95) }} as p95_duration_ms,
+        {{ percentile('wall_clock_ms', 0.99) }} as p99_duration_ms,
+        cast(null as double) as p50_ttft_ms,
+        cast(null as double) as p90_ttft_ms,
+        cast(null as double) as p95_ttft_ms,
+        cast(null as double) as p99_ttft_ms,
+        0 as errors_429,
+        0 as errors_529,
+        0 as errors_5xx,
+        0 as errors_4xx,
+        0 as errors_other,
+        coalesce(sum(retry_attempts), 0) as failed_attempts
+    from {{ ref('int_otel__prompts') }}
+    group by 1, 2, 3
+),
+
+unioned as (
+    select * from models
+    union all
+    select * from tools
+    union all
+    select * from prompts
+),
+
+final as (
+    select
+        subject_kind || '|' || subject || '|' || cast(activity_date as varchar)
+            as performance_daily_id,
+        subject_kind,
+        subject,
+        activity_date,
+        cast(calls as bigint) as calls,
+        cast(failures as bigint) as failures,
+        cast(failures as double) / nullif(calls, 0) as failure_rate,
+        cast(p50_duration_ms as double) as p50_duration_ms,
+        cast(p90_duration_ms as double) as p90_duration_ms,
+        cast(p95_duration_ms as double) as p95_duration_ms,
+        cast(p99_duration_ms as double) as p99_duration_ms,
+        cast(p50_ttft_ms as double) as p50_ttft_ms,
+        cast(p90_ttft_ms as double) as p90_ttft_ms,
+        cast(p95_ttft_ms as double) as p95_ttft_ms,
+        cast(p99_ttft_ms as double) as p99_ttft_ms,
+        cast(errors_429 as bigint) as errors_429,
+        cast(errors_529 as bigint) as errors_529,
+        cast(errors_5xx as bigint) as errors_5xx,
+        cast(errors_4xx as bigint) as errors_4xx,
+        cast(errors_other as bigint) as errors_other,
+        cast(failed_attempts as bigint) as failed_attempts
+    from unioned
+)
+
+select * from final

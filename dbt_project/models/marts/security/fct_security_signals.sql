@@ -1,0 +1,243 @@
+{#- One row per signal worth a security analyst's look, with who, when, evidence and
+    severity. Evidence never repeats a secret: a command that holds a credential is cited
+    by its tool call id, not its text.
+      - sensitive_path_access (high; medium when the call was rejected): a tool touched
+        SSH keys, .env files, cloud credentials, key stores or browser profiles;
+      - secret_in_command (high): a Bash command holds a token, key or password;
+      - new_tool / new_mcp_server (medium): first use in the organisation, after the first
+        `new_tool_baseline_days` of telemetry (everything is new at the start);
+      - rejected_then_retried (medium): a call rejected by a person or policy, then run with
+        the same tool and target in the same prompt;
+      - otlp_settings_changed (high): the organisation's Cowork telemetry export settings
+        changed (Compliance feed);
+      - telemetry_silent (medium): a person active in Cowork per the Compliance feed whose
+        client sent no telemetry that day although it had before. -#}
+
+with
+
+access as (
+    select * from {{ ref('fct_tool_file_access') }}
+),
+
+sensitive_paths as (
+    select
+        'sensitive_path_access' as signal_type,
+        case when decision = 'reject' then 'medium' else 'high' end as severity,
+        user_key,
+        called_at as detected_at,
+        activity_date,
+        tool_name,
+        target,
+        tool_name || ' on a sensitive path (' || coalesce(decision_source, 'no decision source')
+        || ')' as evidence,
+        tool_call_id as source_id
+    from access
+    where
+        target_kind in ('path', 'command')
+        and {{ regex_matches(
+            'target',
+            '(^|[/ ~])\\.ssh(/|$)|(^|[/ ~])\\.env($|[. ])|\\.aws/credentials|(^|[/ ~])\\.netrc'
+            ~ '|\\.(pem|p12|pfx|kdbx|keystore)($| )|id_(rsa|dsa|ecdsa|ed25519)'
+            ~ '|credentials\\.json|(Google/Chrome|Chromium|Firefox|firefox)/'
+            ~ '|Library/Keychains|\\.gnupg/'
+        ) }}
+),
+
+secrets_in_commands as (
+    select
+        'secret_in_command' as signal_type,
+        'high' as severity,
+        user_key,
+        called_at as detected_at,
+        activity_date,
+        tool_name,
+        cast(null as varchar) as target,
+        'command holds a credential pattern; see tool call ' || tool_call_id as evidence,
+        tool_call_id as source_id
+    from access
+    where
+        target_kind = 'command'
+        and {{ regex_matches(
+            'target',
+            'AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{30,}|github_pat_|sk-ant-[A-Za-z0-9_-]{8,}'
+            ~ '|xox[abprs]-|-----BEGIN [A-Z ]*PRIVATE KEY'
+            ~ '|(api[_-]?key|token|secret|passw(or)?d)[ ]*[=:][ ]*[^ ]{8,}'
+            ~ '|[Aa]uthorization: *[Bb]earer +[^ ]+'
+        ) }}
+),
+
+org_start as (
+    select min(activity_date) as first_day from access
+),
+
+first_tools as (
+    select * from access
+    qualify row_number() over (partition by tool_name order by called_at, tool_call_id) = 1
+),
+
+first_servers as (
+    select * from access
+    where mcp_server_name is not null
+    qualify row_number() over (
+        partition by mcp_server_name order by called_at, tool_call_id
+    ) = 1
+),
+
+new_tools as (
+    select
+        'new_tool' as signal_type,
+        'medium' as severity,
+        first_tools.user_key,
+        first_tools.called_at as detected_at,
+        first_tools.activity_date,
+        first_tools.tool_name,
+        cast(null as varchar) as target,
+        'first use of tool ' || first_tools.tool_name || ' in the organisation' as evidence,
+        first_tools.tool_call_id as source_id
+    from first_tools
+    cross join org_start
+    where
+        first_tools.activity_date
+        >= {{ dbt.dateadd('day', var('new_tool_baseline_days'), 'org_start.first_day') }}
+    union all
+    select
+        'new_mcp_server' as signal_type,
+        'medium' as severity,
+        first_servers.user_key,
+        first_servers.called_at as detected_at,
+        first_servers.activity_date,
+        first_servers.tool_name,
+        first_servers.mcp_server_name as target,
+        'first use of MCP server ' || first_servers.mcp_server_name || ' in the organisation'
+            as evidence,
+        first_servers.tool_call_id as source_id
+    from first_servers
+    cross join org_start
+    where
+        first_servers.activity_date
+        >= {{ dbt.dateadd('day', var('new_tool_baseline_days'), 'org_start.first_day') }}
+),
+
+rejected_then_retried as (
+    select
+        'rejected_then_retried' as signal_type,
+        'medium' as severity,
+        retried.user_key,
+        retried.called_at as detected_at,
+        retried.activity_date,
+        retried.tool_name,
+        retried.target,
+        retried.tool_name || ' ran after being rejected ('
+        || coalesce(rejected.decision_source, 'unknown source') || ') in the same prompt'
+            as evidence,
+        retried.tool_call_id as source_id
+    from access as retried
+    inner join access as rejected
+        on
+            retried.prompt_id = rejected.prompt_id
+            and retried.tool_name = rejected.tool_name
+            and retried.called_at > rejected.called_at
+            and (
+                retried.target = rejected.target
+                or rejected.target is null
+            )
+    where rejected.decision = 'reject' and retried.decision = 'accept'
+    qualify row_number() over (partition by retried.tool_call_id order by rejected.called_at) = 1
+),
+
+activities as (
+    select * from {{ ref('stg_compliance_api__activities') }}
+),
+
+otlp_settings as (
+    select
+        'otlp_settings_changed' as signal_type,
+        'high' as severity,
+        md5('account:' || user_account_id) as user_key,
+        activity_at as detected_at,
+        activity_date,
+        cast(null as varchar) as tool_name,
+        cast(null as varchar) as target,
+        'Cowork OpenTelemetry export settings changed' as evidence,
+        activity_id as source_id
+    from activities
+    where activity_type = 'org_cowork_otlp_settings_updated'
+),
+
+otel_days as (
+    select user_key, activity_date, api_requests + prompts + tool_calls as otel_events
+    from {{ ref('fct_user_daily_activity') }}
+),
+
+first_otel_days as (
+    select user_key, min(activity_date) as first_otel_day
+    from otel_days
+    where otel_events > 0
+    group by user_key
+),
+
+cowork_feed_days as (
+    select
+        md5('account:' || user_account_id) as user_key,
+        activity_date,
+        min(activity_at) as first_activity_at,
+        count(*) as feed_activities
+    from activities
+    where activity_type like 'cowork\_%' escape '\' and user_account_id is not null
+    group by 1, 2
+),
+
+telemetry_silent as (
+    select
+        'telemetry_silent' as signal_type,
+        'medium' as severity,
+        feed.user_key,
+        feed.first_activity_at as detected_at,
+        feed.activity_date,
+        cast(null as varchar) as tool_name,
+        cast(null as varchar) as target,
+        cast(feed.feed_activities as varchar)
+        || ' Cowork activities in the Compliance feed, no telemetry that day' as evidence,
+        feed.user_key || '|' || cast(feed.activity_date as varchar) as source_id
+    from cowork_feed_days as feed
+    inner join first_otel_days
+        on
+            feed.user_key = first_otel_days.user_key
+            and feed.activity_date > first_otel_days.first_otel_day
+    left join otel_days
+        on
+            feed.user_key = otel_days.user_key
+            and feed.activity_date = otel_days.activity_date
+    where coalesce(otel_days.otel_events, 0) = 0
+),
+
+unioned as (
+    select * from sensitive_paths
+    union all
+    select * from secrets_in_commands
+    union all
+    select * from new_tools
+    union all
+    select * from rejected_then_retried
+    union all
+    select * from otlp_settings
+    union all
+    select * from telemetry_silent
+),
+
+final as (
+    select
+        md5(signal_type || '|' || source_id) as signal_id,
+        signal_type,
+        severity,
+        user_key,
+        detected_at,
+        activity_date,
+        tool_name,
+        target,
+        evidence,
+        source_id
+    from unioned
+)
+
+select * from final

@@ -1,0 +1,71 @@
+{#- The security view of tool use: who ran which tool on which path, command, URL, search
+    pattern or MCP server, with the permission decision and its source, beside the IP
+    address and user agent the Compliance feed saw for that person that day. Under privacy
+    `strict` the landing already replaced targets with keyed hashes, so they group without
+    being readable; under `standard` this and fct_security_signals are the only marts that
+    show targets. -#}
+
+with
+
+tool_calls as (
+    select * from {{ ref('int_otel__tool_calls') }}
+),
+
+targets as (
+    select * from {{ ref('stg_otel__content') }}
+),
+
+-- The person's last Compliance activity of the day carries the IP and client they used.
+daily_client as (
+    select
+        md5('account:' || user_account_id) as user_key,
+        activity_date,
+        ip_address,
+        user_agent
+    from {{ ref('stg_compliance_api__activities') }}
+    where user_account_id is not null and ip_address is not null
+    qualify row_number() over (
+        partition by user_account_id, activity_date order by activity_at desc, activity_id
+    ) = 1
+),
+
+final as (
+    select
+        tool_calls.tool_call_id,
+        tool_calls.user_key,
+        tool_calls.session_id,
+        tool_calls.prompt_id,
+        tool_calls.product,
+        tool_calls.called_at,
+        tool_calls.activity_date,
+        tool_calls.tool_name,
+        tool_calls.tool_kind,
+        tool_calls.mcp_server_name,
+        case
+            when targets.target_path is not null then 'path'
+            when targets.target_command is not null then 'command'
+            when targets.target_url is not null then 'url'
+            when targets.target_pattern is not null then 'pattern'
+            when tool_calls.mcp_server_name is not null then 'mcp_server'
+        end as target_kind,
+        coalesce(
+            targets.target_path,
+            targets.target_command,
+            targets.target_url,
+            targets.target_pattern,
+            tool_calls.mcp_server_name
+        ) as target,
+        tool_calls.decision,
+        tool_calls.decision_source,
+        tool_calls.is_success,
+        daily_client.ip_address,
+        daily_client.user_agent
+    from tool_calls
+    left join targets on tool_calls.tool_call_id = targets.event_id
+    left join daily_client
+        on
+            tool_calls.user_key = daily_client.user_key
+            and tool_calls.activity_date = daily_client.activity_date
+)
+
+select * from final
