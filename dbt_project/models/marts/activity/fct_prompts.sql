@@ -1,1 +1,24 @@
-select * from {{ ref('int_otel__prompts') }}
+select
+    prompt_id,
+    session_id,
+    user_key,
+    product,
+    prompted_at,
+    finished_at,
+    activity_date,
+    wall_clock_ms,
+    prompt_length,
+    model,
+    cast(api_requests as bigint) as api_requests,
+    cast(api_errors as bigint) as api_errors,
+    cast(retry_attempts as bigint) as retry_attempts,
+    cast(tool_calls as bigint) as tool_calls,
+    cast(tool_rejections as bigint) as tool_rejections,
+    cast(tool_failures as bigint) as tool_failures,
+    cast(input_tokens as bigint) as input_tokens,
+    cast(output_tokens as bigint) as output_tokens,
+    cast(cache_read_tokens as bigint) as cache_read_tokens,
+    cast(cache_creation_tokens as bigint) as cache_creation_tokens,
+    cast(cost_usd as decimal(38, 9)) as cost_usd,
+    is_failed
+from {{ ref('int_otel__prompts') }}

@@ -1,1 +1,21 @@
-select * from {{ ref('int_otel__sessions') }}
+select
+    session_id,
+    user_key,
+    product,
+    started_at,
+    ended_at,
+    activity_date,
+    cast(processes as bigint) as processes,
+    is_resumed,
+    cast(prompts as bigint) as prompts,
+    cast(api_requests as bigint) as api_requests,
+    cast(api_errors as bigint) as api_errors,
+    cast(tool_calls as bigint) as tool_calls,
+    cast(tool_rejections as bigint) as tool_rejections,
+    cast(active_seconds as decimal(18, 3)) as active_seconds,
+    cast(input_tokens as bigint) as input_tokens,
+    cast(output_tokens as bigint) as output_tokens,
+    cast(cache_read_tokens as bigint) as cache_read_tokens,
+    cast(cache_creation_tokens as bigint) as cache_creation_tokens,
+    cast(cost_usd as decimal(38, 9)) as cost_usd
+from {{ ref('int_otel__sessions') }}
