@@ -25,24 +25,34 @@ class CostSummary:
 
 
 def cost_summary(serving_database: Path, top: int = 5) -> CostSummary:
-    """Read the summary from a published serving database, read-only."""
+    """Read the summary from a published serving database, read-only.
+
+    Top users are named by account id (or their user_key when they have none), never by
+    e-mail: the summary is printed to terminals and logs.
+    """
     with duckdb.connect(str(serving_database), read_only=True) as connection:
-        first, last, users, sessions, prompts, requests, total = connection.execute(
+        first, last, users, prompts, requests, total = connection.execute(
             """
-            select min(usage_date)::varchar, max(usage_date)::varchar, count(distinct user_key),
-                   coalesce(sum(sessions), 0), coalesce(sum(prompts), 0),
-                   coalesce(sum(api_requests), 0), coalesce(sum(cost_usd), 0)
-            from marts.fct_cost_daily
+            select min(activity_date)::varchar, max(activity_date)::varchar,
+                   count(distinct user_key) filter (where api_requests > 0),
+                   coalesce(sum(prompts), 0), coalesce(sum(api_requests), 0),
+                   coalesce(sum(cost_usd), 0)
+            from marts.fct_user_daily_activity
             """
         ).fetchone()
+        (sessions,) = connection.execute("select count(*) from marts.fct_sessions").fetchone()
         top_users = connection.execute(
-            "select user_key, sum(cost_usd) as cost from marts.fct_cost_daily"
-            " group by user_key order by cost desc, user_key limit ?",
+            """
+            select coalesce(users.user_account_id, activity.user_key), sum(activity.cost_usd)
+            from marts.fct_user_daily_activity as activity
+            left join marts.dim_users as users on activity.user_key = users.user_key
+            group by 1 order by 2 desc, 1 limit ?
+            """,
             [top],
         ).fetchall()
         daily = connection.execute(
-            "select usage_date::varchar, sum(cost_usd)"
-            " from marts.fct_cost_daily group by 1 order by 1"
+            "select activity_date::varchar, sum(cost_usd)"
+            " from marts.fct_user_daily_activity group by 1 order by 1"
         ).fetchall()
     return CostSummary(
         first,

@@ -18,11 +18,12 @@ daily as (
 
 as_of as (
     select
-        {% if var('as_of_date') %}
-            cast('{{ var("as_of_date") }}' as date)
-        {% else %}
+        coalesce(
+            {% if var('as_of_date') %} cast('{{ var("as_of_date") }}' as date)
+            {% else %} cast(null as date)
+            {% endif %},
             max(activity_date)
-        {% endif %} as as_of_date
+        ) as as_of_date
     from daily
 ),
 

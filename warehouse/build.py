@@ -1,0 +1,120 @@
+"""Build the warehouse with dbt on whatever has landed, then publish it for BI tools.
+
+dbt runs in a child process of this interpreter (no `dbt` on PATH needed; the child's exit
+releases the build database before publishing reads it). Only when every model and every
+blocking test succeeded are the marts published to the serving file. Tests that judge input
+quality only warn, so messy data never stops the marts; tests that guard our own logic
+(grains, keys) fail the build and leave the serving file as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ingestion.paths import DataLayout
+from warehouse.publish import PublishResult, publish_serving
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class BuildResult:
+    """What one `dbt build` did, and what was published."""
+
+    success: bool
+    seconds: float
+    models: Counter = field(default_factory=Counter)  # status -> count
+    tests: Counter = field(default_factory=Counter)  # data and unit tests: status -> count
+    seeds: Counter = field(default_factory=Counter)
+    failures: list[str] = field(default_factory=list)  # "name: message" of errors/fails
+    warnings: list[str] = field(default_factory=list)  # names of warning tests
+    published: PublishResult | None = None
+    error: str | None = None
+
+
+def dbt_arguments(
+    command: str, layout: DataLayout, *, target: str = "local", full_refresh: bool = False
+) -> list[str]:
+    """The dbt command line for this data directory (its own target and log folders)."""
+    arguments = [
+        command,
+        "--project-dir",
+        str(PROJECT_DIR),
+        "--profiles-dir",
+        str(PROJECT_DIR),
+        "--target",
+        target,
+        # Per data directory, so two data directories never share dbt's state.
+        "--target-path",
+        str(layout.root / "build" / "dbt-target"),
+        "--log-path",
+        str(layout.root / "build" / "dbt-logs"),
+    ]
+    if full_refresh:
+        arguments.append("--full-refresh")
+    return arguments
+
+
+def build_warehouse(
+    layout: DataLayout,
+    *,
+    target: str = "local",
+    full_refresh: bool = False,
+    publish: bool = True,
+    quiet: bool = True,
+) -> BuildResult:
+    """Run `dbt build` on what has landed under `layout`, then publish the marts.
+
+    Args:
+        layout: the data directory (exported as `COWORK_DATA_DIR` for the dbt profile).
+        target: the dbt profile target (`local` is the DuckDB build database).
+        full_refresh: rebuild incremental models from all landed data.
+        publish: copy the marts to the serving database when the build succeeded.
+        quiet: show only dbt's errors and warnings, not a line per node.
+
+    Returns:
+        Counts by node type and status, failures, warnings and the publish result.
+    """
+    environment = os.environ | {"COWORK_DATA_DIR": str(layout.root)}
+    layout.build_database.parent.mkdir(parents=True, exist_ok=True)
+    arguments = dbt_arguments("build", layout, target=target, full_refresh=full_refresh)
+    if quiet:
+        arguments.append("--quiet")
+    run_results = layout.root / "build" / "dbt-target" / "run_results.json"
+    run_results.unlink(missing_ok=True)
+    started = time.perf_counter()
+    completed = subprocess.run(
+        [sys.executable, "-c", "from dbt.cli.main import cli; cli()", *arguments],
+        env=environment,
+        check=False,
+    )
+    result = BuildResult(success=False, seconds=0.0)
+    nodes = json.loads(run_results.read_text())["results"] if run_results.exists() else []
+    for node in nodes:
+        status, unique_id = node["status"], node["unique_id"]
+        kind, name = unique_id.split(".")[0], unique_id.split(".")[2]
+        if kind in ("test", "unit_test"):
+            result.tests[status] += 1
+        elif kind == "seed":
+            result.seeds[status] += 1
+        else:
+            result.models[status] += 1
+        if status in ("error", "fail"):
+            message = (node.get("message") or status).strip().splitlines()
+            result.failures.append(f"{name}: {message[0] if message else status}")
+        elif status == "warn":
+            result.warnings.append(name)
+    result.success = completed.returncode == 0 and not result.failures
+    if completed.returncode != 0 and not nodes:
+        result.error = f"dbt exited with status {completed.returncode} before running any node"
+    if result.success and publish and target == "local":
+        result.published = publish_serving(layout.build_database, layout.serving_database)
+    result.seconds = time.perf_counter() - started
+    return result
