@@ -69,6 +69,7 @@ def build_warehouse(
     full_refresh: bool = False,
     publish: bool = True,
     quiet: bool = True,
+    dbt_vars: dict[str, object] | None = None,
 ) -> BuildResult:
     """Run `dbt build` on what has landed under `layout`, then publish the marts.
 
@@ -78,6 +79,7 @@ def build_warehouse(
         full_refresh: rebuild incremental models from all landed data.
         publish: copy the marts to the serving database when the build succeeded.
         quiet: show only dbt's errors and warnings, not a line per node.
+        dbt_vars: values for the project's vars (see dbt_project.yml), e.g. `as_of_date`.
 
     Returns:
         Counts by node type and status, failures, warnings and the publish result.
@@ -87,6 +89,8 @@ def build_warehouse(
     arguments = dbt_arguments("build", layout, target=target, full_refresh=full_refresh)
     if quiet:
         arguments.append("--quiet")
+    if dbt_vars:
+        arguments += ["--vars", json.dumps(dbt_vars)]
     run_results = layout.root / "build" / "dbt-target" / "run_results.json"
     run_results.unlink(missing_ok=True)
     started = time.perf_counter()
