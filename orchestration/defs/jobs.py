@@ -35,6 +35,8 @@ def build_hourly_schedule(job: dg.UnresolvedAssetJobDefinition) -> dg.ScheduleDe
 
 otel_landing_job = dg.define_asset_job(
     "otel_landing_job",
-    selection=dg.AssetSelection.assets(["otel", "events"], ["otel", "metrics"]),
+    selection=dg.AssetSelection.assets(
+        ["otel", "events"], ["otel", "metrics"], ["otel", "content"]
+    ),
     description="Land new OTel collector files only (started by the new-files sensor).",
 )

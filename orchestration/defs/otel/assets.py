@@ -7,6 +7,7 @@ from orchestration.defs.resources import DataDirResource, OtelInputResource
 
 EVENTS = dg.AssetKey(["otel", "events"])
 METRICS = dg.AssetKey(["otel", "metrics"])
+CONTENT = dg.AssetKey(["otel", "content"])
 
 
 def _quarantine_check(
@@ -51,6 +52,13 @@ def _quarantine_check(
             description="OTel metric data points (sums, gauges, histograms) with temporality "
             "and start time, partitioned by UTC point date.",
         ),
+        dg.AssetSpec(
+            CONTENT,
+            group_name="landing",
+            kinds={"python", "parquet"},
+            description="Prompt, response and tool-input text kept apart from the events under "
+            "privacy `standard` (owner-only files), keyed by event_id.",
+        ),
     ],
     check_specs=[
         dg.AssetCheckSpec(
@@ -90,6 +98,10 @@ def otel_landing(
             "metric_points_landed": summary.metric_points_landed,
             "path": dg.MetadataValue.path(str(layout.otel_metrics)),
         },
+    )
+    yield dg.MaterializeResult(
+        asset_key=CONTENT,
+        metadata={"path": dg.MetadataValue.path(str(layout.otel_content))},
     )
     yield _quarantine_check(summary, otel_input)
     yield dg.AssetCheckResult(
