@@ -10,6 +10,7 @@ import json
 import math
 import random
 import uuid
+import zlib
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -21,6 +22,8 @@ AttributeValue = str | int | float | bool | list[str]
 
 # Earliest local start of a working session; used to know when a day's events are complete.
 WORKDAY_START_HOUR = 7
+NS_PER_DAY = 86_400_000_000_000
+EPOCH = date(1970, 1, 1)
 
 PROMPTS = (
     "Summarise the attached contracts and list renewal dates",
@@ -61,6 +64,22 @@ class Event:
     attributes: dict[str, AttributeValue] = field(default_factory=dict)
     sequence: int = -1
     cost_nano: int = 0  # exact cost of an api_request, for the ground truth
+
+
+def utc_date(time_ns: int) -> date:
+    """The UTC calendar day of a time in ns since the epoch (integer arithmetic, exact)."""
+    return EPOCH + timedelta(days=time_ns // NS_PER_DAY)
+
+
+def sends_email(person: Person, session_id: str) -> bool:
+    """Whether the client sends `user.email` on a session.
+
+    Third-party deployments never do; the planted `omits_email` client leaves it out on
+    about half of its sessions, chosen from the session id so it is stable.
+    """
+    if person.third_party:
+        return False
+    return not person.omits_email or zlib.crc32(session_id.encode()) % 2 == 1
 
 
 def _poisson(rng: random.Random, mean: float) -> int:
@@ -182,6 +201,7 @@ def _api_request(
     write_5m = tokens["cache_creation_tokens"] - write_1h
     cost_parts = request_cost_parts_nano(
         model,
+        on=utc_date(writer.now_ns),
         input_tokens=tokens["input_tokens"],
         output_tokens=tokens["output_tokens"],
         cache_read_tokens=tokens["cache_read_tokens"],
@@ -327,9 +347,13 @@ def simulate_person_day(
     """
     rng = random.Random(f"{seed}:{person.account_id}:{local_day.isoformat()}")
     is_weekend = local_day.weekday() >= 5
-    if rng.random() > (0.1 if is_weekend else 0.85):
+    day_off = rng.random() > (0.1 if is_weekend else 0.85)
+    # People with a planted quirk work every day, so that every generated period shows it.
+    if day_off and not person.has_quirk:
         return []
     sessions = _poisson(rng, person.activity * (0.4 if is_weekend else 1.0))
+    if person.has_quirk:
+        sessions = max(1, sessions)
     zone = ZoneInfo(person.time_zone)
     first_name = person.email.split(".")[0]
     workspace = (
@@ -369,15 +393,17 @@ def _with_standard_attributes(
     attributes: dict[str, AttributeValue] = {
         "user.id": person.device_id,
         "session.id": event.session_id,
-        "organization.id": organization_uuid,
-        "user.email": person.email,
-        "user.account_uuid": person.account_uuid,
-        "user.account_id": person.account_id,
-        "terminal.type": "non-interactive" if person.service_name == "cowork" else "vscode",
     }
-    if person.tags_resource:
-        # OTEL_RESOURCE_ATTRIBUTES is copied onto every record as well as the resource.
-        attributes |= resource_tags(person)
+    # Third-party deployments carry none of the four account attributes (spec §1.4).
+    if not person.third_party:
+        attributes["organization.id"] = organization_uuid
+        if sends_email(person, event.session_id):
+            attributes["user.email"] = person.email
+        attributes["user.account_uuid"] = person.account_uuid
+        attributes["user.account_id"] = person.account_id
+    attributes["terminal.type"] = "non-interactive" if person.service_name == "cowork" else "vscode"
+    # OTEL_RESOURCE_ATTRIBUTES is copied onto every record as well as the resource.
+    attributes |= resource_tags(person, utc_date(event.time_ns))
     attributes |= {
         "event.name": event.name,
         "event.timestamp": _iso_millis(event.time_ns),
@@ -389,12 +415,17 @@ def _with_standard_attributes(
     return attributes | event.attributes
 
 
-def resource_tags(person: Person) -> dict[str, AttributeValue]:
-    """The OTEL_RESOURCE_ATTRIBUTES-style team tags some people's clients carry."""
+def resource_tags(person: Person, on: date) -> dict[str, AttributeValue]:
+    """The OTEL_RESOURCE_ATTRIBUTES-style team tags some people's clients carry on a UTC day.
+
+    A reorganised person's tags change at midnight UTC of the move day: the admin pushes the
+    new tags in managed settings, and the simulated clients pick them up at once.
+    """
     if not person.tags_resource:
         return {}
+    team = person.team_on(on)
     return {
-        "department": person.team.department,
-        "team.id": person.team.team_id,
-        "cost_center": person.team.cost_center,
+        "department": team.department,
+        "team.id": team.team_id,
+        "cost_center": team.cost_center,
     }

@@ -40,6 +40,13 @@ def _user_actor(person: Person, rng: random.Random) -> dict[str, str]:
     }
 
 
+def _member_since(person: Person, generated_at: datetime) -> datetime:
+    """When the person joined their current group: on joining, or at midnight UTC of a move."""
+    if person.moves_to is not None and person.moves_on is not None:
+        return datetime.combine(person.moves_on, datetime.min.time(), UTC)
+    return generated_at - timedelta(days=person.joined_at_days_ago)
+
+
 class ComplianceRecorder:
     """Collects activity-feed records and local sessions while events are generated."""
 
@@ -51,6 +58,11 @@ class ComplianceRecorder:
         self._seen_sessions: set[str] = set()
         self._logged_in: set[tuple[str, date]] = set()
         self._chats: list[dict] = []
+
+    @property
+    def activities(self) -> list[dict]:
+        """The activity-feed records so far, in the order they were recorded."""
+        return self._activities
 
     def _activity(self, person: Person, at: datetime, activity_type: str, **fields: object) -> None:
         self._activities.append(
@@ -88,7 +100,10 @@ class ComplianceRecorder:
     def add(self, events: Iterable[Event]) -> None:
         """Record the sign-ins and sessions that a batch of events implies."""
         for event in events:
-            if event.session_id in self._seen_sessions:
+            # A third-party deployment talks to a cloud provider, not to Anthropic: its use
+            # leaves no sign-ins, sessions or chats in the Compliance API (only the
+            # directory knows the person).
+            if event.session_id in self._seen_sessions or event.person.third_party:
                 continue
             self._seen_sessions.add(event.session_id)
             person = event.person
@@ -155,11 +170,11 @@ class ComplianceRecorder:
         ]
         members = [
             {
-                "group_id": person.team.group_id,
+                "group_id": person.current_team.group_id,
                 "user_id": person.account_id,
                 "email": person.email,
-                "created_at": _rfc3339(generated_at - timedelta(days=person.joined_at_days_ago)),
-                "updated_at": _rfc3339(generated_at - timedelta(days=person.joined_at_days_ago)),
+                "created_at": _rfc3339(_member_since(person, generated_at)),
+                "updated_at": _rfc3339(_member_since(person, generated_at)),
             }
             for person in organisation.people
         ]
@@ -183,7 +198,7 @@ class ComplianceRecorder:
         ]
         projects = []
         for team in organisation.teams:
-            owners = [p for p in organisation.people if p.team == team]
+            owners = [p for p in organisation.people if p.current_team == team]
             if not owners:
                 continue
             created = generated_at - timedelta(days=rng.randint(20, 400))

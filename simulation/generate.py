@@ -22,7 +22,7 @@ from simulation.collector import (
 )
 from simulation.compliance import ComplianceRecorder
 from simulation.ground_truth import NANO, GroundTruth
-from simulation.organisation import build_organisation
+from simulation.organisation import build_organisation, plant_quirks
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,9 @@ def generate(
     start_date = end_date - timedelta(days=days - 1)
     rng = random.Random(seed)
     organisation = build_organisation(rng, users, claude_code_share=claude_code_share)
-    truth = GroundTruth()
+    # A stream of its own, so planting quirks leaves every other draw as it was.
+    plant_quirks(organisation, random.Random(f"{seed}:quirks"), start_date, days)
+    truth = GroundTruth(organisation)
     compliance = ComplianceRecorder(organisation, seed)
     file_format = file_format or FileFormat()
     writer = RotatingFileWriter(
@@ -123,6 +125,7 @@ def generate(
     writer.close()
     metrics_writer.close()
 
+    truth.add_activities(compliance.activities)
     truth.write(output_dir / "ground_truth")
     compliance.write(
         output_dir / "compliance", generated_at=datetime.combine(end_date, datetime.max.time(), UTC)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import uuid
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 
 TEAMS = (
     # (name, department, cost centre)
@@ -42,8 +43,11 @@ LAST_NAMES = (
 # Preferred models per kind of person, with weights. Ids are what clients send on the
 # wire: plain aliases, dated ids and the `[1m]` long-context suffix all occur.
 MODEL_MIXES = {
+    # Sonnet 5.5 has a dated price change (see the seed), so the warehouse's versioned price
+    # join is exercised whenever a generated period spans it.
     "default": (
-        ("claude-sonnet-5", 0.55),
+        ("claude-sonnet-5", 0.4),
+        ("claude-sonnet-5-5", 0.15),
         ("claude-haiku-4-5-20251001", 0.2),
         ("claude-opus-5", 0.15),
         ("claude-sonnet-4-6", 0.1),
@@ -51,10 +55,15 @@ MODEL_MIXES = {
     "power": (
         ("claude-opus-5", 0.45),
         ("claude-opus-4-6[1m]", 0.15),
-        ("claude-sonnet-5", 0.3),
+        ("claude-sonnet-5", 0.2),
+        ("claude-sonnet-5-5", 0.1),
         ("claude-haiku-4-5-20251001", 0.1),
     ),
 }
+
+# Organisations at least this large get one person for each planted quirk (see
+# `plant_quirks`), so that tests of identity resolution and team history always see them.
+QUIRK_MIN_PEOPLE = 12
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZabcdefghijkmnopqrstuvwxyz"
 
@@ -90,7 +99,29 @@ class Person:
     os_version: str
     host_arch: str
     joined_at_days_ago: int
+    login: str = ""  # OS login name: the `process.owner` resource attribute
+    # Quirks planted in a few people (see `plant_quirks`):
+    omits_email: bool = False  # the client leaves `user.email` out on some sessions
+    third_party: bool = False  # a 3P deployment: no account attributes, `enduser.id` instead
+    moves_to: Team | None = None  # the team joined on `moves_on` (a reorganisation)
+    moves_on: date | None = None  # first UTC day in `moves_to`
     extra: dict[str, str] = field(default_factory=dict)
+
+    def team_on(self, day: date) -> Team:
+        """The team the person belongs to on a UTC day."""
+        if self.moves_to is not None and self.moves_on is not None and day >= self.moves_on:
+            return self.moves_to
+        return self.team
+
+    @property
+    def has_quirk(self) -> bool:
+        """Whether `plant_quirks` gave the person one of its quirks."""
+        return self.omits_email or self.third_party or self.moves_to is not None
+
+    @property
+    def current_team(self) -> Team:
+        """The team the person belongs to now (what the Compliance directory shows)."""
+        return self.moves_to or self.team
 
 
 @dataclass
@@ -140,6 +171,7 @@ def build_organisation(
     zones, zone_weights = zip(*TIME_ZONES, strict=True)
     heavy = set(rng.sample(range(n_users), k=min(n_users, 1 if n_users < 20 else 2)))
     used_emails: set[str] = set()
+    used_logins: set[str] = set()
     people = []
     for index in range(n_users):
         first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
@@ -149,6 +181,7 @@ def build_organisation(
             email = f"{first}.{last}{suffix}".lower() + "@example.com"
             suffix += 1
         used_emails.add(email)
+        login = _unique_login(first, used_logins)
         is_claude_code = rng.random() < claude_code_share
         mac = rng.random() < 0.7
         people.append(
@@ -169,6 +202,7 @@ def build_organisation(
                 os_version=rng.choice(("25.1.0", "24.6.0")) if mac else "10.0.26100",
                 host_arch="arm64" if mac else "x64",
                 joined_at_days_ago=rng.randint(40, 900),
+                login=login,
             )
         )
     return Organisation(
@@ -178,3 +212,56 @@ def build_organisation(
         teams=teams,
         people=people,
     )
+
+
+def _unique_login(first: str, used: set[str]) -> str:
+    """An OS login name: the first name in lower case, numbered when already taken."""
+    login, suffix = first.lower(), 2
+    while login in used:
+        login, suffix = f"{first.lower()}{suffix}", suffix + 1
+    used.add(login)
+    return login
+
+
+def plant_quirks(
+    organisation: Organisation, rng: random.Random, start_date: date, days: int
+) -> None:
+    """Give a few people the identity and team quirks real deployments show.
+
+    In an organisation of at least `QUIRK_MIN_PEOPLE` people, each quirk goes to a
+    different person (never the admin):
+
+    - a Claude Code user whose client omits `user.email` on some sessions (when the
+      organisation has Claude Code users);
+    - a third-party (cloud provider) deployment, Cowork preferably: no account attributes
+      on the events, only `enduser.id` (the e-mail) and `process.owner` on the resource;
+    - a reorganisation: a person with team tags moves to another team on the middle day of
+      the period (when it lasts two days or more).
+
+    Args:
+        organisation: the organisation, changed in place.
+        rng: a seeded generator used for these choices only.
+        start_date: first simulated local day.
+        days: number of simulated days.
+    """
+    people = organisation.people
+    if len(people) < QUIRK_MIN_PEOPLE:
+        return
+    candidates = list(range(1, len(people)))
+    rng.shuffle(candidates)
+
+    def take(preferred: list[int]) -> Person:
+        index = (preferred or candidates)[0]
+        candidates.remove(index)
+        return people[index]
+
+    claude_code = [i for i in candidates if people[i].service_name == "claude-code"]
+    if claude_code:
+        take(claude_code).omits_email = True
+    take([i for i in candidates if people[i].service_name == "cowork"]).third_party = True
+    if days >= 2:
+        mover = take([i for i in candidates if people[i].tags_resource])
+        # Only tagged clients carry the team on the wire; the directory alone has no history.
+        mover.tags_resource = True
+        mover.moves_to = rng.choice([team for team in organisation.teams if team != mover.team])
+        mover.moves_on = start_date + timedelta(days=days // 2)

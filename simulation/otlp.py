@@ -9,6 +9,8 @@ from __future__ import annotations
 import zlib
 from collections import defaultdict
 from collections.abc import Sequence
+from datetime import date
+from itertools import groupby
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
@@ -18,7 +20,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, ResourceLogs
 from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality
 
-from simulation.behaviour import AttributeValue, Event, resource_tags
+from simulation.behaviour import AttributeValue, Event, resource_tags, sends_email, utc_date
 from simulation.organisation import Person
 
 EVENTS_SCOPE = "com.anthropic.claude_code.events"
@@ -49,8 +51,8 @@ def set_any_value(target: AnyValue, value: AttributeValue) -> None:
             set_any_value(target.array_value.values.add(), item)
 
 
-def resource_attributes(person: Person) -> dict[str, AttributeValue]:
-    """Resource attributes of a person's client."""
+def resource_attributes(person: Person, on: date) -> dict[str, AttributeValue]:
+    """Resource attributes of a person's client on a UTC day."""
     is_cowork = person.service_name == "cowork"
     attributes: dict[str, AttributeValue] = {
         "service.name": person.service_name,
@@ -58,27 +60,45 @@ def resource_attributes(person: Person) -> dict[str, AttributeValue]:
         "host.arch": person.host_arch,
         "os.type": person.os_type,
         "os.version": person.os_version,
+        "process.owner": person.login,  # on every deployment (spec §1.5)
     }
-    return attributes | resource_tags(person)
+    if person.third_party:
+        # `endUserAttribution`: the only identity a third-party deployment sends.
+        attributes["enduser.id"] = person.email
+    return attributes | resource_tags(person, on)
+
+
+def _add_resource(resource, attributes: dict[str, AttributeValue]) -> None:
+    for key, value in attributes.items():
+        set_any_value(resource.attributes.add(key=key).value, value)
 
 
 def build_logs_request(client_batches: Sequence[Sequence[Event]]) -> ExportLogsServiceRequest:
-    """One collector write: several clients' export batches, one ResourceLogs each."""
+    """One collector write: several clients' export batches, one ResourceLogs each.
+
+    A batch whose resource changes inside it (team tags moving at midnight UTC) is split in
+    one ResourceLogs per resource.
+    """
     request = ExportLogsServiceRequest()
     for batch in client_batches:
-        resource_logs: ResourceLogs = request.resource_logs.add()
-        for key, value in resource_attributes(batch[0].person).items():
-            set_any_value(resource_logs.resource.attributes.add(key=key).value, value)
-        scope_logs = resource_logs.scope_logs.add()
-        scope_logs.scope.name = EVENTS_SCOPE
-        scope_logs.scope.version = CLI_VERSION
-        for event in batch:
-            record: LogRecord = scope_logs.log_records.add(
-                time_unix_nano=event.time_ns, observed_time_unix_nano=event.time_ns
+        person = batch[0].person
+        tags = (resource_tags(person, utc_date(event.time_ns)) for event in batch)
+        for _, same_resource in groupby(zip(tags, batch, strict=True), key=lambda pair: pair[0]):
+            events = [event for _, event in same_resource]
+            resource_logs: ResourceLogs = request.resource_logs.add()
+            _add_resource(
+                resource_logs.resource, resource_attributes(person, utc_date(events[0].time_ns))
             )
-            record.body.string_value = f"claude_code.{event.name}"
-            for key, value in event.attributes.items():
-                set_any_value(record.attributes.add(key=key).value, value)
+            scope_logs = resource_logs.scope_logs.add()
+            scope_logs.scope.name = EVENTS_SCOPE
+            scope_logs.scope.version = CLI_VERSION
+            for event in events:
+                record: LogRecord = scope_logs.log_records.add(
+                    time_unix_nano=event.time_ns, observed_time_unix_nano=event.time_ns
+                )
+                record.body.string_value = f"claude_code.{event.name}"
+                for key, value in event.attributes.items():
+                    set_any_value(record.attributes.add(key=key).value, value)
     return request
 
 
@@ -101,8 +121,7 @@ def build_metrics_request(
     for start_ns, time_ns, events in client_batches:
         person = events[0].person
         resource_metrics = request.resource_metrics.add()
-        for key, value in resource_attributes(person).items():
-            set_any_value(resource_metrics.resource.attributes.add(key=key).value, value)
+        _add_resource(resource_metrics.resource, resource_attributes(person, utc_date(time_ns)))
         scope_metrics = resource_metrics.scope_metrics.add()
         scope_metrics.scope.name = METRICS_SCOPE
         scope_metrics.scope.version = CLI_VERSION
@@ -118,14 +137,17 @@ def build_metrics_request(
             cost[model] += float(event.attributes["cost_usd"])
             for token_type, attribute in TOKEN_TYPES:
                 tokens[model, token_type] += float(event.attributes[attribute])
-        standard = {
-            "session.id": events[-1].session_id,
-            "user.account_uuid": person.account_uuid,
-            "user.account_id": person.account_id,
-            "user.id": person.device_id,
-            "user.email": person.email,
-            "terminal.type": "vscode",
-        }
+        session_id = events[-1].session_id
+        standard: dict[str, AttributeValue] = {"session.id": session_id}
+        if not person.third_party:
+            standard |= {
+                "user.account_uuid": person.account_uuid,
+                "user.account_id": person.account_id,
+            }
+        standard["user.id"] = person.device_id
+        if sends_email(person, session_id):
+            standard["user.email"] = person.email
+        standard["terminal.type"] = "vscode"
         cost_metric = scope_metrics.metrics.add(name="claude_code.cost.usage", unit="USD")
         cost_metric.description = "Cost of the Claude Code session"
         cost_metric.sum.aggregation_temporality = temporality
