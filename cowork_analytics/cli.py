@@ -311,7 +311,7 @@ def demo(
     from ingestion.paths import DataLayout
     from simulation.compliance_emulator import ComplianceEmulator, EmulatorData
     from simulation.generate import generate as run_generation
-    from simulation.verify import cost_daily_mismatches
+    from simulation.verify import mart_mismatches
 
     started = time.perf_counter()
     layout = DataLayout(_data_dir(data_dir))
@@ -358,7 +358,7 @@ def demo(
             f"  landed {result.landing.get('records_landed', 0):,} records,"
             f" quarantined {result.landing.get('quarantined_lines', 0):,} lines"
         )
-    mismatches = cost_daily_mismatches(layout.serving_database, layout.simulated / "ground_truth")
+    mismatches = mart_mismatches(layout.serving_database, layout.simulated / "ground_truth")
     if mismatches:
         console.print(
             f"[red]fct_cost_daily differs from the ground truth in {len(mismatches)} place(s)[/red]"

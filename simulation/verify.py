@@ -1,55 +1,391 @@
-"""Check the cost mart against the generator's ground truth, exactly."""
+"""Check the marts against the generator's ground truth, exactly.
+
+Every mart row is mapped back to the person's Compliance account through
+`marts.dim_users.user_account_id`, then compared column by column with the ground-truth
+CSVs (`simulation/ground_truth.py`): counts to the unit, reported money (the sum of the
+clients' float `cost_usd`, as DECIMAL(38, 9)) to a micro-dollar, money recomputed from the
+price seed to a nano-dollar.
+"""
 
 from __future__ import annotations
 
 import csv
+import inspect
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import duckdb
 
-COMPARED_COLUMNS = (
-    "sessions",
-    "prompts",
-    "api_requests",
-    "api_errors",
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "cache_creation_tokens",
-    "cost_usd",
+from simulation.ground_truth import COMPLIANCE_COUNTS, TOKEN_KINDS
+
+MONEY_TOLERANCE = Decimal("0.000001")  # client doubles summed: float noise, far below this
+EXACT_TOLERANCE = Decimal("0.000000001")  # recomputed from integer nano-dollar prices
+MINUTES_TOLERANCE = Decimal("0.0005")  # `active_minutes` is rounded to 3 decimals
+SHOWN_PER_MART = 5
+CACHE_WRITE_SPLIT = ("cache_creation_5m_tokens", "cache_creation_1h_tokens")
+# SQL for the person behind a mart row; unresolved identities stay visible as such.
+ACCOUNT = "coalesce(users.user_account_id, 'unresolved user_key ' || mart.user_key)"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One compared column: the mart's SQL expression and the ground truth's CSV column."""
+
+    mart: str
+    truth: str
+    kind: str = "count"  # count | text | bool | money | exact | minutes | epoch_ms | optional
+
+    @classmethod
+    def same(cls, *names: str, kind: str = "count") -> tuple[Column, ...]:
+        """Columns named alike in the mart and in the ground truth."""
+        return tuple(cls(f"mart.{name}", name, kind) for name in names)
+
+
+@dataclass(frozen=True)
+class MartCheck:
+    """How one mart is compared: its key (mart SQL, truth column) pairs and its columns."""
+
+    mart: str
+    keys: tuple[tuple[str, str], ...]
+    columns: tuple[Column, ...]
+    # Mart rows absent from the ground truth are allowed when this SQL condition holds.
+    extra_rows_allowed_when: str = "false"
+
+
+def _iso_to_epoch_ms(value: str) -> int:
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
+
+
+def _decimal(value: object) -> Decimal:
+    return Decimal(str(value))
+
+
+def _equal(kind: str, want: str, got: object) -> bool:
+    """Whether a mart value matches a ground-truth CSV value under the column's rule."""
+    if kind == "text":
+        return (got if got is not None else "") == want
+    if kind == "optional":  # a count that is null where the truth is empty
+        return got is None if want == "" else got is not None and int(got) == int(want)
+    if got is None:
+        return False
+    if kind == "count":
+        return int(got) == int(want)
+    if kind == "bool":
+        return bool(got) == (want == "true")
+    if kind == "epoch_ms":
+        return int(got) == _iso_to_epoch_ms(want)
+    if kind == "minutes":
+        return abs(_decimal(got) - Decimal(want) / 60) <= MINUTES_TOLERANCE + EXACT_TOLERANCE
+    tolerance = MONEY_TOLERANCE if kind == "money" else EXACT_TOLERANCE
+    return abs(_decimal(got) - Decimal(want)) <= tolerance
+
+
+def _read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+class _Report:
+    """Differences per mart, shown a few at a time."""
+
+    def __init__(self) -> None:
+        self.problems: dict[str, list[str]] = defaultdict(list)
+
+    def add(self, mart: str, problem: str) -> None:
+        self.problems[mart].append(problem)
+
+    def lines(self) -> list[str]:
+        lines = []
+        for mart, problems in self.problems.items():
+            lines += [f"{mart}: {problem}" for problem in problems[:SHOWN_PER_MART]]
+            if len(problems) > SHOWN_PER_MART:
+                lines.append(f"{mart}: ... and {len(problems) - SHOWN_PER_MART} more differences")
+        return lines
+
+
+def _compare(
+    connection: duckdb.DuckDBPyConnection,
+    check: MartCheck,
+    expected: Iterable[dict[str, str]],
+    report: _Report,
+    *,
+    skip: Callable[[dict[str, str], Column], bool] = lambda row, column: False,
+) -> None:
+    """Compare one mart with its expected rows, key by key and column by column."""
+    mart = f"marts.{check.mart}"
+    selected = [sql for sql, _ in check.keys] + [column.mart for column in check.columns]
+    try:
+        rows = connection.execute(
+            f"select {', '.join(selected)}, ({check.extra_rows_allowed_when}) "
+            f"from {mart} as mart left join marts.dim_users as users using (user_key)"
+            if "users." in " ".join(selected)
+            else f"select {', '.join(selected)}, ({check.extra_rows_allowed_when}) "
+            f"from {mart} as mart"
+        ).fetchall()
+    except duckdb.Error as error:
+        report.add(mart, f"cannot be read: {str(error).splitlines()[0]}")
+        return
+    width = len(check.keys)
+    actual: dict[tuple, tuple] = {}
+    for row in rows:
+        key = tuple("" if value is None else str(value) for value in row[:width])
+        if key in actual:
+            report.add(mart, f"more than one row for {key}")
+        actual[key] = row[width:]
+    wanted = {tuple(row[truth] for _, truth in check.keys): row for row in expected}
+    for key in sorted(wanted.keys() - actual.keys()):
+        report.add(mart, f"missing row {key}")
+    for key in sorted(actual.keys() - wanted.keys()):
+        if not actual[key][-1]:
+            report.add(mart, f"row not in the ground truth {key}")
+    for key in sorted(wanted.keys() & actual.keys()):
+        for column, got in zip(check.columns, actual[key], strict=False):
+            want = wanted[key][column.truth]
+            if not skip(wanted[key], column) and not _equal(column.kind, want, got):
+                report.add(mart, f"{key} {column.mart.removeprefix('mart.')}: {got} != {want}")
+
+
+def _check_dim_users(
+    connection: duckdb.DuckDBPyConnection, users: list[dict[str, str]], report: _Report
+) -> None:
+    mart = "marts.dim_users"
+    try:
+        rows = connection.execute(
+            "select user_key, user_account_id, user_email, full_name, current_team_name,"
+            " is_in_directory from marts.dim_users"
+        ).fetchall()
+    except duckdb.Error as error:
+        report.add(mart, f"cannot be read: {str(error).splitlines()[0]}")
+        return
+    by_account: dict[str, tuple] = {}
+    for row in rows:
+        if row[1] is None:
+            report.add(mart, f"user_key {row[0]} has no account (email {row[2]})")
+        elif row[1] in by_account:
+            report.add(mart, f"more than one row for {row[1]}")
+        else:
+            by_account[row[1]] = row
+    wanted = {user["user_account_id"]: user for user in users}
+    for account_id in sorted(wanted.keys() - by_account.keys()):
+        report.add(mart, f"missing person {account_id}")
+    for account_id in sorted(by_account.keys() - wanted.keys()):
+        report.add(mart, f"person not in the directory {account_id}")
+    for account_id in sorted(wanted.keys() & by_account.keys()):
+        _, _, email, full_name, team_name, in_directory = by_account[account_id]
+        user = wanted[account_id]
+        for column, got, want in (
+            ("user_email", email, user["user_email"]),
+            ("full_name", full_name, user["full_name"]),
+            ("current_team_name", team_name, user["current_team_name"]),
+            ("is_in_directory", in_directory, True),
+        ):
+            if got != want:
+                report.add(mart, f"{account_id} {column}: {got} != {want}")
+
+
+def _check_totals(
+    connection: duckdb.DuckDBPyConnection,
+    user_daily: list[dict[str, str]],
+    report: _Report,
+) -> None:
+    """Every mart's total cost (and the event-grain marts' row counts) equals the truth's."""
+    cost = sum(Decimal(row["cost_usd"]) for row in user_daily)
+    api_requests = sum(int(row["api_requests"]) for row in user_daily)
+    tool_events = sum(int(row["tool_results"]) + int(row["tool_rejections"]) for row in user_daily)
+    for mart, expression, want, kind in (
+        ("fct_user_daily_activity", "sum(cost_usd)", cost, "money"),
+        ("fct_cost_daily", "sum(cost_usd)", cost, "money"),
+        ("fct_cost_daily", "sum(recomputed_cost_usd)", cost, "exact"),
+        ("fct_sessions", "sum(cost_usd)", cost, "money"),
+        ("fct_prompts", "sum(cost_usd)", cost, "money"),
+        ("fct_api_requests", "sum(cost_usd)", cost, "money"),
+        ("fct_cost_by_tool", "sum(cost_usd)", cost, "money"),
+        ("fct_team_cost_monthly", "sum(spend_usd)", cost, "money"),
+        ("fct_api_requests", "count(*)", api_requests, "count"),
+        ("fct_tool_calls", "count(*)", tool_events, "count"),
+    ):
+        try:
+            (got,) = connection.execute(f"select {expression} from marts.{mart}").fetchone()
+        except duckdb.Error as error:
+            report.add(f"marts.{mart}", f"cannot be read: {str(error).splitlines()[0]}")
+            continue
+        if not _equal(kind, str(want), got if got is not None else 0):
+            report.add(f"marts.{mart}", f"total {expression}: {got} != {want}")
+
+
+def _default_activities_since() -> date:
+    """The first UTC day whose Compliance activities a first pipeline run has landed."""
+    from ingestion.compliance_api.pull import pull_compliance
+
+    backfill_days = inspect.signature(pull_compliance).parameters["backfill_days"].default
+    return datetime.now(UTC).date() - timedelta(days=backfill_days - 1)
+
+
+USER_DAILY = MartCheck(
+    "fct_user_daily_activity",
+    keys=((ACCOUNT, "user_account_id"), ("cast(mart.activity_date as varchar)", "usage_date")),
+    columns=(
+        Column("mart.team_name", "team_name", "text"),
+        *Column.same("sessions", "prompts", "api_requests", "api_errors"),
+        Column("mart.tool_calls", "tool_results"),
+        Column("mart.tool_rejections", "tool_rejections"),
+        Column("mart.active_minutes", "active_seconds", "minutes"),
+        *Column.same(*TOKEN_KINDS),
+        *Column.same("cost_usd", "cowork_cost_usd", "claude_code_cost_usd", kind="money"),
+        *Column.same(*COMPLIANCE_COUNTS),
+    ),
+)
+COST_DAILY = MartCheck(
+    "fct_cost_daily",
+    keys=(
+        (ACCOUNT, "user_account_id"),
+        ("cast(mart.activity_date as varchar)", "usage_date"),
+        ("mart.model", "model"),
+    ),
+    columns=(
+        Column("mart.team_name", "team_name", "text"),
+        *Column.same("api_requests", *TOKEN_KINDS),
+        # Only clients that split cache writes by TTL send these: null otherwise.
+        *Column.same(*CACHE_WRITE_SPLIT, kind="optional"),
+        Column("mart.cost_usd", "cost_usd", "money"),
+        Column("mart.cost_usd_micros", "cost_usd_micros", "optional"),
+        Column("mart.recomputed_cost_usd", "cost_usd", "exact"),
+        Column("mart.cost_difference_usd", "zero", "money"),
+        Column("mart.cache_savings_usd", "cache_savings_usd", "exact"),
+        Column("mart.is_priced", "true", "bool"),
+    ),
+)
+SESSIONS = MartCheck(
+    "fct_sessions",
+    keys=(("mart.session_id", "session_id"),),
+    columns=(
+        Column(ACCOUNT, "user_account_id", "text"),
+        Column("mart.product", "product", "text"),
+        Column("epoch_ms(mart.started_at)", "first_event_at", "epoch_ms"),
+        Column("epoch_ms(mart.ended_at)", "last_event_at", "epoch_ms"),
+        Column("cast(mart.activity_date as varchar)", "activity_date", "text"),
+        Column("mart.is_resumed", "is_resumed", "bool"),
+        *Column.same("processes", "prompts", "api_requests", "api_errors", "tool_calls"),
+        *Column.same("tool_rejections", *TOKEN_KINDS),
+        Column("mart.active_seconds", "active_seconds", "exact"),
+        Column("mart.cost_usd", "cost_usd", "money"),
+    ),
+)
+PROMPTS = MartCheck(
+    "fct_prompts",
+    keys=(("mart.prompt_id", "prompt_id"),),
+    columns=(
+        Column("mart.session_id", "session_id", "text"),
+        Column(ACCOUNT, "user_account_id", "text"),
+        Column("mart.model", "model", "text"),
+        Column("epoch_ms(mart.prompted_at)", "prompted_at", "epoch_ms"),
+        Column("cast(mart.activity_date as varchar)", "activity_date", "text"),
+        *Column.same("prompt_length", "api_requests", "api_errors", "retry_attempts"),
+        *Column.same("tool_calls", "tool_rejections", "tool_failures", *TOKEN_KINDS),
+        Column("mart.cost_usd", "cost_usd", "money"),
+        Column("mart.wall_clock_ms", "wall_clock_ms"),
+        Column("mart.is_failed", "is_failed", "bool"),
+    ),
+)
+COST_BY_TOOL = MartCheck(
+    "fct_cost_by_tool",
+    keys=(
+        ("cast(mart.activity_date as varchar)", "usage_date"),
+        (ACCOUNT, "user_account_id"),
+        ("mart.tool_name", "tool_name"),
+        ("mart.mcp_server_name", "mcp_server_name"),
+    ),
+    columns=(
+        Column("mart.tool_calls", "tool_calls"),
+        Column("mart.attributed_requests", "attributed_requests", "money"),
+        Column("mart.cost_usd", "cost_usd", "money"),
+    ),
+)
+TEAM_MONTHLY = MartCheck(
+    "fct_team_cost_monthly",
+    keys=(("mart.team_name", "team_name"), ("cast(mart.month as varchar)", "month")),
+    columns=(Column("mart.spend_usd", "spend_usd", "money"),),
+    # Teams with a budget and no spend have rows too.
+    extra_rows_allowed_when="coalesce(mart.spend_usd, 0) = 0",
 )
 
 
-def _normalise(value: object) -> object:
-    return Decimal(str(value)) if value is not None else None
+def mart_mismatches(
+    serving_database: Path, ground_truth_dir: Path, *, activities_since: date | None = None
+) -> list[str]:
+    """Every difference between the marts and the generator's ground truth.
 
+    Compares `dim_users`, `fct_user_daily_activity`, `fct_cost_daily`, `fct_sessions`,
+    `fct_prompts`, `fct_cost_by_tool` and `fct_team_cost_monthly` row by row, and the total
+    cost of every mart (with `fct_api_requests` and `fct_tool_calls` row counts).
 
-def cost_daily_mismatches(serving_database: Path, ground_truth_dir: Path) -> list[str]:
-    """Every difference between `marts.fct_cost_daily` and `ground_truth/user_daily.csv`.
+    Args:
+        serving_database: the serving DuckDB file (schema `marts`).
+        ground_truth_dir: the generator's `ground_truth/` folder.
+        activities_since: first UTC day whose Compliance activities were landed; earlier
+            days are compared without the activity counts. By default, the first day a
+            first pipeline run back-fills (today minus the pull's back-fill window).
 
     Returns:
-        Human-readable differences; empty when the mart matches exactly (cost to the
-        nano-dollar, counts and tokens to the unit).
+        Human-readable differences, a few per mart with a count of the rest; empty when
+        every mart matches.
     """
-    with (ground_truth_dir / "user_daily.csv").open(newline="") as handle:
-        expected = {
-            (row["user_account_id"], row["usage_date"]): row for row in csv.DictReader(handle)
+    since = (activities_since or _default_activities_since()).isoformat()
+    truth = {
+        name: _read_csv(ground_truth_dir / f"{name}.csv")
+        for name in ("user_daily", "user_model_daily", "sessions", "prompts", "cost_by_tool")
+    }
+    teams = {(row["user_account_id"], row["usage_date"]): row for row in truth["user_daily"]}
+    # Days before the activity back-fill have no Compliance side in the warehouse.
+    user_daily = [
+        row for row in truth["user_daily"] if row["usage_date"] >= since or int(row["sessions"])
+    ]
+    cost_daily = [
+        {
+            **row,
+            "team_name": teams[row["user_account_id"], row["usage_date"]]["team_name"],
+            "zero": "0",
+            "true": "true",
         }
+        for row in truth["user_model_daily"]
+    ]
+    sessions = [
+        {
+            **row,
+            "activity_date": row["first_event_at"][:10],
+            "is_resumed": str(int(row["processes"]) > 1).lower(),
+        }
+        for row in truth["sessions"]
+    ]
+    prompts = [{**row, "activity_date": row["prompted_at"][:10]} for row in truth["prompts"]]
+    monthly: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    for row in _read_csv(ground_truth_dir / "team_daily.csv"):
+        monthly[row["team_name"], row["usage_date"][:8] + "01"] += Decimal(row["cost_usd"])
+    team_monthly = [
+        {"team_name": team, "month": month, "spend_usd": str(spend)}
+        for (team, month), spend in monthly.items()
+    ]
+    report = _Report()
     with duckdb.connect(str(serving_database), read_only=True) as connection:
-        columns = ", ".join(COMPARED_COLUMNS)
-        cursor = connection.execute(
-            f"select user_account_id, usage_date::varchar, {columns} from marts.fct_cost_daily"
+        _check_dim_users(connection, _read_csv(ground_truth_dir / "users.csv"), report)
+        _compare(
+            connection,
+            USER_DAILY,
+            user_daily,
+            report,
+            skip=lambda row, column: (
+                column.truth in COMPLIANCE_COUNTS and row["usage_date"] < since
+            ),
         )
-        actual = {
-            (row[0], row[1]): dict(zip(COMPARED_COLUMNS, row[2:], strict=True))
-            for row in cursor.fetchall()
-        }
-    problems = [f"missing from mart: {key}" for key in sorted(expected.keys() - actual.keys())]
-    problems += [f"not in ground truth: {key}" for key in sorted(actual.keys() - expected.keys())]
-    for key in sorted(expected.keys() & actual.keys()):
-        for column in COMPARED_COLUMNS:
-            want, got = _normalise(expected[key][column]), _normalise(actual[key][column])
-            if want != got:
-                problems.append(f"{key} {column}: mart {got} != truth {want}")
-    return problems
+        _compare(connection, COST_DAILY, cost_daily, report)
+        _compare(connection, SESSIONS, sessions, report)
+        _compare(connection, PROMPTS, prompts, report)
+        _compare(connection, COST_BY_TOOL, truth["cost_by_tool"], report)
+        _compare(connection, TEAM_MONTHLY, team_monthly, report)
+        _check_totals(connection, truth["user_daily"], report)
+    return report.lines()

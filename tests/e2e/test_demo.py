@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from simulation.verify import cost_daily_mismatches
+from simulation.verify import mart_mismatches
 
 pytestmark = pytest.mark.e2e
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
@@ -47,10 +47,10 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess
     return data_dir, completed
 
 
-def test_cost_mart_matches_ground_truth_exactly(demo_run) -> None:
+def test_marts_match_ground_truth_exactly(demo_run) -> None:
     data_dir, _ = demo_run
     serving = data_dir / "serving" / "warehouse.duckdb"
-    assert cost_daily_mismatches(serving, data_dir / "simulated" / "ground_truth") == []
+    assert mart_mismatches(serving, data_dir / "simulated" / "ground_truth") == []
     with (data_dir / "simulated" / "ground_truth" / "user_daily.csv").open() as handle:
         truth_total = sum(Decimal(row["cost_usd"]) for row in csv.DictReader(handle))
     with duckdb.connect(str(serving), read_only=True) as connection:
@@ -79,7 +79,18 @@ def test_serving_database_holds_the_marts_schema_only(demo_run) -> None:
         tables = connection.execute(
             "select schema_name, table_name from duckdb_tables() order by all"
         ).fetchall()
-    assert tables == [("marts", "fct_cost_daily")]
+    assert {schema for schema, _ in tables} == {"marts"}
+    assert {
+        "dim_users",
+        "fct_user_daily_activity",
+        "fct_cost_daily",
+        "fct_sessions",
+        "fct_prompts",
+        "fct_api_requests",
+        "fct_tool_calls",
+        "fct_cost_by_tool",
+        "fct_team_cost_monthly",
+    } <= {table for _, table in tables}
 
 
 def test_rerunning_the_pipeline_lands_nothing_new_and_keeps_the_numbers(demo_run) -> None:
@@ -99,7 +110,7 @@ def test_rerunning_the_pipeline_lands_nothing_new_and_keeps_the_numbers(demo_run
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert (
-        cost_daily_mismatches(
+        mart_mismatches(
             data_dir / "serving" / "warehouse.duckdb", data_dir / "simulated" / "ground_truth"
         )
         == []
