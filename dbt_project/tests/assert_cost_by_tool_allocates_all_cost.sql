@@ -5,13 +5,19 @@
 with
 
 attributed as (
-    select activity_date, sum(cost_usd) as cost_usd, sum(attributed_requests) as requests
+    select
+        activity_date,
+        sum(cost_usd) as cost_usd,
+        sum(attributed_requests) as requests
     from {{ ref('fct_cost_by_tool') }}
     group by activity_date
 ),
 
 requested as (
-    select activity_date, sum(cost_usd) as cost_usd, count(*) as requests
+    select
+        activity_date,
+        sum(cost_usd) as cost_usd,
+        count(*) as requests
     from {{ ref('fct_api_requests') }}
     group by activity_date
 )

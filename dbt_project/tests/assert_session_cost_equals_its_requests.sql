@@ -4,7 +4,9 @@
 with
 
 requests as (
-    select session_id, sum(cost_usd) as cost_usd
+    select
+        session_id,
+        sum(cost_usd) as cost_usd
     from {{ ref('fct_api_requests') }}
     group by session_id
 )

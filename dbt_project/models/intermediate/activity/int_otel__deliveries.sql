@@ -21,7 +21,8 @@ final as (
         count(*) as landed_rows,
         count(distinct event_id) as distinct_events,
         count(distinct case
-            when landed_at > day_first_landed_at
+            when
+                landed_at > day_first_landed_at
                 + interval '{{ var("late_arrival_hours") }} hours'
                 then event_id
         end) as late_arrivals

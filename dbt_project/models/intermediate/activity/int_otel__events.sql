@@ -1,7 +1,7 @@
 {#- Staged events with the person they belong to (`user_key`). -#}
 
 select
-    events.*,
+    events.*,  -- noqa: AM04
     fingerprints.user_key
 from {{ ref('stg_otel__events') }} as events
 inner join {{ ref('int_identity__fingerprints') }} as fingerprints

@@ -30,7 +30,9 @@ openers as (
 ),
 
 first_models as (
-    select prompt_id, model
+    select
+        prompt_id,
+        model
     from events
     where event_name in ('api_request', 'api_error') and model is not null
     qualify row_number() over (

@@ -19,7 +19,11 @@ gaps as (
 
 -- A session belongs to the person who started it (a shared session id is not expected).
 owners as (
-    select session_id, user_key, product, event_date as started_on
+    select
+        session_id,
+        user_key,
+        product,
+        event_date as started_on
     from events
     qualify row_number() over (
         partition by session_id order by event_at, event_sequence, event_id

@@ -12,7 +12,11 @@ events as (
 ),
 
 details as (
-    select event_id, mcp_server_name, skill_name from {{ ref('stg_otel__content') }}
+    select
+        event_id,
+        mcp_server_name,
+        skill_name
+    from {{ ref('stg_otel__content') }}
 ),
 
 final as (

@@ -4,10 +4,14 @@
 with
 
 active_days as (
-    select distinct user_key, event_date as activity_date
+    select distinct
+        user_key,
+        event_date as activity_date
     from {{ ref('int_otel__events') }}
     union
-    select distinct md5('account:' || user_account_id), activity_date
+    select distinct
+        md5('account:' || user_account_id) as user_key,
+        activity_date
     from {{ ref('stg_compliance_api__activities') }}
     where user_account_id is not null
 ),

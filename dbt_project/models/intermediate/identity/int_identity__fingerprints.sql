@@ -28,7 +28,10 @@ observed as (
 ),
 
 directory as (
-    select user_account_id, user_email from {{ ref('stg_compliance_api__users') }}
+    select
+        user_account_id,
+        user_email
+    from {{ ref('stg_compliance_api__users') }}
 ),
 
 -- One account per uuid, per e-mail and per device; ties broken by most events, then id.
@@ -39,17 +42,25 @@ uuid_accounts as (
     from observed
     where user_account_uuid is not null and user_account_id is not null
     qualify row_number() over (
-        partition by user_account_uuid order by events desc, user_account_id
+        partition by user_account_uuid order by events desc, user_account_id asc
     ) = 1
 ),
 
 email_candidates as (
     -- The directory is authoritative for e-mails; events only fill in where it is silent.
-    select user_email, user_account_id, 0 as preference, 0 as events
+    select
+        user_email,
+        user_account_id,
+        0 as preference,
+        0 as events
     from directory
     where user_email is not null
     union all
-    select user_email, user_account_id, 1 as preference, events
+    select
+        user_email,
+        user_account_id,
+        1 as preference,
+        events
     from observed
     where user_email is not null and user_account_id is not null
 ),
@@ -60,7 +71,7 @@ email_accounts as (
         user_account_id
     from email_candidates
     qualify row_number() over (
-        partition by user_email order by preference, events desc, user_account_id
+        partition by user_email order by preference asc, events desc, user_account_id asc
     ) = 1
 ),
 

@@ -51,7 +51,7 @@ otel_latest as (
         from fingerprints
         window latest_first as (
             partition by person_id
-            order by last_seen_at desc, identity_fingerprint
+            order by last_seen_at desc, identity_fingerprint asc
             rows between unbounded preceding and unbounded following
         )
     ) as ranked

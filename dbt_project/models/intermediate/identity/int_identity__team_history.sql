@@ -16,10 +16,13 @@ events as (
 ),
 
 fingerprints as (
-    select identity_fingerprint, user_key from {{ ref('int_identity__fingerprints') }}
+    select
+        identity_fingerprint,
+        user_key
+    from {{ ref('int_identity__fingerprints') }}
 ),
 
-groups as (
+team_groups as (
     select
         group_id,
         group_name,
@@ -40,7 +43,7 @@ tagged_days as (
     where events.tag_team_id is not null
     qualify row_number() over (
         partition by fingerprints.user_key, events.event_date
-        order by events.event_at desc, events.event_id
+        order by events.event_at desc, events.event_id asc
     ) = 1
 ),
 
@@ -48,31 +51,41 @@ tagged_named as (
     select
         tagged_days.user_key,
         tagged_days.day,
-        coalesce(groups.group_name, tagged_days.tag_team_id) as team_name
+        coalesce(team_groups.group_name, tagged_days.tag_team_id) as team_name
     from tagged_days
-    left join groups on tagged_days.tag_team_id = groups.group_slug
+    left join team_groups on tagged_days.tag_team_id = team_groups.group_slug
 ),
 
--- One membership per person and snapshot day (a person in several groups: the first by
+-- One membership per person and snapshot day (a person in several team_groups: the first by
 -- name, deterministically).
 directory_days as (
     select
         md5('account:' || members.user_account_id) as user_key,
         members.snapshot_date as day,
-        groups.group_name as team_name
+        team_groups.group_name as team_name
     from {{ ref('stg_compliance_api__group_members') }} as members
-    inner join groups on members.group_id = groups.group_id
+    inner join team_groups on members.group_id = team_groups.group_id
     qualify row_number() over (
         partition by members.user_account_id, members.snapshot_date
-        order by groups.group_name, groups.group_id
+        order by team_groups.group_name, team_groups.group_id
     ) = 1
 ),
 
 observations as (
-    select user_key, day, team_name, 'resource_tags' as source, 1 as precedence
+    select
+        user_key,
+        day,
+        team_name,
+        'resource_tags' as source,
+        1 as precedence
     from tagged_named
     union all
-    select user_key, day, team_name, 'directory' as source, 2 as precedence
+    select
+        user_key,
+        day,
+        team_name,
+        'directory' as source,
+        2 as precedence
     from directory_days
 ),
 

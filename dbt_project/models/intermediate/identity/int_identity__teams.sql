@@ -7,7 +7,7 @@ history as (
     select distinct team_name from {{ ref('int_identity__team_history') }}
 ),
 
-groups as (
+team_groups as (
     select
         group_id,
         group_name,
@@ -17,12 +17,12 @@ groups as (
 
 tags as (
     select
-        coalesce(groups.group_name, events.tag_team_id) as team_name,
+        coalesce(team_groups.group_name, events.tag_team_id) as team_name,
         events.tag_department,
         events.tag_cost_center,
         count(*) as events
     from {{ ref('stg_otel__events') }} as events
-    left join groups on events.tag_team_id = groups.group_slug
+    left join team_groups on events.tag_team_id = team_groups.group_slug
     where events.tag_team_id is not null
     group by 1, 2, 3
 ),
@@ -31,18 +31,18 @@ tag_attributes as (
     select * from tags
     qualify row_number() over (
         partition by team_name
-        order by events desc, tag_department nulls last, tag_cost_center nulls last
+        order by events desc, tag_department asc nulls last, tag_cost_center asc nulls last
     ) = 1
 ),
 
 final as (
     select
         history.team_name,
-        groups.group_id,
+        team_groups.group_id,
         tag_attributes.tag_department as department,
         tag_attributes.tag_cost_center as cost_center
     from history
-    left join groups on history.team_name = groups.group_name
+    left join team_groups on history.team_name = team_groups.group_name
     left join tag_attributes on history.team_name = tag_attributes.team_name
 )
 

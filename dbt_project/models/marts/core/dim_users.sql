@@ -6,13 +6,21 @@ people as (
 
 -- The team of each person's latest active day; else the directory's latest membership.
 latest_active_team as (
-    select user_key, team_name, department, cost_center
+    select
+        user_key,
+        team_name,
+        department,
+        cost_center
     from {{ ref('int_identity__daily_teams') }}
     qualify row_number() over (partition by user_key order by activity_date desc) = 1
 ),
 
 open_team as (
-    select history.user_key, history.team_name, teams.department, teams.cost_center
+    select
+        history.user_key,
+        history.team_name,
+        teams.department,
+        teams.cost_center
     from {{ ref('int_identity__team_history') }} as history
     left join {{ ref('int_identity__teams') }} as teams on history.team_name = teams.team_name
     where history.valid_to is null

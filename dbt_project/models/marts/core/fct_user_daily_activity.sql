@@ -61,13 +61,19 @@ compliance_daily as (
         count(*) filter (where activity_type like '%login_succeeded') as logins
     from {{ ref('stg_compliance_api__activities') }}
     where user_account_id is not null
-    group by 1, 2
+    group by user_account_id, activity_date
 ),
 
 user_days as (
-    select user_key, activity_date from otel_daily
+    select
+        user_key,
+        activity_date
+    from otel_daily
     union
-    select user_key, activity_date from compliance_daily
+    select
+        user_key,
+        activity_date
+    from compliance_daily
 ),
 
 final as (

@@ -8,7 +8,10 @@ allocation as (
 ),
 
 tool_calls as (
-    select tool_call_id, mcp_server_name from {{ ref('int_otel__tool_calls') }}
+    select
+        tool_call_id,
+        mcp_server_name
+    from {{ ref('int_otel__tool_calls') }}
 ),
 
 grouped as (

@@ -9,19 +9,14 @@ events as (
 ),
 
 known_event_names as (
-    select event_name from (
-        values
-        ('user_prompt'), ('assistant_response'), ('api_request'), ('api_error'),
-        ('tool_result'), ('tool_decision'), ('api_retries_exhausted'), ('api_refusal'),
-        ('subagent_completed'), ('permission_mode_changed'), ('mcp_server_connection'),
-        ('skill_activated'), ('plugin_loaded'), ('compaction'), ('hook_started'),
-        ('hook_completed'), ('internal_error'), ('managed_settings_resolved'),
-        ('retention_sweep')
-    ) as known (event_name)
+    select event_name from {{ ref('otel_event_names') }}
 ),
 
 gaps as (
-    select event_id, missing_before from {{ ref('int_otel__event_gaps') }}
+    select
+        event_id,
+        missing_before
+    from {{ ref('int_otel__event_gaps') }}
 ),
 
 otel as (

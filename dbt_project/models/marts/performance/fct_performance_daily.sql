@@ -8,7 +8,11 @@
 with
 
 requests as (
-    select model, event_date, duration_ms, ttft_ms
+    select
+        model,
+        event_date,
+        duration_ms,
+        ttft_ms
     from {{ ref('int_otel__events') }}
     where event_name = 'api_request'
 ),

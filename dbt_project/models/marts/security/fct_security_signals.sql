@@ -165,12 +165,17 @@ otlp_settings as (
 ),
 
 otel_days as (
-    select user_key, activity_date, api_requests + prompts + tool_calls as otel_events
+    select
+        user_key,
+        activity_date,
+        api_requests + prompts + tool_calls as otel_events
     from {{ ref('fct_user_daily_activity') }}
 ),
 
 first_otel_days as (
-    select user_key, min(activity_date) as first_otel_day
+    select
+        user_key,
+        min(activity_date) as first_otel_day
     from otel_days
     where otel_events > 0
     group by user_key
@@ -184,7 +189,7 @@ cowork_feed_days as (
         count(*) as feed_activities
     from activities
     where activity_type like 'cowork\_%' escape '\' and user_account_id is not null
-    group by 1, 2
+    group by user_account_id, activity_date
 ),
 
 telemetry_silent as (

@@ -25,7 +25,7 @@ daily_client as (
     from {{ ref('stg_compliance_api__activities') }}
     where user_account_id is not null and ip_address is not null
     qualify row_number() over (
-        partition by user_account_id, activity_date order by activity_at desc, activity_id
+        partition by user_account_id, activity_date order by activity_at desc, activity_id asc
     ) = 1
 ),
 

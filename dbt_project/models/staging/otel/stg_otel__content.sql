@@ -4,13 +4,19 @@
 with
 
 split_off as (
-    select event_id, tool_input, tool_parameters
+    select
+        event_id,
+        tool_input,
+        tool_parameters
     from {{ source('otel', 'content') }}
     where tool_input is not null or tool_parameters is not null
 ),
 
 in_place as (
-    select event_id, tool_input, tool_parameters
+    select
+        event_id,
+        tool_input,
+        tool_parameters
     from {{ source('otel', 'events') }}
     where
         event_name in ('tool_result', 'tool_decision')
