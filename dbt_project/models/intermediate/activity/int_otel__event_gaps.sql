@@ -1,3 +1,5 @@
+{{ config(materialized='table') }}
+
 {#- For each event, the time since the previous event of its session, and whether it opens
     a new client process. Active time is the sum of gaps no longer than
     `session_idle_gap_seconds` (the clients' own active-time fields are not trusted); a gap

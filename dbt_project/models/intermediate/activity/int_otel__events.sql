@@ -1,3 +1,5 @@
+{{ config(materialized='table') }}
+
 {#- Staged events with the person they belong to (`user_key`). -#}
 
 select

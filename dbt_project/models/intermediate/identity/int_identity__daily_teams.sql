@@ -1,3 +1,5 @@
+{{ config(materialized='table') }}
+
 {#- The team of each person on each day they were active in either source: the interval of
     the team history covering that day with the best precedence. -#}
 

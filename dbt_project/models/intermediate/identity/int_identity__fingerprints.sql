@@ -1,3 +1,5 @@
+{{ config(materialized='table') }}
+
 {#- Identity resolution: every distinct combination of identifiers a client sent (one
     `identity_fingerprint`) resolved to one person, by this precedence:
       1. `user.account_id` (the Compliance user id) when sent;
