@@ -9,7 +9,7 @@
 {%- endmacro %}
 
 {% macro duckdb__json_text(column, key) -%}
-    json_extract_string(try_cast({{ column }} as json), '$."{{ key }}"')
+    json_extract_string({{ column }}, '$."{{ key }}"')
 {%- endmacro %}
 
 {% macro spark__json_text(column, key) -%}

@@ -1,6 +1,7 @@
 {#- Delivery quality per event day and client stream, from the landed rows themselves
     (before deduplication): how many copies arrived, and how many records were late (landed
-    more than `late_arrival_hours` after the first landing of their day). -#}
+    more than `late_arrival_hours` after the first landing of their day). A view: the daily
+    health model reads only the days it rebuilds. -#}
 
 with
 
@@ -9,25 +10,33 @@ landed as (
         event_date,
         service_name,
         event_id,
-        landed_at,
-        min(landed_at) over (partition by event_date) as day_first_landed_at
+        landed_at
     from {{ source('otel', 'events') }}
+),
+
+day_first_landings as (
+    select
+        event_date,
+        min(landed_at) as first_landed_at
+    from landed
+    group by event_date
 ),
 
 final as (
     select
-        event_date,
-        {{ product_of_service('service_name') }} as product,
+        landed.event_date,
+        {{ product_of_service('landed.service_name') }} as product,
         count(*) as landed_rows,
-        count(distinct event_id) as distinct_events,
+        count(distinct landed.event_id) as distinct_events,
         count(distinct case
             when
-                landed_at > day_first_landed_at
+                landed.landed_at > day_first_landings.first_landed_at
                 + interval '{{ var("late_arrival_hours") }} hours'
-                then event_id
+                then landed.event_id
         end) as late_arrivals
     from landed
-    group by 1, 2
+    inner join day_first_landings on landed.event_date = day_first_landings.event_date
+    group by landed.event_date, {{ product_of_service('landed.service_name') }}
 )
 
 select * from final

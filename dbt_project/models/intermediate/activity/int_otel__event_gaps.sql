@@ -1,10 +1,19 @@
-{{ config(materialized='table') }}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='session_id',
+    )
+}}
 
 {#- For each event, the time since the previous event of its session, and whether it opens
     a new client process. Active time is the sum of gaps no longer than
     `session_idle_gap_seconds` (the clients' own active-time fields are not trusted); a gap
     belongs to the day of the event that ends it. A resumed session runs in a new process
-    whose `event.sequence` restarts, so a sequence that goes backwards opens a process. -#}
+    whose `event.sequence` restarts, so a sequence that goes backwards opens a process.
+    Incremental: whole sessions with an event on a changed day are recomputed. -#}
+
+-- depends_on: {{ ref('int_identity__fingerprint_keys') }}
 
 with
 
@@ -12,16 +21,21 @@ events as (
     select
         event_id,
         session_id,
-        user_key,
+        identity_fingerprint,
+        product,
         event_at,
         event_date,
         event_sequence,
         lag(event_at) over session_order as previous_event_at,
         lag(event_sequence) over session_order as previous_sequence
-    from {{ ref('int_otel__events') }}
-    where session_id is not null
+    from {{ ref('stg_otel__events') }}
+    where
+        session_id is not null
+    {% if is_incremental() %}
+            and session_id in ({{ changed_keys('session_id') }})
+        {% endif %}
     window session_order as (
-        partition by session_id order by event_at, event_sequence, event_id
+        partition by session_id order by event_at asc, event_sequence asc, event_id asc
     )
 ),
 
@@ -29,14 +43,11 @@ final as (
     select
         event_id,
         session_id,
-        user_key,
+        identity_fingerprint,
+        product,
         event_at,
         event_date,
         event_sequence,
-        cast(
-            coalesce({{ seconds_between('previous_event_at', 'event_at') }}, 0)
-            as decimal(18, 3)
-        ) as gap_seconds,
         case
             when previous_event_at is null then 0
             when
@@ -45,13 +56,15 @@ final as (
                 then cast({{ seconds_between('previous_event_at', 'event_at') }} as decimal(18, 3))
             else 0
         end as active_seconds,
-        previous_event_at is null or event_sequence < previous_sequence as opens_process,
+        coalesce(previous_event_at is null or event_sequence < previous_sequence, false)
+            as opens_process,
         -- Sequence numbers skipped inside one process: records lost on the way.
         case
             when previous_sequence is not null and event_sequence > previous_sequence + 1
                 then event_sequence - previous_sequence - 1
             else 0
-        end as missing_before
+        end as missing_before,
+        {{ run_started() }} as rebuilt_at
     from events
 )
 

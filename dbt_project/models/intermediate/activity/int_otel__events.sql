@@ -1,5 +1,3 @@
-{{ config(materialized='table') }}
-
 {#- Staged events with the person they belong to (`user_key`). -#}
 
 select

@@ -1,5 +1,3 @@
-{{ config(materialized='table') }}
-
 {#- One row per tool call: each `tool_result`, plus each `tool_decision` that rejected a
     call (a rejected call has no result). MCP tools are named `mcp__<server>__<tool>`; the
     server also comes from `tool_parameters` when the client sent them. -#}

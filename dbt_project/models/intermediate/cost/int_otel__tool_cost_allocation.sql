@@ -1,10 +1,22 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='prompt_id',
+    )
+}}
+
 {#- How each API request's cost is attributed to tools. A request is what the model did
     after reading the results of the tools it had asked for, so its cost goes to the
     `tool_result`s of the same prompt that lie between the previous api_request of that
     prompt and this one (ordered by event time, then event.sequence), split evenly. A
     request that consumed no tool result (the first of a prompt, or one after a rejected
     call) is attributed to the pseudo-tool `(model)`. One row per (request, tool result)
-    pair, or (request, `(model)`). -#}
+    pair, or (request, `(model)`). Incremental: prompts with an event on a changed day are
+    recomputed. -#}
+
+-- depends_on: {{ ref('stg_otel__events') }}
+-- depends_on: {{ ref('int_identity__fingerprint_keys') }}
 
 with
 
@@ -25,7 +37,12 @@ steps as (
             rows unbounded preceding
         ) as requests_so_far
     from {{ ref('int_otel__events') }}
-    where event_name in ('api_request', 'tool_result') and prompt_id is not null
+    where
+        event_name in ('api_request', 'tool_result')
+        and prompt_id is not null
+    {% if is_incremental() %}
+            and prompt_id in ({{ changed_keys('prompt_id') }})
+        {% endif %}
 ),
 
 requests as (
@@ -54,6 +71,7 @@ tool_results as (
 consumed as (
     select
         requests.api_request_id,
+        requests.prompt_id,
         requests.user_key,
         requests.event_date,
         requests.cost_usd,
@@ -71,6 +89,8 @@ consumed as (
 unprompted as (
     select
         event_id as api_request_id,
+        -- Unprompted requests share one key per day, so a day's rebuild replaces them.
+        '(no prompt)|' || cast(event_date as varchar) as prompt_id,
         user_key,
         event_date,
         cost_usd,
@@ -78,12 +98,18 @@ unprompted as (
         '(model)' as tool_name,
         1 as shares
     from {{ ref('int_otel__events') }}
-    where event_name = 'api_request' and prompt_id is null
+    where
+        event_name = 'api_request'
+        and prompt_id is null
+    {% if is_incremental() %}
+            and event_date in ({{ changed_event_days() }})
+        {% endif %}
 ),
 
-final as (
+allocated as (
     select
         api_request_id,
+        prompt_id,
         tool_call_id,
         user_key,
         event_date as activity_date,
@@ -94,6 +120,7 @@ final as (
     union all
     select
         api_request_id,
+        prompt_id,
         tool_call_id,
         user_key,
         event_date as activity_date,
@@ -101,6 +128,16 @@ final as (
         cast(1 as decimal(18, 9)) as request_share,
         cast(cost_usd as decimal(38, 9)) as cost_usd
     from unprompted
+),
+
+final as (
+    select
+        allocated.*,
+        tool_calls.mcp_server_name,
+        {{ run_started() }} as rebuilt_at
+    from allocated
+    left join {{ ref('int_otel__tool_calls') }} as tool_calls
+        on allocated.tool_call_id = tool_calls.tool_call_id
 )
 
 select * from final

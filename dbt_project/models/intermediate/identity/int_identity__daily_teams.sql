@@ -9,7 +9,7 @@ active_days as (
     select distinct
         user_key,
         event_date as activity_date
-    from {{ ref('int_otel__events') }}
+    from {{ ref('int_otel__daily_activity') }}
     union
     select distinct
         md5('account:' || user_account_id) as user_key,

@@ -11,17 +11,6 @@
 
 with
 
-events as (
-    select * from {{ ref('stg_otel__events') }}
-),
-
-fingerprints as (
-    select
-        identity_fingerprint,
-        user_key
-    from {{ ref('int_identity__fingerprints') }}
-),
-
 team_groups as (
     select
         group_id,
@@ -30,33 +19,16 @@ team_groups as (
     from {{ ref('stg_compliance_api__groups') }}
 ),
 
--- The team each person's clients tagged each day (the latest tag of the day wins).
-tagged_days as (
-    select
-        fingerprints.user_key,
-        events.event_date as day,
-        events.tag_team_id,
-        events.tag_department,
-        events.tag_cost_center
-    from events
-    inner join fingerprints on events.identity_fingerprint = fingerprints.identity_fingerprint
-    where events.tag_team_id is not null
-    qualify row_number() over (
-        partition by fingerprints.user_key, events.event_date
-        order by events.event_at desc, events.event_id asc
-    ) = 1
-),
-
 tagged_named as (
     select
         tagged_days.user_key,
-        tagged_days.day,
+        tagged_days.event_date as day,
         coalesce(team_groups.group_name, tagged_days.tag_team_id) as team_name
-    from tagged_days
+    from {{ ref('int_otel__daily_tags') }} as tagged_days
     left join team_groups on tagged_days.tag_team_id = team_groups.group_slug
 ),
 
--- One membership per person and snapshot day (a person in several team_groups: the first by
+-- One membership per person and snapshot day (a person in several groups: the first by
 -- name, deterministically).
 directory_days as (
     select

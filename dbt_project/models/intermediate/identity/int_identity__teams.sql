@@ -17,13 +17,12 @@ team_groups as (
 
 tags as (
     select
-        coalesce(team_groups.group_name, events.tag_team_id) as team_name,
-        events.tag_department,
-        events.tag_cost_center,
-        count(*) as events
-    from {{ ref('stg_otel__events') }} as events
-    left join team_groups on events.tag_team_id = team_groups.group_slug
-    where events.tag_team_id is not null
+        coalesce(team_groups.group_name, tags.tag_team_id) as team_name,
+        tags.tag_department,
+        tags.tag_cost_center,
+        sum(tags.tagged_events) as events
+    from {{ ref('int_otel__daily_tags') }} as tags
+    left join team_groups on tags.tag_team_id = team_groups.group_slug
     group by 1, 2, 3
 ),
 

@@ -1,3 +1,14 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='activity_date',
+    )
+}}
+
+-- depends_on: {{ ref('stg_otel__events') }}
+-- depends_on: {{ ref('int_identity__fingerprint_keys') }}
+
 select
     event_id as api_request_id,
     request_id,
@@ -20,6 +31,11 @@ select
     cost_usd,
     cost_usd_micros,
     duration_ms,
-    ttft_ms
+    ttft_ms,
+    {{ run_started() }} as rebuilt_at
 from {{ ref('int_otel__events') }}
-where event_name = 'api_request'
+where
+    event_name = 'api_request'
+{% if is_incremental() %}
+        and event_date in ({{ changed_event_days() }})
+    {% endif %}

@@ -1,3 +1,14 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='activity_date',
+    )
+}}
+
+-- depends_on: {{ ref('stg_otel__events') }}
+-- depends_on: {{ ref('int_identity__fingerprint_keys') }}
+
 select
     tool_call_id,
     session_id,
@@ -15,5 +26,9 @@ select
     is_success,
     duration_ms,
     result_size_bytes,
-    error_type
+    error_type,
+    {{ run_started() }} as rebuilt_at
 from {{ ref('int_otel__tool_calls') }}
+{% if is_incremental() %}
+    where activity_date in ({{ changed_event_days() }})
+{% endif %}

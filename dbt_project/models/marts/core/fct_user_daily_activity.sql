@@ -1,50 +1,33 @@
 with
 
-events as (
-    select * from {{ ref('int_otel__events') }}
-),
-
+-- OTel activity was aggregated per person, day and product upstream (incrementally).
 otel_daily as (
     select
         user_key,
         event_date as activity_date,
-        count(distinct session_id) as sessions,
-        count(*) filter (where event_name = 'user_prompt') as prompts,
-        count(*) filter (where event_name = 'api_request') as api_requests,
-        count(*) filter (where event_name = 'api_error') as api_errors,
-        count(*) filter (where event_name = 'tool_result') as tool_calls,
-        count(*) filter (
-            where event_name = 'tool_decision' and decision = 'reject'
-        ) as tool_rejections,
-        coalesce(sum(input_tokens) filter (where event_name = 'api_request'), 0)
-            as input_tokens,
-        coalesce(sum(output_tokens) filter (where event_name = 'api_request'), 0)
-            as output_tokens,
-        coalesce(sum(cache_read_tokens) filter (where event_name = 'api_request'), 0)
-            as cache_read_tokens,
-        coalesce(sum(cache_creation_tokens) filter (where event_name = 'api_request'), 0)
-            as cache_creation_tokens,
-        -- Cost comes from api_request events only; the cost metric would double count it.
-        coalesce(sum(cost_usd) filter (where event_name = 'api_request'), 0) as cost_usd,
-        coalesce(
-            sum(cost_usd) filter (where event_name = 'api_request' and product = 'cowork'), 0
-        ) as cowork_cost_usd,
-        coalesce(
-            sum(cost_usd) filter (
-                where event_name = 'api_request' and product = 'claude_code'
-            ),
-            0
-        ) as claude_code_cost_usd
-    from events
+        sum(prompts) as prompts,
+        sum(api_requests) as api_requests,
+        sum(api_errors) as api_errors,
+        sum(tool_calls) as tool_calls,
+        sum(tool_rejections) as tool_rejections,
+        sum(input_tokens) as input_tokens,
+        sum(output_tokens) as output_tokens,
+        sum(cache_read_tokens) as cache_read_tokens,
+        sum(cache_creation_tokens) as cache_creation_tokens,
+        sum(cost_usd) as cost_usd,
+        sum(case when product = 'cowork' then cost_usd else 0 end) as cowork_cost_usd,
+        sum(case when product = 'claude_code' then cost_usd else 0 end) as claude_code_cost_usd,
+        sum(active_seconds) as active_seconds
+    from {{ ref('int_otel__daily_activity') }}
     group by user_key, event_date
 ),
 
-active_daily as (
+daily_sessions as (
     select
         user_key,
         event_date as activity_date,
-        sum(active_seconds) as active_seconds
-    from {{ ref('int_otel__event_gaps') }}
+        count(distinct session_id) as sessions
+    from {{ ref('int_otel__daily_sessions') }}
     group by user_key, event_date
 ),
 
@@ -83,9 +66,9 @@ final as (
         user_days.user_key,
         user_days.activity_date,
         teams.team_name,
-        cast(coalesce(otel_daily.sessions, 0) as bigint) as sessions,
+        cast(coalesce(daily_sessions.sessions, 0) as bigint) as sessions,
         cast(coalesce(otel_daily.prompts, 0) as bigint) as prompts,
-        cast(coalesce(active_daily.active_seconds, 0) / 60 as decimal(18, 3)) as active_minutes,
+        cast(coalesce(otel_daily.active_seconds, 0) / 60 as decimal(18, 3)) as active_minutes,
         cast(coalesce(otel_daily.api_requests, 0) as bigint) as api_requests,
         cast(coalesce(otel_daily.api_errors, 0) as bigint) as api_errors,
         cast(coalesce(otel_daily.tool_calls, 0) as bigint) as tool_calls,
@@ -109,10 +92,10 @@ final as (
         on
             user_days.user_key = otel_daily.user_key
             and user_days.activity_date = otel_daily.activity_date
-    left join active_daily
+    left join daily_sessions
         on
-            user_days.user_key = active_daily.user_key
-            and user_days.activity_date = active_daily.activity_date
+            user_days.user_key = daily_sessions.user_key
+            and user_days.activity_date = daily_sessions.activity_date
     left join compliance_daily
         on
             user_days.user_key = compliance_daily.user_key

@@ -3,29 +3,17 @@
 
 with
 
-allocation as (
-    select * from {{ ref('int_otel__tool_cost_allocation') }}
-),
-
-tool_calls as (
-    select
-        tool_call_id,
-        mcp_server_name
-    from {{ ref('int_otel__tool_calls') }}
-),
-
 grouped as (
     select
-        allocation.activity_date,
-        allocation.user_key,
-        allocation.tool_name,
-        coalesce(tool_calls.mcp_server_name, '') as mcp_server_name,
-        sum(allocation.request_share) as attributed_requests,
-        count(distinct allocation.tool_call_id) as tool_calls,
-        sum(allocation.cost_usd) as cost_usd
-    from allocation
-    left join tool_calls on allocation.tool_call_id = tool_calls.tool_call_id
-    group by 1, 2, 3, 4
+        activity_date,
+        user_key,
+        tool_name,
+        coalesce(mcp_server_name, '') as mcp_server_name,
+        sum(request_share) as attributed_requests,
+        count(distinct tool_call_id) as tool_calls,
+        sum(cost_usd) as cost_usd
+    from {{ ref('int_otel__tool_cost_allocation') }}
+    group by activity_date, user_key, tool_name, coalesce(mcp_server_name, '')
 ),
 
 final as (

@@ -1,47 +1,22 @@
 with
 
-requests as (
+daily as (
     select
         user_key,
         event_date as activity_date,
         model,
+        api_requests,
         input_tokens,
         output_tokens,
         cache_read_tokens,
         cache_creation_tokens,
         cache_creation_5m_tokens,
         cache_creation_1h_tokens,
-        -- Clients that do not split cache writes by lifetime are priced at the 5-minute rate.
-        case
-            when cache_creation_5m_tokens is null and cache_creation_1h_tokens is null
-                then cache_creation_tokens
-            else coalesce(cache_creation_5m_tokens, 0)
-        end as priced_5m_write_tokens,
-        coalesce(cache_creation_1h_tokens, 0) as priced_1h_write_tokens,
+        priced_5m_write_tokens,
+        priced_1h_write_tokens,
         cost_usd,
         cost_usd_micros
-    from {{ ref('int_otel__events') }}
-    where event_name = 'api_request'
-),
-
-daily as (
-    select
-        user_key,
-        activity_date,
-        coalesce(model, '(unknown)') as model,
-        count(*) as api_requests,
-        coalesce(sum(input_tokens), 0) as input_tokens,
-        coalesce(sum(output_tokens), 0) as output_tokens,
-        coalesce(sum(cache_read_tokens), 0) as cache_read_tokens,
-        coalesce(sum(cache_creation_tokens), 0) as cache_creation_tokens,
-        sum(cache_creation_5m_tokens) as cache_creation_5m_tokens,
-        sum(cache_creation_1h_tokens) as cache_creation_1h_tokens,
-        coalesce(sum(priced_5m_write_tokens), 0) as priced_5m_write_tokens,
-        coalesce(sum(priced_1h_write_tokens), 0) as priced_1h_write_tokens,
-        coalesce(sum(cost_usd), 0) as cost_usd,
-        sum(cost_usd_micros) as cost_usd_micros
-    from requests
-    group by 1, 2, 3
+    from {{ ref('int_otel__daily_model_usage') }}
 ),
 
 -- The price row valid on the day ([valid_from, valid_to), valid_to empty = still valid).

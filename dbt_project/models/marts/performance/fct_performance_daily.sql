@@ -1,11 +1,35 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='activity_date',
+    )
+}}
+
 {#- Latency and reliability per day, for three kinds of subject:
       - `model`: API request duration and time to first token percentiles, API errors by
         status code, error rate (failed / (succeeded + failed) requests) and attempts;
       - `tool`: tool execution time percentiles and failure rate;
       - `prompt`: prompt wall-clock percentiles per product (subject = product).
-    Percentiles are exact (interpolated). -#}
+    Percentiles are exact (interpolated). Incremental by whole days: changed days, and
+    the start days of prompts recomputed in this run. -#}
+
+-- depends_on: {{ ref('stg_otel__events') }}
+-- depends_on: {{ ref('int_identity__fingerprint_keys') }}
 
 with
+
+days as (
+    select distinct event_date as activity_date
+    from {{ ref('stg_otel__events') }}
+    {% if is_incremental() %}
+        where event_date in (
+            {{ changed_event_days() }}
+            union
+            {{ rebuilt_days(ref('fct_prompts'), 'activity_date') }}
+        )
+    {% endif %}
+),
 
 requests as (
     select
@@ -14,7 +38,7 @@ requests as (
         duration_ms,
         ttft_ms
     from {{ ref('int_otel__events') }}
-    where event_name = 'api_request'
+    where event_name = 'api_request' and event_date in (select days.activity_date from days)
 ),
 
 errors as (
@@ -31,7 +55,7 @@ errors as (
             else 'other'
         end as status_class
     from {{ ref('int_otel__events') }}
-    where event_name = 'api_error'
+    where event_name = 'api_error' and event_date in (select days.activity_date from days)
 ),
 
 model_requests as (
@@ -115,8 +139,8 @@ tools as (
         0 as errors_4xx,
         0 as errors_other,
         0 as failed_attempts
-    from {{ ref('int_otel__tool_calls') }}
-    where decision = 'accept'
+    from {{ ref('fct_tool_calls') }}
+    where decision = 'accept' and activity_date in (select days.activity_date from days)
     group by 1, 2, 3
 ),
 
@@ -141,7 +165,8 @@ prompts as (
         0 as errors_4xx,
         0 as errors_other,
         coalesce(sum(retry_attempts), 0) as failed_attempts
-    from {{ ref('int_otel__prompts') }}
+    from {{ ref('fct_prompts') }}
+    where activity_date in (select days.activity_date from days)
     group by 1, 2, 3
 ),
 
@@ -176,7 +201,8 @@ final as (
         cast(errors_5xx as bigint) as errors_5xx,
         cast(errors_4xx as bigint) as errors_4xx,
         cast(errors_other as bigint) as errors_other,
-        cast(failed_attempts as bigint) as failed_attempts
+        cast(failed_attempts as bigint) as failed_attempts,
+        {{ run_started() }} as rebuilt_at
     from unioned
 )
 

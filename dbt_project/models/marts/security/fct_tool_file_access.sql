@@ -8,7 +8,7 @@
 with
 
 tool_calls as (
-    select * from {{ ref('int_otel__tool_calls') }}
+    select * from {{ ref('fct_tool_calls') }}
 ),
 
 targets as (

@@ -3,7 +3,6 @@
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key='event_date',
-        on_schema_change='fail',
     )
 }}
 
@@ -32,7 +31,7 @@ source as (
 
 -- Delivery is at least once: keep the first landed copy of each record.
 deduplicated as (
-    {{ deduplicate(
+    {{ deduplicate_rare(
         'source', 'event_id', 'landed_at, source_file_fingerprint, source_byte_offset'
     ) }}
 ),
@@ -131,15 +130,14 @@ renamed as (
         nullif(trim(tag_cost_center), '') as tag_cost_center,
 
         -- one person's identifiers, as one join key for identity resolution
-        md5(concat_ws(
-            '|',
-            coalesce(trim(user_account_id), ''),
-            coalesce(trim(user_account_uuid), ''),
-            coalesce(lower(trim(user_email)), ''),
-            coalesce(trim(raw_enduser_id), ''),
-            coalesce(trim(raw_process_owner), ''),
-            coalesce(trim(user_id), '')
-        )) as identity_fingerprint,
+        {{ fingerprint([
+            'trim(user_account_id)',
+            'trim(user_account_uuid)',
+            'lower(trim(user_email))',
+            'trim(raw_enduser_id)',
+            'trim(raw_process_owner)',
+            'trim(user_id)',
+        ]) }} as identity_fingerprint,
 
         -- time and lineage
         event_sequence,
@@ -147,6 +145,8 @@ renamed as (
         event_at,
         observed_at,
         landed_at,
+        -- When this run (re)built the row: incremental models downstream rebuild what changed.
+        cast('{{ run_started_at }}' as timestamp with time zone) as rebuilt_at,
         source_file_fingerprint
     from with_open_attributes
 )
