@@ -282,6 +282,44 @@ def _print_cost_summary(serving_database: Path) -> None:
 
 
 @app.command()
+def build(
+    data_dir: DataDirOption = Path("data"),
+    full_refresh: Annotated[
+        bool, typer.Option("--full-refresh", help="Rebuild incremental models from scratch.")
+    ] = False,
+    target: Annotated[str, typer.Option(help="dbt profile target.")] = "local",
+    verbose: Annotated[bool, typer.Option("--verbose", help="Show every dbt node.")] = False,
+) -> None:
+    """Build the warehouse (dbt build) on what has landed and publish the marts."""
+    from ingestion.paths import DataLayout
+    from warehouse.build import build_warehouse
+
+    layout = DataLayout(_data_dir(data_dir))
+    console.print(f"Building the warehouse from {layout.root / 'landing'} (target {target}) ...")
+    result = build_warehouse(layout, target=target, full_refresh=full_refresh, quiet=not verbose)
+    models, tests = result.models, result.tests
+    console.print(
+        f"Models: {models['success']} built, {models['error']} failed, {models['skipped']} "
+        f"skipped. Tests: {tests['pass']} passed, {tests['warn']} warned, "
+        f"{tests['fail'] + tests['error']} failed. {result.seconds:.1f} s."
+    )
+    for name in result.warnings:
+        console.print(f"[yellow]warning[/yellow] {name}")
+    for failure in result.failures:
+        console.print(f"[red]failed[/red] {failure}")
+    if result.error:
+        console.print(f"[red]{result.error}[/red]")
+    if not result.success:
+        console.print("[red]Build failed; the serving database was left as it was.[/red]")
+        raise typer.Exit(1)
+    if result.published is not None:
+        console.print(
+            f"Published {len(result.published.tables)} marts to {result.published.path} "
+            "(schema marts, open it read-only)."
+        )
+
+
+@app.command()
 def run(data_dir: DataDirOption = Path("data")) -> None:
     """Run the whole pipeline job once in this process (land, build, publish)."""
     from cowork_analytics.pipeline import configure_environment
