@@ -399,13 +399,13 @@ def demo(
     mismatches = mart_mismatches(layout.serving_database, layout.simulated / "ground_truth")
     if mismatches:
         console.print(
-            f"[red]fct_cost_daily differs from the ground truth in {len(mismatches)} place(s)[/red]"
+            f"[red]The marts differ from the ground truth in {len(mismatches)} place(s)[/red]"
         )
         for problem in mismatches[:10]:
             console.print(f"  {problem}")
         raise typer.Exit(1)
     console.print(
-        "[green]marts.fct_cost_daily matches the generator's ground truth exactly.[/green]"
+        "[green]Every mart matches the generator's ground truth exactly.[/green]"
     )
     _print_cost_summary(layout.serving_database)
     console.print(f"\nLanded Parquet:   {layout.otel_events}")

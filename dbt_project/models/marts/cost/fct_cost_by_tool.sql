@@ -1,19 +1,52 @@
 {#- The attribution rule lives in int_otel__tool_cost_allocation: each API request's cost is
-    split evenly across the tool results it consumed, or goes to `(model)`. -#}
+    split evenly across the tool results it consumed, or goes to `(model)`. Cost and
+    attributed requests count on the request's day; tool calls on their own day (a result
+    logged just before midnight and consumed just after counts on both days accordingly). -#}
 
 with
 
-grouped as (
+-- Cost and requests on the request's day.
+attributed as (
     select
         activity_date,
         user_key,
         tool_name,
         coalesce(mcp_server_name, '') as mcp_server_name,
         sum(request_share) as attributed_requests,
-        count(distinct tool_call_id) as tool_calls,
         sum(cost_usd) as cost_usd
     from {{ ref('int_otel__tool_cost_allocation') }}
     group by activity_date, user_key, tool_name, coalesce(mcp_server_name, '')
+),
+
+-- Tool calls on their own day, as in the other daily marts.
+calls as (
+    select
+        activity_date,
+        user_key,
+        tool_name,
+        coalesce(mcp_server_name, '') as mcp_server_name,
+        count(*) as tool_calls
+    from {{ ref('fct_tool_calls') }}
+    where decision = 'accept'
+    group by activity_date, user_key, tool_name, coalesce(mcp_server_name, '')
+),
+
+grouped as (
+    select
+        coalesce(attributed.activity_date, calls.activity_date) as activity_date,
+        coalesce(attributed.user_key, calls.user_key) as user_key,
+        coalesce(attributed.tool_name, calls.tool_name) as tool_name,
+        coalesce(attributed.mcp_server_name, calls.mcp_server_name) as mcp_server_name,
+        coalesce(attributed.attributed_requests, 0) as attributed_requests,
+        coalesce(calls.tool_calls, 0) as tool_calls,
+        coalesce(attributed.cost_usd, 0) as cost_usd
+    from attributed
+    full outer join calls
+        on
+            attributed.activity_date = calls.activity_date
+            and attributed.user_key = calls.user_key
+            and attributed.tool_name = calls.tool_name
+            and attributed.mcp_server_name = calls.mcp_server_name
 ),
 
 final as (
