@@ -6,18 +6,40 @@
         in this run (a device later seen with an account, a directory e-mail arriving),
     so an incremental run gives the same rows as a full refresh. Models whose rows span
     several days (sessions, prompts) rebuild every session or prompt with an event on
-    those days. Models that use these macros name their inputs in `-- depends_on:`
-    comments, since refs inside `is_incremental()` blocks are not seen at parse time. -#}
+    those days. The days are looked up when the model runs and written into its SQL as
+    literals, so the engine prunes files and row groups by date. Models that use these
+    macros name their inputs in `-- depends_on:` comments, since refs inside
+    `is_incremental()` blocks are not seen at parse time. -#}
 
 {% macro run_started() -%}
     cast('{{ run_started_at }}' as timestamp with time zone)
 {%- endmacro %}
 
 {% macro last_rebuilt() -%}
-    (select coalesce(max(rebuilt_at), cast('1970-01-01' as timestamp with time zone)) from {{ this }})
+    (
+        select coalesce(max(rebuilt_at), cast('1970-01-01' as timestamp with time zone))
+        from {{ this }}
+    )
 {%- endmacro %}
 
-{% macro changed_event_days() -%}
+{#- The dates a query returns, as a comma-separated list of SQL date literals (a null date,
+    which matches nothing, when there are none or while dbt only parses). -#}
+{% macro date_literals(query) -%}
+    {%- if not execute -%}
+        {{ return('cast(null as date)') }}
+    {%- endif -%}
+    {%- set days = run_query(query).columns[0].values() | reject('none') | list -%}
+    {%- if days | length == 0 -%}
+        {{ return('cast(null as date)') }}
+    {%- endif -%}
+    {%- set literals = [] -%}
+    {%- for day in days | sort -%}
+        {%- do literals.append("cast('" ~ day ~ "' as date)") -%}
+    {%- endfor -%}
+    {{ return(literals | join(', ')) }}
+{%- endmacro %}
+
+{% macro changed_event_days_query() -%}
     select distinct staged.event_date
     from {{ ref('stg_otel__events') }} as staged
     where
@@ -29,17 +51,30 @@
         )
 {%- endmacro %}
 
+{#- Days of an upstream incremental model's rows rebuilt in this run. -#}
+{% macro rebuilt_days_query(relation, date_column) -%}
+    select distinct {{ date_column }}
+    from {{ relation }}
+    where rebuilt_at = {{ cowork_analytics.run_started() }}
+{%- endmacro %}
+
+{% macro changed_event_days() -%}
+    {{ return(cowork_analytics.date_literals(cowork_analytics.changed_event_days_query())) }}
+{%- endmacro %}
+
+{#- Changed event days plus the days of rows an upstream model rebuilt in this run. -#}
+{% macro changed_event_days_and(relation, date_column) -%}
+    {{ return(cowork_analytics.date_literals(
+        cowork_analytics.changed_event_days_query()
+        ~ ' union '
+        ~ cowork_analytics.rebuilt_days_query(relation, date_column)
+    )) }}
+{%- endmacro %}
+
 {% macro changed_keys(key) -%}
     select distinct staged.{{ key }}
     from {{ ref('stg_otel__events') }} as staged
     where
         staged.{{ key }} is not null
         and staged.event_date in ({{ cowork_analytics.changed_event_days() }})
-{%- endmacro %}
-
-{#- Days of an upstream incremental model's rows rebuilt in this run. -#}
-{% macro rebuilt_days(relation, date_column) -%}
-    select distinct {{ date_column }}
-    from {{ relation }}
-    where rebuilt_at = {{ cowork_analytics.run_started() }}
 {%- endmacro %}

@@ -20,9 +20,7 @@ days as (
     from {{ ref('stg_otel__events') }}
     {% if is_incremental() %}
         where event_date in (
-            {{ changed_event_days() }}
-            union
-            {{ rebuilt_days(ref('int_otel__event_gaps'), 'event_date') }}
+            {{ changed_event_days_and(ref('int_otel__event_gaps'), 'event_date') }}
         )
     {% endif %}
 ),

@@ -1,7 +1,17 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='event_date',
+    )
+}}
+
 {#- Delivery quality per event day and client stream, from the landed rows themselves
     (before deduplication): how many copies arrived, and how many records were late (landed
-    more than `late_arrival_hours` after the first landing of their day). A view: the daily
-    health model reads only the days it rebuilds. -#}
+    more than `late_arrival_hours` after the first landing of their day). Incremental by
+    whole event days: the days the events staging re-staged in this run. -#}
+
+-- depends_on: {{ ref('stg_otel__events') }}
 
 with
 
@@ -12,6 +22,11 @@ landed as (
         event_id,
         landed_at
     from {{ source('otel', 'events') }}
+    {% if is_incremental() %}
+        where event_date in (
+            {{ date_literals(rebuilt_days_query(ref('stg_otel__events'), 'event_date')) }}
+        )
+    {% endif %}
 ),
 
 day_first_landings as (
@@ -33,7 +48,8 @@ final as (
                 landed.landed_at > day_first_landings.first_landed_at
                 + interval '{{ var("late_arrival_hours") }} hours'
                 then landed.event_id
-        end) as late_arrivals
+        end) as late_arrivals,
+        {{ run_started() }} as rebuilt_at
     from landed
     inner join day_first_landings on landed.event_date = day_first_landings.event_date
     group by landed.event_date, {{ product_of_service('landed.service_name') }}

@@ -1,7 +1,27 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='activity_date',
+    )
+}}
+
 {#- The attribution rule lives in int_otel__tool_cost_allocation: each API request's cost is
     split evenly across the tool results it consumed, or goes to `(model)`. Cost and
     attributed requests count on the request's day; tool calls on their own day (a result
-    logged just before midnight and consumed just after counts on both days accordingly). -#}
+    logged just before midnight and consumed just after counts on both days accordingly).
+    Incremental by day: days whose allocations or tool calls were rebuilt in this run. -#}
+
+-- depends_on: {{ ref('stg_otel__events') }}
+
+{% if is_incremental() %}
+    {% set days %}
+        {{ rebuilt_days_query(ref('int_otel__tool_cost_allocation'), 'activity_date') }}
+        union
+        {{ rebuilt_days_query(ref('fct_tool_calls'), 'activity_date') }}
+    {% endset %}
+    {% set rebuild_days = date_literals(days) %}
+{% endif %}
 
 with
 
@@ -15,6 +35,9 @@ attributed as (
         sum(request_share) as attributed_requests,
         sum(cost_usd) as cost_usd
     from {{ ref('int_otel__tool_cost_allocation') }}
+    {% if is_incremental() %}
+        where activity_date in ({{ rebuild_days }})
+    {% endif %}
     group by activity_date, user_key, tool_name, coalesce(mcp_server_name, '')
 ),
 
@@ -27,7 +50,11 @@ calls as (
         coalesce(mcp_server_name, '') as mcp_server_name,
         count(*) as tool_calls
     from {{ ref('fct_tool_calls') }}
-    where decision = 'accept'
+    where
+        decision = 'accept'
+    {% if is_incremental() %}
+            and activity_date in ({{ rebuild_days }})
+        {% endif %}
     group by activity_date, user_key, tool_name, coalesce(mcp_server_name, '')
 ),
 
@@ -61,7 +88,8 @@ final as (
         mcp_server_name,
         cast(attributed_requests as decimal(18, 9)) as attributed_requests,
         cast(tool_calls as bigint) as tool_calls,
-        cast(cost_usd as decimal(38, 9)) as cost_usd
+        cast(cost_usd as decimal(38, 9)) as cost_usd,
+        {{ run_started() }} as rebuilt_at
     from grouped
 )
 

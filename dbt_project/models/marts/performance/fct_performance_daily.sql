@@ -24,9 +24,7 @@ days as (
     from {{ ref('stg_otel__events') }}
     {% if is_incremental() %}
         where event_date in (
-            {{ changed_event_days() }}
-            union
-            {{ rebuilt_days(ref('fct_prompts'), 'activity_date') }}
+            {{ changed_event_days_and(ref('fct_prompts'), 'activity_date') }}
         )
     {% endif %}
 ),

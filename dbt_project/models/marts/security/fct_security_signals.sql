@@ -15,72 +15,36 @@
 
 with
 
-access as (
-    select * from {{ ref('fct_tool_file_access') }}
-),
-
-sensitive_paths as (
-    select
-        'sensitive_path_access' as signal_type,
-        case when decision = 'reject' then 'medium' else 'high' end as severity,
-        user_key,
-        called_at as detected_at,
-        activity_date,
-        tool_name,
-        target,
-        tool_name || ' on a sensitive path (' || coalesce(decision_source, 'no decision source')
-        || ')' as evidence,
-        tool_call_id as source_id
-    from access
-    where
-        target_kind in ('path', 'command')
-        and {{ regex_matches(
-            'target',
-            '(^|[/ ~])\\.ssh(/|$)|(^|[/ ~])\\.env($|[. ])|\\.aws/credentials|(^|[/ ~])\\.netrc'
-            ~ '|\\.(pem|p12|pfx|kdbx|keystore)($| )|id_(rsa|dsa|ecdsa|ed25519)'
-            ~ '|credentials\\.json|(Google/Chrome|Chromium|Firefox|firefox)/'
-            ~ '|Library/Keychains|\\.gnupg/'
-        ) }}
-),
-
-secrets_in_commands as (
-    select
-        'secret_in_command' as signal_type,
-        'high' as severity,
-        user_key,
-        called_at as detected_at,
-        activity_date,
-        tool_name,
-        cast(null as varchar) as target,
-        'command holds a credential pattern; see tool call ' || tool_call_id as evidence,
-        tool_call_id as source_id
-    from access
-    where
-        target_kind = 'command'
-        and {{ regex_matches(
-            'target',
-            'AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{30,}|github_pat_|sk-ant-[A-Za-z0-9_-]{8,}'
-            ~ '|xox[abprs]-|-----BEGIN [A-Z ]*PRIVATE KEY'
-            ~ '|(api[_-]?key|token|secret|passw(or)?d)[ ]*[=:][ ]*[^ ]{8,}'
-            ~ '|[Aa]uthorization: *[Bb]earer +[^ ]+'
-        ) }}
+tool_calls as (
+    select * from {{ ref('fct_tool_calls') }}
 ),
 
 org_start as (
-    select min(activity_date) as first_day from access
+    select min(activity_date) as first_day from tool_calls
 ),
 
 first_tools as (
-    select * from access
-    qualify row_number() over (partition by tool_name order by called_at, tool_call_id) = 1
+    select
+        tool_name,
+        min_by(user_key, called_at) as user_key,
+        min(called_at) as called_at,
+        min_by(activity_date, called_at) as activity_date,
+        min_by(tool_call_id, called_at) as tool_call_id
+    from tool_calls
+    group by tool_name
 ),
 
 first_servers as (
-    select * from access
+    select
+        mcp_server_name,
+        min_by(tool_name, called_at) as tool_name,
+        min_by(user_key, called_at) as user_key,
+        min(called_at) as called_at,
+        min_by(activity_date, called_at) as activity_date,
+        min_by(tool_call_id, called_at) as tool_call_id
+    from tool_calls
     where mcp_server_name is not null
-    qualify row_number() over (
-        partition by mcp_server_name order by called_at, tool_call_id
-    ) = 1
+    group by mcp_server_name
 ),
 
 new_tools as (
@@ -116,33 +80,6 @@ new_tools as (
     where
         first_servers.activity_date
         >= {{ dbt.dateadd('day', var('new_tool_baseline_days'), 'org_start.first_day') }}
-),
-
-rejected_then_retried as (
-    select
-        'rejected_then_retried' as signal_type,
-        'medium' as severity,
-        retried.user_key,
-        retried.called_at as detected_at,
-        retried.activity_date,
-        retried.tool_name,
-        retried.target,
-        retried.tool_name || ' ran after being rejected ('
-        || coalesce(rejected.decision_source, 'unknown source') || ') in the same prompt'
-            as evidence,
-        retried.tool_call_id as source_id
-    from access as retried
-    inner join access as rejected
-        on
-            retried.prompt_id = rejected.prompt_id
-            and retried.tool_name = rejected.tool_name
-            and retried.called_at > rejected.called_at
-            and (
-                retried.target = rejected.target
-                or rejected.target is null
-            )
-    where rejected.decision = 'reject' and retried.decision = 'accept'
-    qualify row_number() over (partition by retried.tool_call_id order by rejected.called_at) = 1
 ),
 
 activities as (
@@ -216,14 +153,24 @@ telemetry_silent as (
     where coalesce(otel_days.otel_events, 0) = 0
 ),
 
+tool_signals as (
+    select
+        signal_type,
+        severity,
+        user_key,
+        detected_at,
+        activity_date,
+        tool_name,
+        target,
+        evidence,
+        source_id
+    from {{ ref('int_security__tool_signals') }}
+),
+
 unioned as (
-    select * from sensitive_paths
-    union all
-    select * from secrets_in_commands
+    select * from tool_signals
     union all
     select * from new_tools
-    union all
-    select * from rejected_then_retried
     union all
     select * from otlp_settings
     union all

@@ -1,18 +1,47 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='activity_date',
+    )
+}}
+
 {#- The security view of tool use: who ran which tool on which path, command, URL, search
     pattern or MCP server, with the permission decision and its source, beside the IP
     address and user agent the Compliance feed saw for that person that day. Under privacy
     `strict` the landing already replaced targets with keyed hashes, so they group without
     being readable; under `standard` this and fct_security_signals are the only marts that
-    show targets. -#}
+    show targets. Incremental by day: days whose tool calls were rebuilt, and days with
+    Compliance activities landed since the last build (their IP and user agent). -#}
+
+-- depends_on: {{ ref('stg_otel__events') }}
+-- depends_on: {{ ref('int_identity__fingerprint_keys') }}
+
+{% if is_incremental() %}
+    {% set days %}
+        {{ rebuilt_days_query(ref('fct_tool_calls'), 'activity_date') }}
+        union
+        select distinct activity_date
+        from {{ ref('stg_compliance_api__activities') }}
+        where landed_at > {{ last_rebuilt() }}
+    {% endset %}
+    {% set rebuild_days = date_literals(days) %}
+{% endif %}
 
 with
 
 tool_calls as (
     select * from {{ ref('fct_tool_calls') }}
+    {% if is_incremental() %}
+        where activity_date in ({{ rebuild_days }})
+    {% endif %}
 ),
 
 targets as (
     select * from {{ ref('stg_otel__content') }}
+    {% if is_incremental() %}
+        where event_date in ({{ rebuild_days }})
+    {% endif %}
 ),
 
 -- The person's last Compliance activity of the day carries the IP and client they used.
@@ -59,7 +88,8 @@ final as (
         tool_calls.decision_source,
         tool_calls.is_success,
         daily_client.ip_address,
-        daily_client.user_agent
+        daily_client.user_agent,
+        {{ run_started() }} as rebuilt_at
     from tool_calls
     left join targets on tool_calls.tool_call_id = targets.event_id
     left join daily_client

@@ -22,7 +22,8 @@ renamed as (
         actor_user_agent as user_agent,
         details_json,
         created_date as activity_date,
-        created_at as activity_at
+        created_at as activity_at,
+        landed_at
     from deduplicated
 )
 

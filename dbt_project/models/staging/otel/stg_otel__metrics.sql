@@ -1,3 +1,5 @@
+{{ config(materialized='table') }}
+
 {#- One row per metric data point (Claude Code's counters), deduplicated, with each point's
     increment: delta points are increments already; a cumulative series restarts with a new
     start time when its process restarts, so increments are taken within (series, start).
@@ -10,7 +12,7 @@ source as (
 ),
 
 deduplicated as (
-    {{ deduplicate(
+    {{ deduplicate_rare(
         'source', 'metric_point_id', 'landed_at, source_file_fingerprint, source_byte_offset'
     ) }}
 ),
@@ -18,24 +20,11 @@ deduplicated as (
 keyed as (
     select
         *,
-        md5(concat_ws(
-            '|',
-            metric_name,
-            coalesce(session_id, ''),
-            coalesce(user_account_id, ''),
-            coalesce(user_id, ''),
-            coalesce(model, ''),
-            coalesce(type, ''),
-            coalesce(query_source, ''),
-            coalesce(speed, ''),
-            coalesce(effort, ''),
-            coalesce(tool_name, ''),
-            coalesce(decision, ''),
-            coalesce(source, ''),
-            coalesce(language, ''),
-            coalesce(start_type, ''),
-            coalesce(attributes_json, '')
-        )) as series_key
+        {{ fingerprint([
+            'metric_name', 'session_id', 'user_account_id', 'user_id', 'model', 'type',
+            'query_source', 'speed', 'effort', 'tool_name', 'decision', 'source', 'language',
+            'start_type', 'attributes_json',
+        ]) }} as series_key
     from deduplicated
 ),
 
