@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ingestion.paths import DataLayout
-from warehouse.publish import PublishResult, publish_serving
+from warehouse.publish import PublishResult, publish_serving, unique_keys_from_manifest
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 
@@ -119,6 +119,11 @@ def build_warehouse(
     if completed.returncode != 0 and not nodes:
         result.error = f"dbt exited with status {completed.returncode} before running any node"
     if result.success and publish and target == "local":
-        result.published = publish_serving(layout.build_database, layout.serving_database)
+        manifest = layout.root / "build" / "dbt-target" / "manifest.json"
+        result.published = publish_serving(
+            layout.build_database,
+            layout.serving_database,
+            unique_keys=unique_keys_from_manifest(manifest),
+        )
     result.seconds = time.perf_counter() - started
     return result

@@ -3,8 +3,9 @@
 import dagster as dg
 
 from orchestration.defs.dbt.assets import warehouse_dbt_assets
+from orchestration.defs.dbt.project import dbt_project
 from orchestration.defs.resources import DataDirResource
-from warehouse.publish import publish_serving
+from warehouse.publish import publish_serving, unique_keys_from_manifest
 
 MART_KEYS = [
     key for key, group in warehouse_dbt_assets.group_names_by_key.items() if group == "marts"
@@ -17,7 +18,11 @@ def serving_warehouse(
 ) -> dg.MaterializeResult:
     """`serving/warehouse.duckdb`: the marts (schema `marts`), swapped in atomically."""
     layout = data_dir.layout()
-    result = publish_serving(layout.build_database, layout.serving_database)
+    result = publish_serving(
+        layout.build_database,
+        layout.serving_database,
+        unique_keys=unique_keys_from_manifest(dbt_project.manifest_path),
+    )
     context.log.info(f"published {len(result.tables)} table(s) to {result.path}")
     return dg.MaterializeResult(
         metadata={

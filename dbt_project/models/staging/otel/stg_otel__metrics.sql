@@ -1,14 +1,45 @@
-{{ config(materialized='table') }}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='point_date',
+    )
+}}
 
 {#- One row per metric data point (Claude Code's counters), deduplicated, with each point's
     increment: delta points are increments already; a cumulative series restarts with a new
     start time when its process restarts, so increments are taken within (series, start).
-    Cost and tokens in the marts come from api_request events; these are a cross-check. -#}
+    Cost and tokens in the marts come from api_request events; these are a cross-check.
+    Incremental by whole point days: the days that received points (and the day after
+    each, where a cumulative series crossing midnight continues), with each series' last
+    point already staged as the starting value. -#}
 
 with
 
+{% if is_incremental() %}
+    {% set days_with_new_points %}
+        with landed_days as (
+            select distinct landed.point_date
+            from {{ source('otel', 'metrics') }} as landed
+            where landed.landed_at > (
+                select
+                    coalesce(max(staged.landed_at), cast('1970-01-01' as timestamp with time zone))
+                    - interval '{{ var("late_arrival_lookback_hours") }} hours'
+                from {{ this }} as staged
+            )
+        )
+        select point_date from landed_days
+        union
+        select {{ dbt.dateadd('day', 1, 'point_date') }} from landed_days
+    {% endset %}
+    {% set rebuild_days = date_literals(days_with_new_points) %}
+{% endif %}
+
 source as (
     select * from {{ source('otel', 'metrics') }}
+    {% if is_incremental() %}
+        where point_date in ({{ rebuild_days }})
+    {% endif %}
 ),
 
 deduplicated as (
@@ -26,6 +57,40 @@ keyed as (
             'start_type', 'attributes_json',
         ]) }} as series_key
     from deduplicated
+),
+
+{% if is_incremental() %}
+    -- The last point already staged before the rebuilt days, per cumulative series.
+    anchors as (
+        select
+            staged.series_key,
+            staged.start_at,
+            max_by(staged.value, staged.point_at) as value,
+            max(staged.point_at) as point_at
+        from {{ this }} as staged
+        where
+            staged.aggregation_temporality = 'cumulative'
+            and staged.point_date not in ({{ rebuild_days }})
+            and staged.point_at < (select min(keyed.point_at) from keyed)
+            and staged.series_key in (select keyed.series_key from keyed)
+        group by staged.series_key, staged.start_at
+    ),
+{% endif %}
+
+with_previous as (
+    select
+        keyed.*,
+        coalesce(
+            lag(keyed.value) over (
+                partition by keyed.series_key, keyed.start_at order by keyed.point_at
+            ),
+            {% if is_incremental() %} anchors.value {% else %} 0 {% endif %}
+        ) as previous_value
+    from keyed
+    {% if is_incremental() %}
+        left join anchors
+            on keyed.series_key = anchors.series_key and keyed.start_at = anchors.start_at
+    {% endif %}
 ),
 
 renamed as (
@@ -47,21 +112,15 @@ renamed as (
         type as token_type,
         value,
         case
-            when aggregation_temporality = 'cumulative'
-                then
-                    value - coalesce(
-                        lag(value) over (
-                            partition by series_key, start_at order by point_at
-                        ),
-                        0
-                    )
+            when aggregation_temporality = 'cumulative' then value - coalesce(previous_value, 0)
             else value
         end as increment,
         start_at,
         point_at,
         point_date,
-        landed_at
-    from keyed
+        landed_at,
+        {{ run_started() }} as rebuilt_at
+    from with_previous
 )
 
 select * from renamed
