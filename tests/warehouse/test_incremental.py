@@ -15,8 +15,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from ingestion.compliance_api.client import ComplianceClient
+from ingestion.compliance_api.pull import PullSummary, pull_directory
 from ingestion.otel.land import land_otel
 from ingestion.paths import DataLayout
+from simulation.compliance_emulator import ComplianceEmulator, EmulatorData
 from simulation.generate import GenerationResult
 from warehouse.build import BuildResult, build_warehouse
 from warehouse.publish import publish_serving
@@ -97,11 +100,26 @@ def incremental_and_full(
             f"copy (select * replace (now() as landed_at) from read_parquet('{landed}'))"
             f" to '{copy}' (format parquet)"
         )
-    second = _ok(build_warehouse(layout, dbt_vars=NO_LOOKBACK))
+    _ok(build_warehouse(layout, dbt_vars=NO_LOOKBACK))
+    # The directory arrives after the events: the third-party person, known to OTel only by
+    # `enduser.id`, now resolves to their account, so days already built must be rebuilt.
+    emulator_data = EmulatorData.load(Path(small_org.output_dir) / "compliance")
+    with (
+        ComplianceEmulator(emulator_data) as emulator,
+        ComplianceClient("test-key", emulator.url) as client,
+    ):
+        pull_directory(client, layout, PullSummary())
+    third = _ok(build_warehouse(layout, dbt_vars=NO_LOOKBACK))
     incremental = _checksums(layout.build_database)
+    with duckdb.connect(str(layout.build_database), read_only=True) as connection:
+        (resolved_by_enduser,) = connection.execute(
+            "select count(*) from marts.dim_users"
+            " where identity_source = 'enduser_id' and user_account_id is not null"
+        ).fetchone()
+    assert resolved_by_enduser == 1
     # The serving copy took only the rebuilt rows of the incremental marts, and still
     # equals a whole copy of the build.
-    assert "marts.fct_api_requests" in second.published.incremental_tables
+    assert "marts.fct_api_requests" in third.published.incremental_tables
     whole_copy = publish_serving(layout.build_database, root / "whole" / "warehouse.duckdb")
     assert _checksums(layout.serving_database, schemas=("marts",)) == _checksums(
         whole_copy.path, schemas=("marts",)
