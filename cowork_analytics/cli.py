@@ -404,9 +404,7 @@ def demo(
         for problem in mismatches[:10]:
             console.print(f"  {problem}")
         raise typer.Exit(1)
-    console.print(
-        "[green]Every mart matches the generator's ground truth exactly.[/green]"
-    )
+    console.print("[green]Every mart matches the generator's ground truth exactly.[/green]")
     _print_cost_summary(layout.serving_database)
     console.print(f"\nLanded Parquet:   {layout.otel_events}")
     console.print(f"Build database:   {layout.build_database}")
