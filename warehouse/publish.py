@@ -4,6 +4,8 @@ dbt builds into a separate build database. Publishing writes the published schem
 new DuckDB file beside the serving one and renames it over it: a reader holding the old
 file open keeps reading the old version, a new reader gets the new one, and nobody ever
 sees a half-built warehouse. A crash before the rename leaves the serving file untouched.
+The file is written in a storage format that DuckDB 1.4 and later read, for BI tools that
+embed an older DuckDB.
 
 The new file starts as a copy of the current serving file when there is one. Incremental
 marts (those with a `rebuilt_at` column and a known unique key) then only take the rows
@@ -26,6 +28,9 @@ import duckdb
 from ingestion.parquet import fsync_directory
 
 PUBLISHED_SCHEMAS = ("marts",)
+# BI tools embed their own, often older, DuckDB (Superset's extra pins duckdb<2): the
+# serving file is written in a storage format DuckDB 1.4 and later can read.
+SERVING_STORAGE_VERSION = "v1.4.0"
 
 
 @dataclass(frozen=True)
@@ -96,7 +101,9 @@ def _write(
         shutil.copyfile(start_from, temporary)
     tables: dict[str, int] = {}
     incremental: list[str] = []
-    with duckdb.connect(str(temporary)) as connection:
+    with duckdb.connect(
+        str(temporary), config={"storage_compatibility_version": SERVING_STORAGE_VERSION}
+    ) as connection:
         connection.execute("attach ? as build (read_only)", [str(build_database)])
         database = connection.execute("select current_database()").fetchone()[0]
         for schema in schemas:

@@ -1,7 +1,9 @@
 """The demo path end to end: generate, land, dbt build, publish, and check against ground truth."""
 
 import csv
+import json
 import os
+import shutil
 import subprocess
 import sys
 from decimal import Decimal
@@ -156,3 +158,56 @@ def test_the_pipeline_builds_before_anything_has_landed(tmp_path: Path) -> None:
         str(tmp_path / "data" / "serving" / "warehouse.duckdb"), read_only=True
     ) as connection:
         assert connection.execute("select count(*) from marts.fct_cost_daily").fetchall() == [(0,)]
+
+
+def _uv() -> str:
+    bootstrapped = REPOSITORY_ROOT / ".tools" / "bin" / "uv"
+    found = str(bootstrapped) if bootstrapped.exists() else shutil.which("uv")
+    assert found, "uv is bootstrapped by `make` into .tools/bin"
+    return found
+
+
+def test_serving_file_opens_in_an_older_duckdb(demo_run) -> None:
+    """BI tools embed DuckDB 1.x (Superset pins duckdb<2): every mart reads there too."""
+    data_dir, _ = demo_run
+    serving = data_dir / "serving" / "warehouse.duckdb"
+    reader = (
+        "import duckdb, json, sys\n"
+        "connection = duckdb.connect(sys.argv[1], read_only=True)\n"
+        'tables = connection.execute("select table_name from duckdb_tables()'
+        " where schema_name = 'marts' order by 1\").fetchall()\n"
+        "counts = {t: connection.execute(f'select count(*) from marts.{t}').fetchone()[0]"
+        " for (t,) in tables}\n"
+        "print(json.dumps({'version': duckdb.__version__, 'counts': counts}))\n"
+    )
+    completed = subprocess.run(
+        [
+            _uv(),
+            "run",
+            "--no-project",
+            "--python",
+            sys.executable,
+            "--with",
+            "duckdb<2",
+            "python",
+            "-c",
+            reader,
+            str(serving),
+        ],
+        env={**os.environ, "UV_PYTHON_DOWNLOADS": "never"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert completed.returncode == 0, completed.stderr
+    older = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert older["version"].startswith("1.")
+    with duckdb.connect(str(serving), read_only=True) as connection:
+        expected = {
+            table: connection.execute(f"select count(*) from marts.{table}").fetchone()[0]
+            for (table,) in connection.execute(
+                "select table_name from duckdb_tables() where schema_name = 'marts'"
+            ).fetchall()
+        }
+    assert older["counts"] == expected
+    assert len(expected) >= 13
