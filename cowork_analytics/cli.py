@@ -6,6 +6,8 @@ import contextlib
 import logging
 import os
 import shutil
+import subprocess
+import sys
 import time
 from datetime import date
 from pathlib import Path
@@ -317,6 +319,32 @@ def build(
             f"Published {len(result.published.tables)} marts to {result.published.path} "
             "(schema marts, open it read-only)."
         )
+
+
+@app.command()
+def ui(
+    data_dir: DataDirOption = Path("data"),
+    host: Annotated[str, typer.Option(help="Address the web UI listens on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port of the web UI.")] = 3000,
+) -> None:
+    """Start the Dagster UI (and its daemon, so schedules and sensors run) on this data dir."""
+    from cowork_analytics.pipeline import configure_environment
+    from ingestion.paths import DataLayout
+
+    layout = DataLayout(_data_dir(data_dir))
+    configure_environment(layout.root)
+    repository = Path(__file__).resolve().parents[1]
+    console.print(f"Dagster UI on http://{host}:{port} for {layout.root} (Ctrl-C stops it).")
+    dagster = Path(sys.executable).parent / "dagster"
+    # `dagster dev` finds the code location through pyproject.toml's [tool.dagster].
+    with contextlib.suppress(KeyboardInterrupt):
+        completed = subprocess.run(
+            [str(dagster), "dev", "--host", host, "--port", str(port)],
+            cwd=repository,
+            check=False,
+        )
+        if completed.returncode not in (0, -2, 130):
+            raise typer.Exit(completed.returncode)
 
 
 @app.command()
