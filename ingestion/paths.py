@@ -60,3 +60,8 @@ class DataLayout:
     def serving_database(self) -> Path:
         """The published copy that BI tools read."""
         return self.root / "serving" / "warehouse.duckdb"
+
+    @property
+    def serving_parquet(self) -> Path:
+        """Every mart as Parquet, for BI tools that read files."""
+        return self.root / "serving" / "parquet"

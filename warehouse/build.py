@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ingestion.paths import DataLayout
+from warehouse.export import export_parquet
 from warehouse.publish import PublishResult, publish_serving, unique_keys_from_manifest
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
@@ -125,5 +126,6 @@ def build_warehouse(
             layout.serving_database,
             unique_keys=unique_keys_from_manifest(manifest),
         )
+        export_parquet(layout.serving_database, layout.serving_parquet)
     result.seconds = time.perf_counter() - started
     return result

@@ -211,3 +211,23 @@ def test_serving_file_opens_in_an_older_duckdb(demo_run) -> None:
         }
     assert older["counts"] == expected
     assert len(expected) >= 13
+
+
+def test_every_mart_is_exported_to_parquet(demo_run) -> None:
+    data_dir, _ = demo_run
+    parquet = data_dir / "serving" / "parquet"
+    with duckdb.connect(
+        str(data_dir / "serving" / "warehouse.duckdb"), read_only=True
+    ) as connection:
+        marts = connection.execute(
+            "select table_name from duckdb_tables() where schema_name = 'marts'"
+        ).fetchall()
+        for (mart,) in marts:
+            single = parquet / f"{mart}.parquet"
+            files = str(single) if single.exists() else f"{parquet / mart}/*/*.parquet"
+            exported = connection.execute(
+                f"select count(*) from read_parquet('{files}', hive_partitioning = true)"
+            ).fetchone()[0]
+            assert (
+                exported == connection.execute(f"select count(*) from marts.{mart}").fetchone()[0]
+            ), mart

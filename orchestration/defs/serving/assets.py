@@ -5,6 +5,7 @@ import dagster as dg
 from orchestration.defs.dbt.assets import warehouse_dbt_assets
 from orchestration.defs.dbt.project import dbt_project
 from orchestration.defs.resources import DataDirResource
+from warehouse.export import export_parquet
 from warehouse.publish import publish_serving, unique_keys_from_manifest
 
 MART_KEYS = [
@@ -16,7 +17,7 @@ MART_KEYS = [
 def serving_warehouse(
     context: dg.AssetExecutionContext, data_dir: DataDirResource
 ) -> dg.MaterializeResult:
-    """`serving/warehouse.duckdb`: the marts (schema `marts`), swapped in atomically."""
+    """The marts in `serving/warehouse.duckdb` (swapped in atomically) and as Parquet."""
     layout = data_dir.layout()
     result = publish_serving(
         layout.build_database,
@@ -24,9 +25,12 @@ def serving_warehouse(
         unique_keys=unique_keys_from_manifest(dbt_project.manifest_path),
     )
     context.log.info(f"published {len(result.tables)} table(s) to {result.path}")
+    exported = export_parquet(layout.serving_database, layout.serving_parquet)
+    context.log.info(f"wrote {sum(exported.values())} Parquet file(s) to {layout.serving_parquet}")
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str(result.path)),
+            "parquet": dg.MetadataValue.path(str(layout.serving_parquet)),
             **{f"rows.{name}": rows for name, rows in result.tables.items()},
         }
     )
