@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import dagster as dg
 
+from orchestration.defs.checks.freshness import (
+    compliance_activities_freshness,
+    otel_events_freshness,
+)
 from orchestration.defs.compliance_api.assets import compliance_api_pull
 from orchestration.defs.dbt.assets import warehouse_dbt_assets
 from orchestration.defs.jobs import build_hourly_schedule, build_pipeline_job, otel_landing_job
@@ -19,6 +23,7 @@ def build_definitions() -> dg.Definitions:
     pipeline = build_pipeline_job(pull_compliance=environment.compliance_configured())
     return dg.Definitions(
         assets=[otel_landing, compliance_api_pull, warehouse_dbt_assets, serving_warehouse],
+        asset_checks=[otel_events_freshness, compliance_activities_freshness],
         jobs=[pipeline, otel_landing_job],
         schedules=[build_hourly_schedule(pipeline)],
         sensors=[new_otel_files],

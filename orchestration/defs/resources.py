@@ -23,6 +23,13 @@ class DataDirResource(dg.ConfigurableResource):
         return DataLayout(Path(self.path))
 
 
+class FreshnessResource(dg.ConfigurableResource):
+    """Thresholds of the freshness checks, in hours (change them in the Dagster config)."""
+
+    warn_after_hours: float = 2.0
+    fail_after_hours: float = 24.0
+
+
 class OtelInputResource(dg.ConfigurableResource):
     """Where the collector writes (`COWORK_OTEL_DIR`) and how its content is kept.
 
@@ -58,4 +65,5 @@ def build_resources() -> dict[str, object]:
             privacy=environment.privacy_mode(),
         ),
         "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()),
+        "freshness": FreshnessResource(),
     }

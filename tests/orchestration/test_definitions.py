@@ -60,6 +60,7 @@ def test_assets_and_lineage() -> None:
     assert "unique_stg_otel__events_event_id" in checks
     assert "assert_fct_cost_daily_matches_staging_cost" in checks
     assert {"quarantine_rate", "no_future_timestamps"} <= checks
+    assert {"otel_events_freshness", "compliance_activities_freshness"} <= checks
 
 
 def test_pipeline_job_and_schedule_exist() -> None:
