@@ -71,6 +71,7 @@ def build_warehouse(
     publish: bool = True,
     quiet: bool = True,
     dbt_vars: dict[str, object] | None = None,
+    threads: int | None = None,
 ) -> BuildResult:
     """Run `dbt build` on what has landed under `layout`, then publish the marts.
 
@@ -81,6 +82,7 @@ def build_warehouse(
         publish: copy the marts to the serving database when the build succeeded.
         quiet: show only dbt's errors and warnings, not a line per node.
         dbt_vars: values for the project's vars (see dbt_project.yml), e.g. `as_of_date`.
+        threads: dbt threads (default: the profile's).
 
     Returns:
         Counts by node type and status, failures, warnings and the publish result.
@@ -92,6 +94,8 @@ def build_warehouse(
         arguments.append("--quiet")
     if dbt_vars:
         arguments += ["--vars", json.dumps(dbt_vars)]
+    if threads:
+        arguments += ["--threads", str(threads)]
     run_results = layout.root / "build" / "dbt-target" / "run_results.json"
     run_results.unlink(missing_ok=True)
     started = time.perf_counter()
