@@ -11,10 +11,12 @@
     rare (duplicate deliveries): only the keys that occur more than once go through the
     window, instead of sorting every row. -#}
 {% macro deduplicate_rare(relation, key, order_by) -%}
+    -- Rows without a key stay, so that the key's not_null test fails the build.
     select *
     from {{ relation }}
-    where {{ key }} not in (
+    where {{ key }} is null or {{ key }} not in (
         select {{ key }} from {{ relation }}
+        where {{ key }} is not null
         group by {{ key }}
         having count(*) > 1
     )
