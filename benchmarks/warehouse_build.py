@@ -24,9 +24,8 @@ create):
 3. Builds into `warehouse/build/`, each timed with the peak RSS of its process tree:
    full (empty warehouse), `--full-refresh`, incremental (the held-back hour copied into the
    landing, `landed_at` = cut-off + 61 min, after every other row) and no-op (nothing new).
-   Each is `cowork-analytics build --data-dir` when that command exists, else `dbt build`
-   followed by `warehouse.publish.publish_serving` (timed separately). dbt's run_results.json
-   gives the slowest models.
+   Each is `cowork-analytics build --data-dir` (dbt build, publish, Parquet export); dbt's
+   run_results.json gives dbt's own time and the slowest models.
 4. BI-shaped queries on `warehouse/serving/warehouse.duckdb` opened read-only: daily active
    users, cost by team and model, p95 latency by model; each cold (fresh connection) and hot
    (5 runs: median and max).
@@ -60,6 +59,8 @@ import duckdb  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
 from benchmarks.otel_landing import _tree_rss_kb  # noqa: E402
+from ingestion.paths import DataLayout  # noqa: E402
+from warehouse.build import dbt_arguments  # noqa: E402
 
 BIN = Path(sys.executable).parent
 RESULTS = REPOSITORY_ROOT / "benchmarks" / "results"
@@ -192,12 +193,7 @@ class Paths:
     @property
     def dbt_target(self) -> Path:
         """dbt's target path (run_results.json), where `cowork-analytics build` puts it."""
-        return self.warehouse / "build" / "dbt-target"
-
-    @property
-    def dbt_logs(self) -> Path:
-        """dbt's log path, as `cowork-analytics build` sets it."""
-        return self.warehouse / "build" / "dbt-logs"
+        return DataLayout(self.warehouse).dbt_target
 
     @property
     def step_logs(self) -> Path:
@@ -503,7 +499,6 @@ class Step:
     command: list[str]
     seconds: float = 0.0
     dbt_seconds: float = 0.0
-    publish_seconds: float = 0.0
     peak_rss_mb: float = 0.0
     returncode: int = 0
     ok: bool = True
@@ -512,21 +507,6 @@ class Step:
     slowest_models: list[dict[str, Any]] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     log: str = ""
-
-
-def _cli_build_help() -> str | None:
-    """The help of `cowork-analytics build`, or None while that command does not exist."""
-    executable = BIN / "cowork-analytics"
-    if not executable.exists():
-        return None
-    probe = subprocess.run(
-        [str(executable), "build", "--help"],
-        cwd=REPOSITORY_ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return probe.stdout if probe.returncode == 0 else None
 
 
 def _run_measured(
@@ -547,19 +527,11 @@ def _run_measured(
 
 
 def _run_results(paths: Paths, since: float) -> dict[str, Any] | None:
-    """The newest run_results.json written after `since` (ours, else one under target/)."""
+    """The run_results.json `cowork-analytics build` wrote after `since`, if any."""
     ours = paths.dbt_target / "run_results.json"
     if ours.exists() and ours.stat().st_mtime >= since:
         return json.loads(ours.read_text())
-    # Should `cowork-analytics build` move its target path, look where dbt's default puts it.
-    fresh = [
-        path
-        for path in (REPOSITORY_ROOT / "target").rglob("run_results.json")
-        if path.stat().st_mtime >= since
-    ]
-    if not fresh:
-        return None
-    return json.loads(max(fresh, key=lambda p: p.stat().st_mtime).read_text())
+    return None
 
 
 def _read_run_results(step: Step, results: dict[str, Any] | None) -> None:
@@ -590,35 +562,11 @@ def _read_run_results(step: Step, results: dict[str, Any] | None) -> None:
 
 
 def run_build(
-    name: str,
-    paths: Paths,
-    runner: str,
-    environment: dict[str, str],
-    *,
-    full_refresh: bool = False,
+    name: str, paths: Paths, environment: dict[str, str], *, full_refresh: bool = False
 ) -> Step:
-    """One timed build of the warehouse: dbt build then publish (or the CLI doing both)."""
-    from warehouse.publish import publish_serving
-
-    if runner == "cli":
-        command = [str(BIN / "cowork-analytics"), "build", "--data-dir", str(paths.warehouse)]
-        command += ["--full-refresh"] if full_refresh else []
-    else:
-        command = [
-            str(BIN / "dbt"),
-            "build",
-            "--project-dir",
-            str(REPOSITORY_ROOT),
-            "--profiles-dir",
-            str(REPOSITORY_ROOT),
-            "--target",
-            "local",
-            "--target-path",
-            str(paths.dbt_target),
-            "--log-path",
-            str(paths.dbt_logs),
-            *(["--full-refresh"] if full_refresh else []),
-        ]
+    """One timed `cowork-analytics build` (dbt build, publish, Parquet export)."""
+    command = [str(BIN / "cowork-analytics"), "build", "--data-dir", str(paths.warehouse)]
+    command += ["--full-refresh"] if full_refresh else []
     step = Step(name, command)
     log = paths.step_logs / f"{name}.log"
     step.log = str(log)
@@ -626,18 +574,7 @@ def run_build(
     step.returncode, seconds, peak_rss_mb = _run_measured(command, environment, log)
     step.peak_rss_mb = round(peak_rss_mb)
     _read_run_results(step, _run_results(paths, since))
-    step.seconds = seconds
-    if runner == "dbt":
-        started = time.perf_counter()
-        build = paths.warehouse / "build" / "warehouse.duckdb"
-        try:
-            publish_serving(build, paths.warehouse / "serving" / "warehouse.duckdb")
-        except Exception as error:  # a failed build may leave nothing to publish
-            step.failures.append(f"publish: {error}")
-            step.returncode = step.returncode or 1
-        step.publish_seconds = round(time.perf_counter() - started, 2)
-        step.seconds += step.publish_seconds
-    step.seconds = round(step.seconds, 2)
+    step.seconds = round(seconds, 2)
     step.ok = step.returncode == 0 and not step.failures
     return step
 
@@ -645,82 +582,35 @@ def run_build(
 # --------------------------------------------------------------------------- BI queries
 
 
-@dataclass(frozen=True)
-class BiQuery:
-    """A dashboard-shaped query; `{placeholders}` take the first column present."""
-
-    name: str
-    table: str
-    columns: dict[str, tuple[str, ...]]
-    sql: str
-
-
-BI_QUERIES = (
-    BiQuery(
-        "daily_active_users",
-        "fct_user_daily_activity",
-        {"day": ("activity_date", "usage_date", "event_date"), "user": ("user_key",)},
-        "select {day} as day, count(distinct {user}) as active_users"
-        " from marts.fct_user_daily_activity group by 1 order by 1",
-    ),
-    BiQuery(
-        "cost_by_team_and_model",
-        "fct_cost_daily",
-        {"team": ("team_name", "team"), "model": ("model", "model_id"), "cost": ("cost_usd",)},
-        "select coalesce({team}, '(no team)') as team, {model} as model, sum({cost}) as cost_usd"
-        " from marts.fct_cost_daily group by 1, 2 order by 3 desc",
-    ),
-    BiQuery(
-        "p95_latency_by_model",
-        "fct_api_requests",
-        {"model": ("model", "model_id"), "duration": ("duration_ms",)},
-        "select {model} as model, quantile_cont({duration}, 0.95) as p95_ms,"
-        " count(*) as requests from marts.fct_api_requests group by 1 order by 2 desc",
-    ),
-)
-
-
-def _resolve(connection: duckdb.DuckDBPyConnection, query: BiQuery) -> str:
-    """The query's SQL with its columns filled in; raises LookupError if they are missing."""
-    present = {
-        row[0]
-        for row in connection.execute(
-            "select column_name from information_schema.columns"
-            " where table_schema = 'marts' and table_name = ?",
-            [query.table],
-        ).fetchall()
-    }
-    if not present:
-        raise LookupError(f"marts.{query.table} does not exist")
-    chosen = {}
-    for placeholder, candidates in query.columns.items():
-        match = next((c for c in candidates if c in present), None)
-        if match is None:
-            raise LookupError(f"marts.{query.table} has none of {', '.join(candidates)}")
-        chosen[placeholder] = _quote(match)
-    return query.sql.format(**chosen)
+# Dashboard-shaped queries against the marts' contracts (dbt_project/models/marts/*/_*.yml).
+BI_QUERIES = {
+    "daily_active_users": "select activity_date, count(distinct user_key) as active_users"
+    " from marts.fct_user_daily_activity group by 1 order by 1",
+    "cost_by_team_and_model": "select coalesce(team_name, '(no team)') as team, model,"
+    " sum(cost_usd) as cost_usd from marts.fct_cost_daily group by 1, 2 order by 3 desc",
+    "p95_latency_by_model": "select model, quantile_cont(duration_ms, 0.95) as p95_ms,"
+    " count(*) as requests from marts.fct_api_requests group by 1 order by 2 desc",
+}
 
 
 def run_queries(serving: Path) -> list[dict[str, Any]]:
     """Each BI query cold (fresh read-only connection) then hot (median and max of 5)."""
     outcomes = []
-    for query in BI_QUERIES:
-        outcome: dict[str, Any] = {"name": query.name}
+    for name, sql in BI_QUERIES.items():
+        outcome: dict[str, Any] = {"name": name}
         try:
             started = time.perf_counter()
             connection = duckdb.connect(str(serving), read_only=True)
             connected = time.perf_counter()
-            sql = _resolve(connection, query)
-            resolved = time.perf_counter()
             rows = connection.execute(sql).fetchall()
-            cold = time.perf_counter() - resolved
+            cold = time.perf_counter() - connected
             hot = []
             for _ in range(HOT_RUNS):
                 began = time.perf_counter()
                 connection.execute(sql).fetchall()
                 hot.append(time.perf_counter() - began)
             connection.close()
-        except (duckdb.Error, LookupError) as error:
+        except duckdb.Error as error:
             outcome["error"] = str(error).splitlines()[0]
             outcomes.append(outcome)
             continue
@@ -786,7 +676,7 @@ def _print_summary(report: dict[str, Any]) -> None:
         f"\nWarehouse build benchmark: {scale['events']:,} OTel events"
         f" ({scale['people']:,} people x {report['base']['days']} days;"
         f" base {report['base']['events_landed']:,} events x {scale['replicas']} replicas),"
-        f" {report['machine']}, runner {report['runner']}"
+        f" {report['machine']}"
     )
     print(
         f"base (generate + land + pull): {report['base']['seconds']} s;"
@@ -794,7 +684,7 @@ def _print_summary(report: dict[str, Any]) -> None:
         f" new hour: {scale['new_hour_events']:,} events after {scale['cutoff']}"
     )
     print(
-        "\n| step | wall s | dbt elapsed s | publish s | model s | test s | peak RSS MB"
+        "\n| step | wall s | dbt elapsed s | outside dbt s | model s | test s | peak RSS MB"
         " | dbt statuses | target |"
     )
     print("|---|---|---|---|---|---|---|---|---|")
@@ -808,7 +698,8 @@ def _print_summary(report: dict[str, Any]) -> None:
         tests = round(kinds.get("test", 0.0) + kinds.get("unit_test", 0.0), 2)
         print(
             f"| {step['name']} | {step['seconds']} | {step['dbt_seconds']} |"
-            f" {step['publish_seconds'] or '-'} | {kinds.get('model', 0.0)} | {tests} |"
+            f" {round(step['seconds'] - step['dbt_seconds'], 2)} | {kinds.get('model', 0.0)} |"
+            f" {tests} |"
             f" {step['peak_rss_mb']} | {statuses} | {verdict} |"
         )
     for step in report["steps"]:
@@ -852,7 +743,6 @@ def main() -> None:
     parser.add_argument(
         "--reuse", action="store_true", help="reuse a kept base and landing (implies --keep)"
     )
-    parser.add_argument("--runner", choices=("auto", "cli", "dbt"), default="auto")
     parser.add_argument("--no-full-refresh", action="store_true", help="skip the --full-refresh")
     parser.add_argument("--rows-per-file", type=int, default=1_000_000)
     parser.add_argument("--row-group-rows", type=int, default=122_880)
@@ -918,55 +808,29 @@ def main() -> None:
     (paths.warehouse / "build").mkdir(parents=True, exist_ok=True)
     schema_differences = check_schemas(base_landing, paths.warehouse / "landing")
 
-    help_text = _cli_build_help()
-    runner = args.runner
-    if runner == "auto":
-        runner = "cli" if help_text is not None else "dbt"
-    if runner == "cli" and help_text is None:
-        raise SystemExit("cowork-analytics has no `build` command yet; use --runner dbt")
     environment = {
         **os.environ,
         "COWORK_DATA_DIR": str(paths.warehouse),
-        "DBT_TARGET_PATH": str(paths.dbt_target),
-        "DBT_LOG_PATH": str(paths.dbt_logs),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
     # Parse once, untimed, so every timed build starts from dbt's partial-parse state.
     parse_seconds = _run_measured(
-        [
-            str(BIN / "dbt"),
-            "parse",
-            "--project-dir",
-            str(REPOSITORY_ROOT),
-            "--profiles-dir",
-            str(REPOSITORY_ROOT),
-            "--target",
-            "local",
-            "--target-path",
-            str(paths.dbt_target),
-            "--log-path",
-            str(paths.dbt_logs),
-        ],
+        [str(BIN / "dbt"), *dbt_arguments("parse", DataLayout(paths.warehouse))],
         environment,
         paths.step_logs / "parse.log",
     )[1]
 
     steps = []
-    print(f"Full build ({runner}) ...")
-    steps.append(run_build("full_build", paths, runner, environment))
-    full_refresh_runner = runner
-    if runner == "cli" and "--full-refresh" not in (help_text or ""):
-        full_refresh_runner = "dbt"
+    print("Full build ...")
+    steps.append(run_build("full_build", paths, environment))
     if not args.no_full_refresh:
         print("Full refresh ...")
-        steps.append(
-            run_build("full_refresh", paths, full_refresh_runner, environment, full_refresh=True)
-        )
+        steps.append(run_build("full_refresh", paths, environment, full_refresh=True))
     new_hour_files = _land_new_hour(paths)
     print(f"Incremental build after the new hour ({new_hour_files} file(s)) ...")
-    steps.append(run_build("incremental", paths, runner, environment))
+    steps.append(run_build("incremental", paths, environment))
     print("No-op build ...")
-    steps.append(run_build("noop", paths, runner, environment))
+    steps.append(run_build("noop", paths, environment))
     queries = run_queries(paths.warehouse / "serving" / "warehouse.duckdb")
 
     counts = synthesis["counts"]
@@ -976,7 +840,6 @@ def main() -> None:
         "machine": f"{os.cpu_count()} cores",
         "python": sys.version.split()[0],
         "duckdb": duckdb.__version__,
-        "runner": runner,
         "git_commit": subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"],
             cwd=REPOSITORY_ROOT,

@@ -57,6 +57,16 @@ class DataLayout:
         return self.root / "build" / "warehouse.duckdb"
 
     @property
+    def dbt_target(self) -> Path:
+        """The target folder of dbt builds of this data dir (manifest, run_results.json)."""
+        return self.root / "build" / "dbt-target"
+
+    @property
+    def dbt_logs(self) -> Path:
+        """The log folder of dbt builds of this data dir."""
+        return self.root / "build" / "dbt-logs"
+
+    @property
     def serving_database(self) -> Path:
         """The published copy that BI tools read."""
         return self.root / "serving" / "warehouse.duckdb"

@@ -54,9 +54,9 @@ def dbt_arguments(
         target,
         # Per data directory, so two data directories never share dbt's state.
         "--target-path",
-        str(layout.root / "build" / "dbt-target"),
+        str(layout.dbt_target),
         "--log-path",
-        str(layout.root / "build" / "dbt-logs"),
+        str(layout.dbt_logs),
     ]
     if full_refresh:
         arguments.append("--full-refresh")
@@ -96,7 +96,7 @@ def build_warehouse(
         arguments += ["--vars", json.dumps(dbt_vars)]
     if threads:
         arguments += ["--threads", str(threads)]
-    run_results = layout.root / "build" / "dbt-target" / "run_results.json"
+    run_results = layout.dbt_target / "run_results.json"
     run_results.unlink(missing_ok=True)
     started = time.perf_counter()
     completed = subprocess.run(
@@ -124,7 +124,7 @@ def build_warehouse(
     if completed.returncode != 0 and not nodes:
         result.error = f"dbt exited with status {completed.returncode} before running any node"
     if result.success and publish and target == "local":
-        manifest = layout.root / "build" / "dbt-target" / "manifest.json"
+        manifest = layout.dbt_target / "manifest.json"
         result.published = publish_serving(
             layout.build_database,
             layout.serving_database,

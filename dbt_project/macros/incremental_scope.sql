@@ -78,3 +78,17 @@
         staged.{{ key }} is not null
         and staged.event_date in ({{ cowork_analytics.changed_event_days() }})
 {%- endmacro %}
+
+{#- Days (of `date_column`) of a landed source that received rows since the newest landing
+    this staging model already holds, minus `late_arrival_lookback_hours` (a landing that
+    committed while the last build ran). -#}
+{% macro days_landed_since_last_build(relation, date_column) -%}
+    select distinct landed.{{ date_column }}
+    from {{ relation }} as landed
+    where landed.landed_at > (
+        select
+            coalesce(max(staged.landed_at), cast('1970-01-01' as timestamp with time zone))
+            - interval '{{ var("late_arrival_lookback_hours") }} hours'
+        from {{ this }} as staged
+    )
+{%- endmacro %}

@@ -15,3 +15,11 @@
 {% macro spark__percentile(column, fraction) -%}
     percentile({{ column }}, {{ fraction }})
 {%- endmacro %}
+
+{#- p50, p90, p95 and p99 of a column, as select-list columns `p50_<name>` ... `p99_<name>`. -#}
+{% macro percentiles(column, name) -%}
+    {%- for fraction in [50, 90, 95, 99] %}
+    {{ cowork_analytics.percentile(column, fraction / 100) }} as p{{ fraction }}_{{ name }}
+    {{- "," if not loop.last }}
+    {%- endfor %}
+{%- endmacro %}

@@ -116,18 +116,11 @@ allocated as (
         tool_name,
         cast(1.0 / shares as decimal(18, 9)) as request_share,
         cast(cost_usd / shares as decimal(38, 9)) as cost_usd
-    from consumed
-    union all
-    select
-        api_request_id,
-        prompt_id,
-        tool_call_id,
-        user_key,
-        event_date as activity_date,
-        tool_name,
-        cast(1 as decimal(18, 9)) as request_share,
-        cast(cost_usd as decimal(38, 9)) as cost_usd
-    from unprompted
+    from (
+        select * from consumed
+        union all
+        select * from unprompted
+    ) as requests_and_shares
 ),
 
 final as (

@@ -12,11 +12,7 @@
 with
 
 team_groups as (
-    select
-        group_id,
-        group_name,
-        lower(replace(trim(group_name), ' ', '-')) as group_slug
-    from {{ ref('stg_compliance_api__groups') }}
+    select * from {{ ref('stg_compliance_api__groups') }}
 ),
 
 tagged_named as (

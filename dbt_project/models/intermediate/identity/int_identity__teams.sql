@@ -8,11 +8,7 @@ history as (
 ),
 
 team_groups as (
-    select
-        group_id,
-        group_name,
-        lower(replace(trim(group_name), ' ', '-')) as group_slug
-    from {{ ref('stg_compliance_api__groups') }}
+    select * from {{ ref('stg_compliance_api__groups') }}
 ),
 
 tags as (

@@ -45,25 +45,11 @@ totals as (
         ) as model,
         min(event_at) as first_event_at,
         max(event_at) as finished_at,
-        count(case when event_name = 'api_request' then 1 end) as api_requests,
-        count(case when event_name = 'api_error' then 1 end) as api_errors,
         coalesce(sum(case when event_name = 'api_error' then attempt end), 0)
             as retry_attempts,
-        count(case when event_name = 'tool_result' then 1 end) as tool_calls,
-        count(
-            case when event_name = 'tool_decision' and decision = 'reject' then 1 end
-        ) as tool_rejections,
         count(case when event_name = 'tool_result' and not is_success then 1 end)
             as tool_failures,
-        coalesce(sum(case when event_name = 'api_request' then input_tokens end), 0)
-            as input_tokens,
-        coalesce(sum(case when event_name = 'api_request' then output_tokens end), 0)
-            as output_tokens,
-        coalesce(sum(case when event_name = 'api_request' then cache_read_tokens end), 0)
-            as cache_read_tokens,
-        coalesce(sum(case when event_name = 'api_request' then cache_creation_tokens end), 0)
-            as cache_creation_tokens,
-        coalesce(sum(case when event_name = 'api_request' then cost_usd end), 0) as cost_usd
+        {{ activity_totals() }}
     from events
     group by prompt_id
 ),

@@ -45,23 +45,7 @@ totals as (
         min_by(event_date, event_at) as activity_date,
         min(event_at) as started_at,
         max(event_at) as ended_at,
-        count(case when event_name = 'user_prompt' then 1 end) as prompts,
-        count(case when event_name = 'api_request' then 1 end) as api_requests,
-        count(case when event_name = 'api_error' then 1 end) as api_errors,
-        count(case when event_name = 'tool_result' then 1 end) as tool_calls,
-        count(
-            case when event_name = 'tool_decision' and decision = 'reject' then 1 end
-        ) as tool_rejections,
-        coalesce(sum(case when event_name = 'api_request' then input_tokens end), 0)
-            as input_tokens,
-        coalesce(sum(case when event_name = 'api_request' then output_tokens end), 0)
-            as output_tokens,
-        coalesce(sum(case when event_name = 'api_request' then cache_read_tokens end), 0)
-            as cache_read_tokens,
-        coalesce(sum(case when event_name = 'api_request' then cache_creation_tokens end), 0)
-            as cache_creation_tokens,
-        -- Cost comes from api_request events only; the cost metric would double count it.
-        coalesce(sum(case when event_name = 'api_request' then cost_usd end), 0) as cost_usd
+        {{ activity_totals() }}
     from events
     group by session_id
 ),

@@ -17,6 +17,19 @@
 -- depends_on: {{ ref('stg_otel__events') }}
 -- depends_on: {{ ref('int_identity__fingerprint_keys') }}
 
+{#- Tools and prompts have no time to first token and no HTTP errors. -#}
+{% set no_model_columns %}
+    cast(null as double) as p50_ttft_ms,
+    cast(null as double) as p90_ttft_ms,
+    cast(null as double) as p95_ttft_ms,
+    cast(null as double) as p99_ttft_ms,
+    0 as errors_429,
+    0 as errors_529,
+    0 as errors_5xx,
+    0 as errors_4xx,
+    0 as errors_other,
+{%- endset %}
+
 with
 
 days as (
@@ -61,14 +74,8 @@ model_requests as (
         coalesce(model, '(unknown)') as subject,
         event_date as activity_date,
         count(*) as requests,
-        {{ percentile('duration_ms', 0.5) }} as p50_duration_ms,
-        {{ percentile('duration_ms', 0.9) }} as p90_duration_ms,
-        {{ percentile('duration_ms', 0.95) }} as p95_duration_ms,
-        {{ percentile('duration_ms', 0.99) }} as p99_duration_ms,
-        {{ percentile('ttft_ms', 0.5) }} as p50_ttft_ms,
-        {{ percentile('ttft_ms', 0.9) }} as p90_ttft_ms,
-        {{ percentile('ttft_ms', 0.95) }} as p95_ttft_ms,
-        {{ percentile('ttft_ms', 0.99) }} as p99_ttft_ms
+        {{ percentiles('duration_ms', 'duration_ms') }},
+        {{ percentiles('ttft_ms', 'ttft_ms') }}
     from requests
     group by 1, 2
 ),
@@ -123,19 +130,8 @@ tools as (
         activity_date,
         count(*) as calls,
         count(*) filter (where not is_success) as failures,
-        {{ percentile('duration_ms', 0.5) }} as p50_duration_ms,
-        {{ percentile('duration_ms', 0.9) }} as p90_duration_ms,
-        {{ percentile('duration_ms', 0.95) }} as p95_duration_ms,
-        {{ percentile('duration_ms', 0.99) }} as p99_duration_ms,
-        cast(null as double) as p50_ttft_ms,
-        cast(null as double) as p90_ttft_ms,
-        cast(null as double) as p95_ttft_ms,
-        cast(null as double) as p99_ttft_ms,
-        0 as errors_429,
-        0 as errors_529,
-        0 as errors_5xx,
-        0 as errors_4xx,
-        0 as errors_other,
+        {{ percentiles('duration_ms', 'duration_ms') }},
+        {{ no_model_columns }}
         0 as failed_attempts
     from {{ ref('fct_tool_calls') }}
     where decision = 'accept' and activity_date in (select days.activity_date from days)
@@ -149,19 +145,8 @@ prompts as (
         activity_date,
         count(*) as calls,
         count(*) filter (where is_failed) as failures,
-        {{ percentile('wall_clock_ms', 0.5) }} as p50_duration_ms,
-        {{ percentile('wall_clock_ms', 0.9) }} as p90_duration_ms,
-        {{ percentile('wall_clock_ms', 0.95) }} as p95_duration_ms,
-        {{ percentile('wall_clock_ms', 0.99) }} as p99_duration_ms,
-        cast(null as double) as p50_ttft_ms,
-        cast(null as double) as p90_ttft_ms,
-        cast(null as double) as p95_ttft_ms,
-        cast(null as double) as p99_ttft_ms,
-        0 as errors_429,
-        0 as errors_529,
-        0 as errors_5xx,
-        0 as errors_4xx,
-        0 as errors_other,
+        {{ percentiles('wall_clock_ms', 'duration_ms') }},
+        {{ no_model_columns }}
         coalesce(sum(retry_attempts), 0) as failed_attempts
     from {{ ref('fct_prompts') }}
     where activity_date in (select days.activity_date from days)

@@ -14,7 +14,9 @@ renamed as (
         id as group_id,
         name as group_name,
         description as group_description,
-        source_type
+        source_type,
+        -- How OTEL_RESOURCE_ATTRIBUTES tags name the team ("Data Science" -> data-science).
+        lower(replace(trim(name), ' ', '-')) as group_slug
     from latest
 )
 

@@ -16,17 +16,9 @@ with
 source as (
     select * from {{ source('otel', 'events') }}
     {% if is_incremental() %}
-        {% set days_with_new_records %}
-            select distinct landed.event_date
-            from {{ source('otel', 'events') }} as landed
-            where landed.landed_at > (
-                select
-                    coalesce(max(staged.landed_at), cast('1970-01-01' as timestamp with time zone))
-                    - interval '{{ var("late_arrival_lookback_hours") }} hours'
-                from {{ this }} as staged
-            )
-        {% endset %}
-        where event_date in ({{ date_literals(days_with_new_records) }})
+        where event_date in (
+            {{ date_literals(days_landed_since_last_build(source('otel', 'events'), 'event_date')) }}
+        )
     {% endif %}
 ),
 

@@ -19,14 +19,7 @@ with
 {% if is_incremental() %}
     {% set days_with_new_points %}
         with landed_days as (
-            select distinct landed.point_date
-            from {{ source('otel', 'metrics') }} as landed
-            where landed.landed_at > (
-                select
-                    coalesce(max(staged.landed_at), cast('1970-01-01' as timestamp with time zone))
-                    - interval '{{ var("late_arrival_lookback_hours") }} hours'
-                from {{ this }} as staged
-            )
+            {{ days_landed_since_last_build(source('otel', 'metrics'), 'point_date') }}
         )
         select point_date from landed_days
         union
