@@ -9,7 +9,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PYTHON)
 RUN := $(UV) run --frozen --no-sync
 
-.PHONY: install demo test lint fix format-check sqlfluff unit e2e check manifest ui clean
+.PHONY: install demo test lint fix format-check sqlfluff chromium unit e2e check manifest ui clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -21,7 +21,7 @@ install: $(UV)  ## Create .venv from uv.lock (exact versions)
 demo: install  ## Generate an organisation and run the whole pipeline on it
 	$(RUN) cowork-analytics demo
 
-test: install lint unit  ## Lint, then run the whole test suite
+test: install lint chromium unit  ## Lint, then run the whole test suite
 
 lint: install  ## ruff (lint + format check) and sqlfluff
 	$(RUN) ruff check .
@@ -32,6 +32,16 @@ fix: install  ## Apply ruff and sqlfluff fixes
 	$(RUN) ruff check --fix .
 	$(RUN) ruff format .
 	$(RUN) sqlfluff fix dbt_project
+
+chromium:  ## Headless Chromium (Debian's package) for the report rendering test
+	@command -v chromium >/dev/null || { \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update && apt-get install -y --no-install-recommends chromium; \
+		else \
+			echo "Chromium is missing: sudo apt-get install --no-install-recommends chromium"; \
+			echo "(the report rendering test is skipped without it)"; \
+		fi; \
+	}
 
 unit: install
 	$(RUN) pytest

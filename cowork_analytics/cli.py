@@ -129,12 +129,13 @@ def ingest_otel(
 ) -> None:
     """Land new complete messages of the collector's files (every framing) as Parquet."""
     from ingestion.otel.land import discover_files, land_otel
-    from ingestion.otel.privacy import PrivacyMode
+    from ingestion.otel.privacy import PrivacyMode, pii_pepper
     from ingestion.paths import DataLayout
     from orchestration.lib.environment import otel_dirs
 
     try:
         mode = PrivacyMode.parse(privacy)
+        pii_pepper(mode)  # strict without a pepper stops here, before anything is read
     except ValueError as error:
         raise typer.BadParameter(str(error), param_hint="--privacy") from None
     layout = DataLayout(_data_dir(data_dir))
@@ -250,6 +251,44 @@ def compliance_emulator(
 
 
 def _print_run(run) -> None:
+    """What the run did, step by step, then its outcome."""
+    for notice in run.notices:
+        console.print(f"[yellow]notice[/yellow] {notice}")
+    table = Table(title=f"Pipeline run {run.run_id}", show_header=False)
+    if run.landing:
+        table.add_row(
+            "OTel landed",
+            f"{run.landing.get('records_landed', 0):,} records, "
+            f"{run.landing.get('metric_points_landed', 0):,} metric points from "
+            f"{run.landing.get('files_with_new_data', 0):,} file(s); "
+            f"{run.landing.get('quarantined_lines', 0):,} line(s) quarantined",
+        )
+    if run.compliance_records:
+        pulled = ", ".join(f"{count:,} {name}" for name, count in run.compliance_records.items())
+        table.add_row("Compliance pulled", pulled)
+    warehouse = run.materialised.get("warehouse", 0)
+    if warehouse:
+        table.add_row("Warehouse", f"{warehouse} dbt models and seeds built")
+    checks = run.checks
+    if any(checks.values()):
+        table.add_row(
+            "Checks",
+            f"{len(checks['passed'])} passed, {len(checks['warned'])} warned, "
+            f"{len(checks['failed'])} failed",
+        )
+    if run.published:
+        tables = sum(1 for name in run.published if name.startswith("rows."))
+        table.add_row(
+            "Published",
+            f"{tables} marts to {run.published.get('path')} (privacy "
+            f"{run.published.get('privacy', 'standard')}) and Parquet",
+        )
+    table.add_row("Time", f"{run.seconds:.1f} s")
+    console.print(table)
+    for name in checks.get("warned", []):
+        console.print(f"  [yellow]warned[/yellow] {name}")
+    for name in checks.get("failed", []):
+        console.print(f"  [red]failed[/red] {name}")
     if run.success:
         console.print(f"[green]Pipeline run {run.run_id} succeeded[/green] in {run.seconds:.1f} s.")
     else:
@@ -295,10 +334,29 @@ def build(
     """Build the warehouse (dbt build) on what has landed and publish the marts."""
     from ingestion.paths import DataLayout
     from warehouse.build import build_warehouse
+    from warehouse.publish import PrivacyLeakError
 
     layout = DataLayout(_data_dir(data_dir))
     console.print(f"Building the warehouse from {layout.root / 'landing'} (target {target}) ...")
-    result = build_warehouse(layout, target=target, full_refresh=full_refresh, quiet=not verbose)
+    try:
+        result = build_warehouse(
+            layout,
+            target=target,
+            full_refresh=full_refresh,
+            quiet=not verbose,
+            on_wait=lambda: console.print("Another build holds the warehouse; waiting for it ..."),
+        )
+    except ValueError as error:  # strict without a pepper
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from None
+    except PrivacyLeakError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(1) from None
+    if result.discarded:
+        console.print(
+            f"[yellow]The build database could not be opened; it was moved to {result.discarded}"
+            " and rebuilt from the landed data.[/yellow]"
+        )
     models, tests = result.models, result.tests
     console.print(
         f"Models: {models['success']} built, {models['error']} failed, {models['skipped']} "
@@ -416,14 +474,6 @@ def demo(
     _print_run(result)
     if not result.success:
         raise typer.Exit(1)
-    if result.compliance_records:
-        pulled = ", ".join(f"{count:,} {name}" for name, count in result.compliance_records.items())
-        console.print(f"  pulled from the Compliance API: {pulled}")
-    if result.landing:
-        console.print(
-            f"  landed {result.landing.get('records_landed', 0):,} records,"
-            f" quarantined {result.landing.get('quarantined_lines', 0):,} lines"
-        )
     mismatches = mart_mismatches(layout.serving_database, layout.simulated / "ground_truth")
     if mismatches:
         console.print(
@@ -438,3 +488,83 @@ def demo(
     console.print(f"Build database:   {layout.build_database}")
     console.print(f"Serving database: {layout.serving_database}  (schema marts, open it read-only)")
     console.print(f"Demo finished in {time.perf_counter() - started:.1f} s.")
+    _write_demo_report(layout.serving_database, date.fromisoformat(generated.end_date))
+
+
+report_app = typer.Typer(help="Reports on the published marts.", no_args_is_help=True)
+app.add_typer(report_app, name="report")
+
+
+@report_app.command("cost")
+def report_cost(
+    month: Annotated[
+        str | None, typer.Option(help="Calendar month, YYYY-MM (default: this month, UTC).")
+    ] = None,
+    week: Annotated[str | None, typer.Option(help="ISO week instead, YYYY-Www.")] = None,
+    data_dir: DataDirOption = Path("data"),
+) -> None:
+    """Write the cost report of a month or week as HTML, Markdown and CSV under serving/reports."""
+    from datetime import UTC, datetime
+
+    from ingestion.paths import DataLayout
+    from reporting.periods import month_of, parse_month, parse_week
+
+    if month and week:
+        raise typer.BadParameter("give --month or --week, not both")
+    try:
+        if week:
+            period = parse_week(week)
+        else:
+            period = parse_month(month) if month else month_of(datetime.now(UTC).date())
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--week" if week else "--month") from None
+    layout = DataLayout(_data_dir(data_dir))
+    if not layout.serving_database.exists():
+        console.print(
+            f"[red]No serving database at {layout.serving_database}: run `cowork-analytics build`"
+            " (or `run`) first.[/red]"
+        )
+        raise typer.Exit(1)
+    _write_cost_report(layout.serving_database, period)
+
+
+def _write_cost_report(serving_database: Path, period) -> Path:
+    """Write one cost report, print its paths and a three-line summary; return the HTML path."""
+    from reporting.files import reports_directory, write_cost_report
+
+    report, files = write_cost_report(serving_database, reports_directory(serving_database), period)
+    change = (
+        f"{report.change_ratio:+.1%} vs {report.comparison_label}"
+        if report.change_ratio is not None
+        else f"nothing in {report.comparison_label} to compare"
+    )
+    top_team = report.by_team[0] if report.by_team else None
+    top_model = report.by_model[0] if report.by_model else None
+    at_risk = report.budgets_at_risk
+    # Summary lines name teams and models, never people: terminals and logs are shared.
+    console.print(
+        f"\n[bold]Cost report {report.period.title}[/bold]: ${report.total_usd:,.2f} ({change}),"
+        f" {report.active_users} people, {report.prompts:,} prompts"
+    )
+    console.print(
+        (f"Top team {top_team.label} ${top_team.cost_usd:,.2f}; " if top_team else "")
+        + (f"top model {top_model.label} ${top_model.cost_usd:,.2f}; " if top_model else "")
+        + f"cache saved ${report.cache_savings_usd:,.2f}"
+    )
+    console.print(
+        f"{len(report.anomalies)} anomal{'y' if len(report.anomalies) == 1 else 'ies'};"
+        f" {len(at_risk)} of {len(report.budgets)} team budgets at risk"
+        + (f" ({', '.join(budget.team_name for budget in at_risk)})" if at_risk else "")
+    )
+    console.print(f"HTML:     {files.html}")
+    console.print(f"Markdown: {files.markdown}")
+    console.print(f"CSV:      {files.csv}")
+    return files.html
+
+
+def _write_demo_report(serving_database: Path, end_date: date) -> None:
+    """The demo's last step: the cost report of the simulated period's (last) month."""
+    from reporting.periods import month_of
+
+    html = _write_cost_report(serving_database, month_of(end_date))
+    console.print(f"Cost report: {html}")

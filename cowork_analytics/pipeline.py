@@ -3,11 +3,36 @@
 from __future__ import annotations
 
 import os
+import socket
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from dagster import AssetKey, DagsterInstance
+from dagster import AssetCheckSeverity, AssetKey, DagsterEventType, DagsterInstance
+
+from orchestration.lib import environment
+
+# Pools (the warehouse, the Compliance API budget) admit one step at a time. Under the
+# daemon, a run whose worker died (not one whose step failed: those have retry policies) is
+# retried from the failure: only the steps that failed or never ran execute again.
+NAMED_ASSET_GROUPS = ("otel", "compliance_api", "serving", "reports")
+HOST_TAG = "cowork/host"
+PROCESS_TAG = "cowork/pid"
+DAGSTER_SETTINGS = """\
+telemetry:
+  enabled: false
+concurrency:
+  pools:
+    default_limit: 1
+run_monitoring:
+  enabled: true
+  # A run whose worker died still holds its pool slots; free them once it is marked ended.
+  free_slots_after_run_end_seconds: 60
+run_retries:
+  enabled: true
+  max_retries: 2
+  retry_on_asset_or_op_failure: false
+"""
 
 
 @dataclass(frozen=True)
@@ -20,6 +45,10 @@ class PipelineRun:
     step_failures: list[str]
     landing: dict[str, object]
     compliance_records: dict[str, int]
+    materialised: dict[str, int] = field(default_factory=dict)  # asset group -> assets
+    checks: dict[str, list[str]] = field(default_factory=dict)  # passed/warned/failed -> names
+    published: dict[str, object] = field(default_factory=dict)  # serving metadata
+    notices: list[str] = field(default_factory=list)  # sources skipped, and why
 
 
 def configure_environment(data_dir: Path, otel_dirs: list[Path] | None = None) -> None:
@@ -32,11 +61,7 @@ def configure_environment(data_dir: Path, otel_dirs: list[Path] | None = None) -
     dagster_home.mkdir(parents=True, exist_ok=True)
     settings = dagster_home / "dagster.yaml"
     if not settings.exists():
-        # Pools (the Compliance API budget) admit one step at a time unless a user says
-        # otherwise here.
-        settings.write_text(
-            "telemetry:\n  enabled: false\nconcurrency:\n  pools:\n    default_limit: 1\n"
-        )
+        settings.write_text(DAGSTER_SETTINGS)
 
 
 def run_pipeline(log_level: str = "WARNING") -> PipelineRun:
@@ -52,24 +77,128 @@ def run_pipeline(log_level: str = "WARNING") -> PipelineRun:
     started = time.perf_counter()
     job = build_definitions().resolve_job_def(PIPELINE_JOB_NAME)
     with DagsterInstance.get() as instance:
+        release_abandoned_runs(instance)
         result = job.execute_in_process(
             instance=instance,
             raise_on_error=False,
             run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+            tags=_process_tags(),
         )
+    return _summarise(result, time.perf_counter() - started)
+
+
+def _process_tags() -> dict[str, str]:
+    return {HOST_TAG: socket.gethostname(), PROCESS_TAG: str(os.getpid())}
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def release_abandoned_runs(instance: DagsterInstance) -> list[str]:
+    """Mark failed the CLI runs whose process died, and free every ended run's pool slots.
+
+    Runs started from this CLI execute in its own process, with no daemon watching them: if
+    that process is killed, the run stays "started" and keeps its slot of the warehouse
+    pool, and every later run would wait for it forever. This is the run monitoring the
+    daemon does for the runs it launches, for the runs started here (tagged with host and
+    process id).
+
+    Returns:
+        The ids of the runs marked failed.
+    """
+    storage = instance.event_log_storage
+    if not storage.supports_global_concurrency_limits:
+        return []
+    abandoned = []
+    for run_id in storage.get_concurrency_run_ids():
+        run = instance.get_run_by_id(run_id)
+        if run is None:
+            storage.free_concurrency_slots_for_run(run_id)
+            continue
+        if not run.is_finished:
+            tags = run.tags
+            if tags.get(HOST_TAG) != socket.gethostname() or PROCESS_TAG not in tags:
+                continue  # launched elsewhere: the daemon's run monitoring owns it
+            if _process_alive(int(tags[PROCESS_TAG])):
+                continue
+            instance.report_run_failed(run, message="its process died (killed or crashed)")
+            abandoned.append(run_id)
+        storage.free_concurrency_slots_for_run(run_id)
+    return abandoned
+
+
+def resume_pipeline(run_id: str) -> PipelineRun:
+    """Re-execute a failed pipeline run from its failure (what the daemon's run retries do).
+
+    Only the steps that failed, or never finished or started, run again; the others' results
+    stand. A run of this CLI whose process died is marked failed first (see
+    `release_abandoned_runs`); under the daemon, its run monitoring does that.
+    """
+    from dagster import ReexecutionOptions, execute_job, reconstructable
+
+    from orchestration.definitions import pipeline_job
+
+    started = time.perf_counter()
+    with DagsterInstance.get() as instance:
+        release_abandoned_runs(instance)
+        result = execute_job(
+            reconstructable(pipeline_job),
+            instance=instance,
+            reexecution_options=ReexecutionOptions.from_failure(run_id, instance),
+            raise_on_error=False,
+            tags=_process_tags(),
+        )
+        return _summarise(result, time.perf_counter() - started)
+
+
+def _summarise(result, seconds: float) -> PipelineRun:
     failures = [
         f"{event.step_key}: {event.event_specific_data.error.message.strip()}"
         for event in result.all_events
         if event.is_step_failure
     ]
-    landing, compliance = {}, {}
+    landing, compliance, published = {}, {}, {}
+    materialised: dict[str, int] = {}
     for event in result.get_asset_materialization_events():
         materialization = event.materialization
-        if materialization.asset_key == AssetKey(["otel", "events"]):
-            landing = {key: value.value for key, value in materialization.metadata.items()}
-        elif materialization.asset_key.path[0] == "compliance_api":
-            compliance[materialization.asset_key.path[-1]] = materialization.metadata[
-                "records"
-            ].value
-    seconds = time.perf_counter() - started
-    return PipelineRun(result.success, result.run_id, seconds, failures, landing, compliance)
+        key = materialization.asset_key
+        # Landing, pulls, serving and reports by name; every dbt model and seed as warehouse.
+        group = key.path[0] if key.path[0] in NAMED_ASSET_GROUPS else "warehouse"
+        materialised[group] = materialised.get(group, 0) + 1
+        if key == AssetKey(["otel", "events"]):
+            landing = {name: value.value for name, value in materialization.metadata.items()}
+        elif key.path[0] == "compliance_api":
+            compliance[key.path[-1]] = materialization.metadata["records"].value
+        elif key == AssetKey(["serving", "warehouse"]):
+            published = {name: value.value for name, value in materialization.metadata.items()}
+    checks: dict[str, list[str]] = {"passed": [], "warned": [], "failed": []}
+    for event in result.all_events:
+        if event.event_type != DagsterEventType.ASSET_CHECK_EVALUATION:
+            continue
+        evaluation = event.event_specific_data
+        name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
+        if evaluation.passed:
+            checks["passed"].append(name)
+        elif evaluation.severity == AssetCheckSeverity.WARN:
+            checks["warned"].append(name)
+        else:
+            checks["failed"].append(name)
+    return PipelineRun(
+        result.success,
+        result.run_id,
+        seconds,
+        failures,
+        landing,
+        compliance,
+        materialised,
+        checks,
+        published,
+        environment.skipped_sources(),
+    )

@@ -28,11 +28,6 @@ class DataLayout:
         return self.root / "landing" / "otel" / "content"
 
     @property
-    def hash_key(self) -> Path:
-        """The key for hashing paths and commands under privacy `strict` (owner-only)."""
-        return self.root / "state" / "hash.key"
-
-    @property
     def otel_quarantine(self) -> Path:
         """Lines that could not be landed, with file, offset and error."""
         return self.root / "landing" / "otel" / "quarantine"

@@ -8,11 +8,25 @@ from orchestration.defs.checks.freshness import (
     compliance_activities_freshness,
     otel_events_freshness,
 )
+from orchestration.defs.checks.telemetry_health import (
+    TelemetryHealthResource,
+    recent_telemetry_health,
+)
 from orchestration.defs.compliance_api.assets import compliance_api_pull
 from orchestration.defs.dbt.assets import warehouse_dbt_assets
-from orchestration.defs.jobs import build_hourly_schedule, build_pipeline_job, otel_landing_job
+from orchestration.defs.jobs import (
+    PIPELINE_JOB_NAME,
+    build_hourly_schedule,
+    build_pipeline_job,
+    otel_landing_job,
+)
 from orchestration.defs.otel.assets import otel_landing
 from orchestration.defs.otel.sensors import new_otel_files
+from orchestration.defs.reports.assets import (
+    cost_report,
+    cost_report_job,
+    daily_cost_report_schedule,
+)
 from orchestration.defs.resources import build_resources
 from orchestration.defs.serving.assets import serving_warehouse
 from orchestration.lib import environment
@@ -22,13 +36,28 @@ def build_definitions() -> dg.Definitions:
     """All assets, jobs and schedules, with resources configured from the environment now."""
     pipeline = build_pipeline_job(pull_compliance=environment.compliance_configured())
     return dg.Definitions(
-        assets=[otel_landing, compliance_api_pull, warehouse_dbt_assets, serving_warehouse],
-        asset_checks=[otel_events_freshness, compliance_activities_freshness],
-        jobs=[pipeline, otel_landing_job],
-        schedules=[build_hourly_schedule(pipeline)],
+        assets=[
+            otel_landing,
+            compliance_api_pull,
+            warehouse_dbt_assets,
+            serving_warehouse,
+            cost_report,
+        ],
+        asset_checks=[
+            otel_events_freshness,
+            compliance_activities_freshness,
+            recent_telemetry_health,
+        ],
+        jobs=[pipeline, otel_landing_job, cost_report_job],
+        schedules=[build_hourly_schedule(pipeline), daily_cost_report_schedule],
         sensors=[new_otel_files],
-        resources=build_resources(),
+        resources={**build_resources(), "telemetry_health": TelemetryHealthResource()},
     )
 
 
 defs = build_definitions()
+
+
+def pipeline_job() -> dg.JobDefinition:
+    """The pipeline job of `defs`: the target `dg.reconstructable` needs to re-execute it."""
+    return defs.resolve_job_def(PIPELINE_JOB_NAME)

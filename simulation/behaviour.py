@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from simulation.organisation import MODEL_MIXES, Person
+from simulation.organisation import COST_SPIKE_MODEL, MODEL_MIXES, Person
 from simulation.pricing import request_cost_parts_nano
 
 AttributeValue = str | int | float | bool | list[str]
@@ -49,6 +49,8 @@ MCP_TOOLS = (
     ("jira", "create_issue", "user"),
 )
 SKILLS = ("xlsx", "pptx", "pdf")
+# Prompts of the planted cost-spike session, ten model calls each (about $10 on its model).
+COST_SPIKE_PROMPTS = 6
 
 
 @dataclass
@@ -263,7 +265,16 @@ def _api_failure(rng: random.Random, writer: _SessionWriter, prompt_id: str, mod
     )
 
 
-def _prompt(rng: random.Random, writer: _SessionWriter, workspace: str, model_mix: str) -> None:
+def _prompt(
+    rng: random.Random,
+    writer: _SessionWriter,
+    workspace: str,
+    model_mix: str,
+    *,
+    model: str | None = None,
+    steps: int | None = None,
+) -> None:
+    """One prompt: its model from the person's mix (or `model`), then a chain of requests."""
     person = writer.person
     prompt_id = _uuid(rng)
     text = rng.choice(PROMPTS)
@@ -274,12 +285,14 @@ def _prompt(rng: random.Random, writer: _SessionWriter, workspace: str, model_mi
         prompt_length=str(len(text)),  # real clients send this number as a string
         prompt=text if content_captured else "<REDACTED>",
     )
-    models, weights = zip(*MODEL_MIXES[model_mix], strict=True)
-    model = rng.choices(models, weights=weights)[0]
+    if model is None:
+        models, weights = zip(*MODEL_MIXES[model_mix], strict=True)
+        model = rng.choices(models, weights=weights)[0]
     if rng.random() < 0.025:
         _api_failure(rng, writer, prompt_id, model)
         return
-    steps = 1 + min(_poisson(rng, 1.8), 9)
+    if steps is None:
+        steps = 1 + min(_poisson(rng, 1.8), 9)
     for step in range(steps):
         _api_request(rng, writer, prompt_id, model, step)
         if step == steps - 1:
@@ -348,11 +361,11 @@ def simulate_person_day(
     rng = random.Random(f"{seed}:{person.account_id}:{local_day.isoformat()}")
     is_weekend = local_day.weekday() >= 5
     day_off = rng.random() > (0.1 if is_weekend else 0.85)
-    # People with a planted quirk work every day, so that every generated period shows it.
-    if day_off and not person.has_quirk:
+    # People with something planted work every day, so that every generated period shows it.
+    if day_off and not person.works_every_day:
         return []
     sessions = _poisson(rng, person.activity * (0.4 if is_weekend else 1.0))
-    if person.has_quirk:
+    if person.works_every_day:
         sessions = max(1, sessions)
     zone = ZoneInfo(person.time_zone)
     first_name = person.email.split(".")[0]
@@ -380,9 +393,30 @@ def simulate_person_day(
             _prompt(rng, writer, workspace, person.model_mix)
             writer.advance_ms(_lognormal_ms(rng, 90_000, 1.0))
         events.extend(writer.events)
+    if local_day == person.cost_spike_on:
+        events.extend(_cost_spike_session(rng, person, local_day, workspace))
     for event in events:
         event.attributes = _with_standard_attributes(event, organization_uuid, workspace)
     return events
+
+
+def _cost_spike_session(
+    rng: random.Random, person: Person, local_day: date, workspace: str
+) -> list[Event]:
+    """The planted cost spike: one long agentic session on an expensive model.
+
+    It starts at 12:00 UTC of the local day's date, which lies inside that local day in
+    every simulated zone, and ends well before midnight UTC: the whole spike falls on one
+    UTC day, the day the ground truth records.
+    """
+    session_id = _uuid(rng)
+    start = datetime.combine(local_day, datetime.min.time(), tzinfo=ZoneInfo("UTC"))
+    start_ns = int(start.timestamp() + 12 * 3600) * 1_000_000_000
+    writer = _SessionWriter(person, session_id, f"{session_id}:0", start_ns)
+    for _ in range(COST_SPIKE_PROMPTS):
+        _prompt(rng, writer, workspace, person.model_mix, model=COST_SPIKE_MODEL, steps=10)
+        writer.advance_ms(_lognormal_ms(rng, 60_000, 0.5))
+    return writer.events
 
 
 def _with_standard_attributes(

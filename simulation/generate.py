@@ -22,7 +22,7 @@ from simulation.collector import (
 )
 from simulation.compliance import ComplianceRecorder
 from simulation.ground_truth import NANO, GroundTruth
-from simulation.organisation import build_organisation, plant_quirks
+from simulation.organisation import build_organisation, plant_cost_spike, plant_quirks
 
 
 @dataclass(frozen=True)
@@ -58,12 +58,15 @@ def generate(
     rotate_megabytes: float = 16.0,
     file_format: FileFormat | None = None,
     claude_code_share: float = 0.2,
+    plant_anomaly: bool = True,
 ) -> GenerationResult:
     """Simulate `users` people over the `days` days ending on `end_date` (default: today, UTC).
 
     Writes `otel/logs.jsonl` (+ rotated `logs-<ts>.jsonl`) and `otel/metrics.jsonl` (other
     suffixes for other `file_format`s), `compliance/*.json`, and `ground_truth/*.csv` under
-    `output_dir`. The same seed, dates and format give identical files.
+    `output_dir`. The same seed, dates and format give identical files. Periods of
+    `COST_SPIKE_MIN_DAYS` or more get one planted cost spike unless `plant_anomaly` is
+    false (a flat organisation); `ground_truth/planted_anomalies.csv` lists it.
 
     Returns:
         A summary with counts and the generation rate.
@@ -75,6 +78,8 @@ def generate(
     organisation = build_organisation(rng, users, claude_code_share=claude_code_share)
     # A stream of its own, so planting quirks leaves every other draw as it was.
     plant_quirks(organisation, random.Random(f"{seed}:quirks"), start_date, days)
+    if plant_anomaly:
+        plant_cost_spike(organisation, random.Random(f"{seed}:cost-spike"), start_date, days)
     truth = GroundTruth(organisation)
     compliance = ComplianceRecorder(organisation, seed)
     file_format = file_format or FileFormat()

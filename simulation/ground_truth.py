@@ -19,7 +19,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from simulation.behaviour import Event, utc_date
-from simulation.organisation import Organisation, Person
+from simulation.organisation import COST_SPIKE_MODEL, Organisation, Person
 from simulation.pricing import normalise_model_id, price_on
 
 TOKEN_KINDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens")
@@ -107,6 +107,8 @@ COST_BY_TOOL_COLUMNS = (
     "cost_usd",
 )
 TEAM_DAILY_COLUMNS = ("usage_date", "team_name", "cost_usd")
+# The planted cost spikes: the person-days `marts.fct_cost_anomalies` must flag.
+PLANTED_ANOMALY_COLUMNS = ("usage_date", "user_account_id", "team_name", "model", "cost_usd")
 USER_COLUMNS = (
     "user_account_id",
     "user_email",
@@ -379,6 +381,11 @@ class GroundTruth:
             ),
         )
         _write(directory / "users.csv", USER_COLUMNS, self._user_rows())
+        _write(
+            directory / "planted_anomalies.csv",
+            PLANTED_ANOMALY_COLUMNS,
+            self._planted_anomaly_rows(),
+        )
 
     def _user_daily_rows(self) -> Iterable[Sequence[object]]:
         for (account_id, day_key), day in sorted(self._days.items(), key=lambda i: i[0][::-1]):
@@ -484,6 +491,7 @@ class GroundTruth:
                     ("omits_email", person.omits_email),
                     ("third_party", person.third_party),
                     (f"moved_on_{person.moves_on}", person.moves_to is not None),
+                    (f"cost_spike_on_{person.cost_spike_on}", person.cost_spike_on is not None),
                 )
                 if present
             ]
@@ -494,6 +502,21 @@ class GroundTruth:
                 person.role,
                 person.current_team.name,
                 ";".join(quirks),
+            )
+
+    def _planted_anomaly_rows(self) -> Iterable[Sequence[object]]:
+        # The spike's session lies within one UTC day (see behaviour._cost_spike_session);
+        # the day's cost is everything the person spent that day, spike included.
+        for person in sorted(self.organisation.people, key=lambda p: p.account_id):
+            day_key = person.cost_spike_on
+            if day_key is None or (person.account_id, day_key) not in self._days:
+                continue
+            yield (
+                day_key.isoformat(),
+                person.account_id,
+                person.team_on(day_key).name,
+                COST_SPIKE_MODEL,
+                usd(self._days[person.account_id, day_key].cost_nano),
             )
 
 

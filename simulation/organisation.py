@@ -64,6 +64,12 @@ MODEL_MIXES = {
 # Organisations at least this large get one person for each planted quirk (see
 # `plant_quirks`), so that tests of identity resolution and team history always see them.
 QUIRK_MIN_PEOPLE = 12
+# Periods at least this long get a planted cost spike (see `plant_cost_spike`): shorter ones
+# leave the warehouse too few earlier days for a baseline to flag it against (the
+# `cost_anomaly_min_history_days` var of dbt_project.yml, 7 by default).
+COST_SPIKE_MIN_DAYS = 14
+# The spike's model: a legacy one, three times Opus 5's price, so the driver is unmistakable.
+COST_SPIKE_MODEL = "claude-opus-4-1"
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZabcdefghijkmnopqrstuvwxyz"
 
@@ -105,6 +111,8 @@ class Person:
     third_party: bool = False  # a 3P deployment: no account attributes, `enduser.id` instead
     moves_to: Team | None = None  # the team joined on `moves_on` (a reorganisation)
     moves_on: date | None = None  # first UTC day in `moves_to`
+    # A planted cost spike (see `plant_cost_spike`): the UTC day of one very expensive session.
+    cost_spike_on: date | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
     def team_on(self, day: date) -> Team:
@@ -117,6 +125,14 @@ class Person:
     def has_quirk(self) -> bool:
         """Whether `plant_quirks` gave the person one of its quirks."""
         return self.omits_email or self.third_party or self.moves_to is not None
+
+    @property
+    def works_every_day(self) -> bool:
+        """Whether the person works every day, so that what was planted in them always shows.
+
+        A cost spike needs an unbroken run of ordinary days before it to stand out against.
+        """
+        return self.has_quirk or self.cost_spike_on is not None
 
     @property
     def current_team(self) -> Team:
@@ -265,3 +281,36 @@ def plant_quirks(
         mover.tags_resource = True
         mover.moves_to = rng.choice([team for team in organisation.teams if team != mover.team])
         mover.moves_on = start_date + timedelta(days=days // 2)
+
+
+def plant_cost_spike(
+    organisation: Organisation, rng: random.Random, start_date: date, days: int
+) -> Person | None:
+    """Give one ordinary person a day of many times their usual spend (a cost anomaly).
+
+    In a period of at least `COST_SPIKE_MIN_DAYS` days, one person without another quirk
+    (never the admin, never a heavy user: their own baseline is what the spike is measured
+    against) runs one long session on `COST_SPIKE_MODEL` at 12:00 UTC of the period's
+    second-to-last day, which is that same local day in every simulated time zone.
+
+    Args:
+        organisation: the organisation, changed in place.
+        rng: a seeded generator used for this choice only.
+        start_date: first simulated local day.
+        days: number of simulated days.
+
+    Returns:
+        The person given the spike, or None when the period is too short or nobody fits.
+    """
+    if days < COST_SPIKE_MIN_DAYS:
+        return None
+    candidates = [
+        person
+        for person in organisation.people[1:]
+        if not person.has_quirk and person.model_mix == "default" and person.activity <= 3.0
+    ]
+    if not candidates:
+        return None
+    person = rng.choice(candidates)
+    person.cost_spike_on = start_date + timedelta(days=days - 2)
+    return person

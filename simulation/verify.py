@@ -218,6 +218,38 @@ def _check_totals(
             report.add(f"marts.{mart}", f"total {expression}: {got} != {want}")
 
 
+def _check_planted_anomalies(
+    connection: duckdb.DuckDBPyConnection, planted: list[dict[str, str]], report: _Report
+) -> None:
+    """Every planted cost spike is flagged as that person's anomaly, driven by its model.
+
+    Other flagged days are not differences: the rule judges the organisation's ordinary
+    variation too, and what it flags there is the rule's business (see its tests).
+    """
+    mart = "marts.fct_cost_anomalies"
+    try:
+        rows = connection.execute(
+            f"select {ACCOUNT}, cast(mart.activity_date as varchar), mart.cost_usd,"
+            f" mart.top_model from {mart} as mart"
+            " left join marts.dim_users as users using (user_key)"
+            " where mart.subject_kind = 'user'"
+        ).fetchall()
+    except duckdb.Error as error:
+        report.add(mart, f"cannot be read: {str(error).splitlines()[0]}")
+        return
+    flagged = {(account, day): (cost, model) for account, day, cost, model in rows}
+    for spike in planted:
+        key = (spike["user_account_id"], spike["usage_date"])
+        if key not in flagged:
+            report.add(mart, f"planted cost spike not flagged {key}")
+            continue
+        cost, model = flagged[key]
+        if not _equal("money", spike["cost_usd"], cost):
+            report.add(mart, f"{key} cost_usd: {cost} != {spike['cost_usd']}")
+        if model != spike["model"]:
+            report.add(mart, f"{key} top_model: {model} != {spike['model']}")
+
+
 def _default_activities_since() -> date:
     """The first UTC day whose Compliance activities a first pipeline run has landed."""
     from ingestion.compliance_api.pull import pull_compliance
@@ -321,8 +353,9 @@ def mart_mismatches(
     """Every difference between the marts and the generator's ground truth.
 
     Compares `dim_users`, `fct_user_daily_activity`, `fct_cost_daily`, `fct_sessions`,
-    `fct_prompts`, `fct_cost_by_tool` and `fct_team_cost_monthly` row by row, and the total
-    cost of every mart (with `fct_api_requests` and `fct_tool_calls` row counts).
+    `fct_prompts`, `fct_cost_by_tool` and `fct_team_cost_monthly` row by row, the total
+    cost of every mart (with `fct_api_requests` and `fct_tool_calls` row counts), and that
+    `fct_cost_anomalies` flags every planted cost spike.
 
     Args:
         serving_database: the serving DuckDB file (schema `marts`).
@@ -388,4 +421,8 @@ def mart_mismatches(
         _compare(connection, COST_BY_TOOL, truth["cost_by_tool"], report)
         _compare(connection, TEAM_MONTHLY, team_monthly, report)
         _check_totals(connection, truth["user_daily"], report)
+        planted = ground_truth_dir / "planted_anomalies.csv"
+        spikes = _read_csv(planted) if planted.exists() else []
+        if spikes:
+            _check_planted_anomalies(connection, spikes, report)
     return report.lines()

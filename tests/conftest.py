@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -33,3 +34,70 @@ def small_org(tmp_path_factory: pytest.TempPathFactory) -> GenerationResult:
 @pytest.fixture
 def otel_dir(small_org: GenerationResult) -> Path:
     return Path(small_org.otel_dir)
+
+
+# Five weeks, long enough for the cost-anomaly baseline (7 earlier days with cost) and for a
+# report period with a previous one: 12 February to 18 March 2026. The cost spike is planted
+# on the second-to-last day, 17 March.
+PLANTED_ORG = {
+    "seed": 11,
+    "users": 12,
+    "days": 35,
+    "end_date": date(2026, 3, 18),
+    "claude_code_share": 0.5,
+}
+
+
+@dataclass(frozen=True)
+class BuiltOrganisation:
+    """A generated organisation, landed (OTel and Compliance), built and published."""
+
+    generated: GenerationResult
+    data_dir: Path
+
+    @property
+    def ground_truth(self) -> Path:
+        return Path(self.generated.output_dir) / "ground_truth"
+
+    @property
+    def serving_database(self) -> Path:
+        return self.data_dir / "serving" / "warehouse.duckdb"
+
+    @property
+    def build_database(self) -> Path:
+        return self.data_dir / "build" / "warehouse.duckdb"
+
+
+def build_organisation_warehouse(root: Path, **generation: object) -> BuiltOrganisation:
+    """Generate an organisation, land it and its Compliance side, build and publish it."""
+    from ingestion.compliance_api.client import ComplianceClient
+    from ingestion.compliance_api.pull import pull_compliance
+    from ingestion.otel.land import land_otel
+    from ingestion.paths import DataLayout
+    from simulation.compliance_emulator import ComplianceEmulator, EmulatorData
+    from warehouse.build import build_warehouse
+
+    generated = generate(root / "generated", **generation)
+    layout = DataLayout(root / "data")
+    land_otel([Path(generated.otel_dir)], layout)
+    end = date.fromisoformat(generated.end_date)
+    with (
+        ComplianceEmulator(EmulatorData.load(root / "generated" / "compliance")) as emulator,
+        ComplianceClient("test-key", emulator.url) as client,
+    ):
+        # "Now" is the end of the simulated period, so its activities are all back-filled.
+        pull_compliance(
+            client,
+            layout,
+            backfill_days=int(generation.get("days", 14)) + 1,
+            now=datetime(end.year, end.month, end.day, 23, 59, tzinfo=UTC),
+        )
+    result = build_warehouse(layout)
+    assert result.success, result.failures or result.error
+    return BuiltOrganisation(generated, layout.root)
+
+
+@pytest.fixture(scope="session")
+def planted_org(tmp_path_factory: pytest.TempPathFactory) -> BuiltOrganisation:
+    """12 people over five weeks with a planted cost spike, built and published (standard)."""
+    return build_organisation_warehouse(tmp_path_factory.mktemp("planted_org"), **PLANTED_ORG)

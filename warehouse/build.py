@@ -4,7 +4,9 @@ dbt runs in a child process of this interpreter (no `dbt` on PATH needed; the ch
 releases the build database before publishing reads it). Only when every model and every
 blocking test succeeded are the marts published to the serving file. Tests that judge input
 quality only warn, so messy data never stops the marts; tests that guard our own logic
-(grains, keys) fail the build and leave the serving file as it was.
+(grains, keys) fail the build and leave the serving file as it was. The build holds the
+warehouse lock from dbt to publish, and a build file DuckDB cannot open is rebuilt from the
+landed Parquet (see `warehouse.build_state`).
 """
 
 from __future__ import annotations
@@ -15,12 +17,25 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ingestion.otel.privacy import PrivacyMode, pii_pepper
 from ingestion.paths import DataLayout
+from warehouse.build_state import (
+    discard_if_unreadable,
+    record_build,
+    reports_damage,
+    warehouse_lock,
+)
 from warehouse.export import export_parquet
-from warehouse.publish import PublishResult, publish_serving, unique_keys_from_manifest
+from warehouse.publish import (
+    PublishResult,
+    ServingPrivacy,
+    publish_serving,
+    unique_keys_from_manifest,
+)
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 
@@ -38,6 +53,8 @@ class BuildResult:
     warnings: list[str] = field(default_factory=list)  # names of warning tests
     published: PublishResult | None = None
     error: str | None = None
+    discarded: Path | None = None  # where an unreadable build file was moved aside
+    damaged: bool = False  # dbt failed because the build file is damaged
 
 
 def dbt_arguments(
@@ -72,6 +89,7 @@ def build_warehouse(
     quiet: bool = True,
     dbt_vars: dict[str, object] | None = None,
     threads: int | None = None,
+    on_wait: Callable[[], None] | None = None,
 ) -> BuildResult:
     """Run `dbt build` on what has landed under `layout`, then publish the marts.
 
@@ -83,12 +101,38 @@ def build_warehouse(
         quiet: show only dbt's errors and warnings, not a line per node.
         dbt_vars: values for the project's vars (see dbt_project.yml), e.g. `as_of_date`.
         threads: dbt threads (default: the profile's).
+        on_wait: called once when another build holds the warehouse and this one waits.
 
     Returns:
         Counts by node type and status, failures, warnings and the publish result.
+
+    Raises:
+        PepperMissingError: privacy `strict` without a pepper (before dbt starts).
+        PrivacyLeakError: under `strict`, a mart would publish e-mail addresses.
     """
+    pii_pepper(PrivacyMode.parse(os.environ.get("COWORK_PRIVACY")))
+    with warehouse_lock(layout, on_wait=on_wait):
+        result = _build_and_publish(layout, target, full_refresh, publish, quiet, dbt_vars, threads)
+        if result.damaged:
+            # dbt found blocks of the build file damaged: rebuild it from the landed data.
+            result = _build_and_publish(
+                layout, target, full_refresh, publish, quiet, dbt_vars, threads
+            )
+        return result
+
+
+def _build_and_publish(
+    layout: DataLayout,
+    target: str,
+    full_refresh: bool,
+    publish: bool,
+    quiet: bool,
+    dbt_vars: dict[str, object] | None,
+    threads: int | None,
+) -> BuildResult:
     environment = os.environ | {"COWORK_DATA_DIR": str(layout.root)}
     layout.build_database.parent.mkdir(parents=True, exist_ok=True)
+    discarded = discard_if_unreadable(layout) if target == "local" else None
     arguments = dbt_arguments("build", layout, target=target, full_refresh=full_refresh)
     if quiet:
         arguments.append("--quiet")
@@ -99,12 +143,13 @@ def build_warehouse(
     run_results = layout.dbt_target / "run_results.json"
     run_results.unlink(missing_ok=True)
     started = time.perf_counter()
+    record_build(layout, "running", run=f"cli-{os.getpid()}")
     completed = subprocess.run(
         [sys.executable, "-c", "from dbt.cli.main import cli; cli()", *arguments],
         env=environment,
         check=False,
     )
-    result = BuildResult(success=False, seconds=0.0)
+    result = BuildResult(success=False, seconds=0.0, discarded=discarded)
     nodes = json.loads(run_results.read_text())["results"] if run_results.exists() else []
     for node in nodes:
         status, unique_id = node["status"], node["unique_id"]
@@ -123,12 +168,16 @@ def build_warehouse(
     result.success = completed.returncode == 0 and not result.failures
     if completed.returncode != 0 and not nodes:
         result.error = f"dbt exited with status {completed.returncode} before running any node"
+    result.damaged = not result.success and reports_damage([*result.failures, result.error or ""])
+    outcome = "passed" if result.success else "damaged" if result.damaged else "failed"
+    record_build(layout, outcome, run=f"cli-{os.getpid()}")
     if result.success and publish and target == "local":
         manifest = layout.dbt_target / "manifest.json"
         result.published = publish_serving(
             layout.build_database,
             layout.serving_database,
             unique_keys=unique_keys_from_manifest(manifest),
+            privacy=ServingPrivacy.from_environment(manifest),
         )
         export_parquet(layout.serving_database, layout.serving_parquet)
     result.seconds = time.perf_counter() - started

@@ -2,22 +2,26 @@
 
 Marts with `rebuilt_at` and `activity_date` columns (the incremental ones) are written as
 one file per day, `<mart>/activity_date=YYYY-MM-DD/data.parquet` (hive style), and only the
-days holding rows rebuilt since the last export are rewritten. Every other mart is one
-file, `<mart>.parquet`, rewritten each time. Each file is written beside its final name
-and renamed into place, so a reader never sees a half-written file.
+days holding rows rebuilt since the last export are rewritten, unless the mart was
+published under another privacy mode or pepper since (its table comment says which): then
+every day is rewritten, so the files never mix real identifiers and pseudonyms. Every other
+mart is one file, `<mart>.parquet`, rewritten each time. Each file is written beside its
+final name and renamed into place, so a reader never sees a half-written file.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import duckdb
 
 from ingestion.parquet import fsync_directory
 
-STATE_FILE = ".exported.json"  # mart -> the newest rebuilt_at already exported
+# mart -> the newest rebuilt_at already exported, and the comment (privacy) it was under
+STATE_FILE = ".exported.json"
 
 
 def _copy(connection: duckdb.DuckDBPyConnection, query: str, target: Path) -> None:
@@ -42,9 +46,9 @@ def export_parquet(serving_database: Path, directory: Path) -> dict[str, int]:
     written: dict[str, int] = {}
     with duckdb.connect(str(serving_database), read_only=True) as connection:
         marts = connection.execute(
-            "select table_name from duckdb_tables() where schema_name = 'marts' order by 1"
+            "select table_name, comment from duckdb_tables() where schema_name = 'marts' order by 1"
         ).fetchall()
-        for (mart,) in marts:
+        for mart, comment in marts:
             columns = {
                 name
                 for (name,) in connection.execute(
@@ -57,7 +61,12 @@ def export_parquet(serving_database: Path, directory: Path) -> dict[str, int]:
                 _copy(connection, f"select * from marts.{mart}", directory / f"{mart}.parquet")
                 written[mart] = 1
                 continue
-            exported_until = state.get(mart)
+            previous = state.get(mart)
+            exported_until = None
+            if isinstance(previous, dict) and previous.get("comment") == comment:
+                exported_until = previous["rebuilt_until"]
+            else:
+                shutil.rmtree(directory / mart, ignore_errors=True)
             days = connection.execute(
                 f"select distinct activity_date from marts.{mart}"
                 " where ? is null or rebuilt_at > cast(? as timestamptz) order by 1",
@@ -73,7 +82,7 @@ def export_parquet(serving_database: Path, directory: Path) -> dict[str, int]:
             written[mart] = len(days)
             (newest,) = connection.execute(f"select max(rebuilt_at) from marts.{mart}").fetchone()
             if newest is not None:
-                state[mart] = newest.isoformat()
+                state[mart] = {"rebuilt_until": newest.isoformat(), "comment": comment}
     temporary = state_path.with_name(f".{STATE_FILE}.tmp-{os.getpid()}")
     temporary.write_text(json.dumps(state, indent=1, sort_keys=True) + "\n")
     os.replace(temporary, state_path)

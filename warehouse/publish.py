@@ -13,6 +13,12 @@ dbt rebuilt since the last publish: the serving rows sharing their keys are dele
 the rebuilt rows inserted, the way dbt's delete+insert changed the build. Every other
 table is copied whole. If any table then differs from the build in its row count, the
 publish starts over and copies everything.
+
+Under privacy `strict`, identifier columns are replaced by keyed pseudonyms on the way (see
+`warehouse.pseudonyms`), and a table whose new rows still hold an e-mail address stops the
+publish. Each published table's comment records the privacy mode (and the pepper's
+fingerprint) it was written under; a table written under another one is copied whole, so a
+serving file never mixes real identifiers with pseudonyms, or two peppers.
 """
 
 from __future__ import annotations
@@ -20,12 +26,21 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 
+from ingestion.otel.privacy import PrivacyMode, pii_pepper
 from ingestion.parquet import fsync_directory
+from warehouse.pseudonyms import (
+    columns_with_emails,
+    create_pseudonym_table,
+    identifier_columns_from_manifest,
+    pepper_fingerprint,
+    pseudonymised_select,
+)
 
 PUBLISHED_SCHEMAS = ("marts",)
 # BI tools embed their own, often older, DuckDB (Superset's extra pins duckdb<2): the
@@ -40,6 +55,47 @@ class PublishResult:
     path: Path
     tables: dict[str, int]  # "schema.table" -> rows
     incremental_tables: tuple[str, ...] = ()  # tables that took only their rebuilt rows
+
+
+class PrivacyLeakError(RuntimeError):
+    """Under `strict`, a table about to be published still holds e-mail addresses."""
+
+
+@dataclass(frozen=True)
+class ServingPrivacy:
+    """What the serving database may show of people (`COWORK_PRIVACY`)."""
+
+    mode: PrivacyMode = PrivacyMode.STANDARD
+    pepper: bytes | None = None
+    identifiers: dict[str, list[str]] = field(default_factory=dict)  # "schema.table" -> columns
+
+    @classmethod
+    def from_environment(cls, manifest: Path) -> ServingPrivacy:
+        """The mode and pepper of the environment, identifier columns from the manifest.
+
+        Raises:
+            PepperMissingError: `strict` without a usable `COWORK_PII_PEPPER`.
+        """
+        mode = PrivacyMode.parse(os.environ.get("COWORK_PRIVACY"))
+        return cls(mode, pii_pepper(mode), identifier_columns_from_manifest(manifest))
+
+    @property
+    def pseudonymises(self) -> bool:
+        """Whether identifiers are replaced by pseudonyms."""
+        return self.mode is PrivacyMode.STRICT
+
+    @property
+    def marker(self) -> str:
+        """The comment of every published table: the mode (and pepper) it was written under."""
+        if self.pseudonymises:
+            if not self.pepper:
+                raise ValueError("privacy strict needs a pepper to publish")
+            return f"cowork-analytics privacy strict (pepper {pepper_fingerprint(self.pepper)})"
+        return f"cowork-analytics privacy {self.mode.value}"
+
+    def columns(self, table: str) -> list[str]:
+        """The columns of `schema.table` to pseudonymise (none unless `strict`)."""
+        return self.identifiers.get(table, []) if self.pseudonymises else []
 
 
 def _quote(identifier: str) -> str:
@@ -72,14 +128,49 @@ def _columns(connection: duckdb.DuckDBPyConnection, database: str, schema: str, 
     ).fetchall()
 
 
-def _apply_rebuilt_rows(connection: duckdb.DuckDBPyConnection, target: str, key: list[str]) -> None:
+def _comment(connection: duckdb.DuckDBPyConnection, database: str, schema: str, table: str):
+    return connection.execute(
+        "select comment from duckdb_tables()"
+        " where database_name = ? and schema_name = ? and table_name = ?",
+        [database, schema, table],
+    ).fetchone()[0]
+
+
+def _refuse_emails(
+    connection: duckdb.DuckDBPyConnection,
+    relation: str,
+    table: str,
+    columns: list[tuple[str, str]],
+    privacy: ServingPrivacy,
+) -> None:
+    """Under `strict`, stop when the rows in `relation` still hold an e-mail address."""
+    if not privacy.pseudonymises:
+        return
+    replaced = set(privacy.columns(table))
+    text = [name for name, kind in columns if kind == "VARCHAR" and name not in replaced]
+    leaking = columns_with_emails(connection, relation, text)
+    if leaking:
+        raise PrivacyLeakError(
+            f"privacy strict: {table} column(s) {', '.join(leaking)} hold e-mail addresses;"
+            " declare them `meta: {pii: identifier}` in the model's YAML. Nothing was published."
+        )
+
+
+def _apply_rebuilt_rows(
+    connection: duckdb.DuckDBPyConnection,
+    target: str,
+    key: list[str],
+    source: str,
+    check: Callable[[str], None],
+) -> None:
     """Replace the rows of `target` whose keys dbt rebuilt since the last publish."""
     key_columns = ", ".join(_quote(column) for column in key)
     connection.execute(
-        f"create temporary table rebuilt as select * from build.{target}"
-        f" where rebuilt_at > (select coalesce(max(rebuilt_at), '-infinity'::timestamptz)"
+        f"create temporary table rebuilt as {source}"
+        f" where source.rebuilt_at > (select coalesce(max(rebuilt_at), '-infinity'::timestamptz)"
         f" from {target})"
     )
+    check("rebuilt")
     connection.execute(
         f"delete from {target} where ({key_columns}) in"
         f" (select distinct {key_columns} from rebuilt)"
@@ -94,6 +185,7 @@ def _write(
     schemas: tuple[str, ...],
     unique_keys: dict[str, list[str]],
     start_from: Path | None,
+    privacy: ServingPrivacy,
 ) -> PublishResult | None:
     """Fill `temporary`; None when the incremental result does not match the build."""
     temporary.unlink(missing_ok=True)
@@ -106,6 +198,22 @@ def _write(
     ) as connection:
         connection.execute("attach ? as build (read_only)", [str(build_database)])
         database = connection.execute("select current_database()").fetchone()[0]
+        marker = privacy.marker
+        if privacy.pseudonymises:
+            built = {
+                f"{schema}.{name}"
+                for schema, name in connection.execute(
+                    "select schema_name, table_name from duckdb_tables()"
+                    " where database_name = 'build'"
+                ).fetchall()
+                if schema in schemas
+            }
+            create_pseudonym_table(
+                connection,
+                privacy.pepper,
+                {table: privacy.columns(table) for table in built if privacy.columns(table)},
+                "build",
+            )
         for schema in schemas:
             connection.execute(f"create schema if not exists {_quote(schema)}")
             names = [
@@ -127,20 +235,29 @@ def _write(
             for stale in existing - set(names):
                 connection.execute(f"drop table {_quote(schema)}.{_quote(stale)}")
             for name in names:
+                table = f"{schema}.{name}"
                 target = f"{_quote(schema)}.{_quote(name)}"
                 built_columns = _columns(connection, "build", schema, name)
-                key = unique_keys.get(f"{schema}.{name}")
+                key = unique_keys.get(table)
+                source = pseudonymised_select(f"build.{target}", privacy.columns(table))
+
+                def check(relation: str, table=table, columns=built_columns) -> None:
+                    _refuse_emails(connection, relation, table, columns, privacy)
+
                 if (
                     name in existing
                     and key
                     and ("rebuilt_at", "TIMESTAMP WITH TIME ZONE") in built_columns
                     and _columns(connection, database, schema, name) == built_columns
+                    and _comment(connection, database, schema, name) == marker
                 ):
-                    _apply_rebuilt_rows(connection, target, key)
-                    incremental.append(f"{schema}.{name}")
+                    _apply_rebuilt_rows(connection, target, key, source, check)
+                    incremental.append(table)
                 else:
                     connection.execute(f"drop table if exists {target}")
-                    connection.execute(f"create table {target} as select * from build.{target}")
+                    connection.execute(f"create table {target} as {source}")
+                    check(target)
+                connection.execute(f"comment on table {target} is '{marker}'")
                 rows, built_rows = connection.execute(
                     f"select (select count(*) from {target}), (select count(*) from build.{target})"
                 ).fetchone()
@@ -157,6 +274,7 @@ def publish_serving(
     serving_database: Path,
     schemas: tuple[str, ...] = PUBLISHED_SCHEMAS,
     unique_keys: dict[str, list[str]] | None = None,
+    privacy: ServingPrivacy | None = None,
 ) -> PublishResult:
     """Publish `schemas` from the build database to the serving database, atomically.
 
@@ -166,10 +284,13 @@ def publish_serving(
         schemas: the schemas to publish.
         unique_keys: `schema.table` -> unique key of incremental marts (see
             `unique_keys_from_manifest`); without one a table is copied whole.
+        privacy: the privacy mode, pepper and identifier columns (default `standard`).
 
     Raises:
         FileNotFoundError: the build database does not exist (dbt has not run).
+        PrivacyLeakError: under `strict`, a table would publish e-mail addresses.
     """
+    privacy = privacy or ServingPrivacy()
     if not build_database.exists():
         raise FileNotFoundError(
             f"build database {build_database} does not exist; run the dbt build first"
@@ -179,9 +300,11 @@ def publish_serving(
     try:
         result = None
         if serving_database.exists() and unique_keys:
-            result = _write(temporary, build_database, schemas, unique_keys, serving_database)
+            result = _write(
+                temporary, build_database, schemas, unique_keys, serving_database, privacy
+            )
         if result is None:
-            result = _write(temporary, build_database, schemas, {}, None)
+            result = _write(temporary, build_database, schemas, {}, None, privacy)
         with temporary.open("rb") as handle:
             os.fsync(handle.fileno())
         os.replace(temporary, serving_database)

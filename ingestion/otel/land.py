@@ -32,6 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ingestion.crash import crash_point
+from ingestion.locks import exclusive_lock
 from ingestion.manifest import Manifest
 from ingestion.otel.compaction import compact_partitions
 from ingestion.otel.framing import (
@@ -44,7 +45,7 @@ from ingestion.otel.framing import (
 from ingestion.otel.metrics import lines_to_metric_points
 from ingestion.otel.parse import BadLine, parse_lines
 from ingestion.otel.pivot import records_to_events
-from ingestion.otel.privacy import PrivacyMode, apply_privacy, load_or_create_key
+from ingestion.otel.privacy import PrivacyMode, apply_privacy, pii_pepper
 from ingestion.parquet import write_parquet_atomically
 from ingestion.paths import DataLayout
 
@@ -126,7 +127,13 @@ def discover_files(inputs: Iterable[Path]) -> list[Path]:
         else:
             raise FileNotFoundError(f"OTel input {path} does not exist")
     # Rotated files are older than the live file they came from; land them first.
-    return sorted(found, key=lambda p: (p.stat().st_mtime_ns, str(p)))
+    stamped = []
+    for path in found:
+        try:
+            stamped.append((path.stat().st_mtime_ns, str(path), path))
+        except FileNotFoundError:
+            continue  # renamed by a rotation since listed: found under its new name next time
+    return [path for _, _, path in sorted(stamped)]
 
 
 def fingerprint(path: Path, framing: Framing) -> str | None:
@@ -408,6 +415,7 @@ def land_otel(
     privacy: PrivacyMode = PrivacyMode.STANDARD,
     compact_above: int = 32,
     parallel_above_bytes: int = PARALLEL_ABOVE_BYTES,
+    pepper: bytes | None = None,
 ) -> LandingSummary:
     """Land every new complete message of the collector files under `inputs`.
 
@@ -418,16 +426,40 @@ def land_otel(
         privacy: what happens to prompt, response and tool-input text.
         compact_above: merge a date partition's files once it holds more than this many.
         parallel_above_bytes: use worker processes when this much input is waiting.
+        pepper: the key of `strict`'s hashes; default `COWORK_PII_PEPPER`.
 
     Returns:
         Counts of what was landed, skipped and quarantined.
+
+    Raises:
+        PepperMissingError: `strict` without a pepper (checked before anything is read).
     """
     started = time.perf_counter()
+    key = (pepper or pii_pepper(privacy) or b"") if privacy is PrivacyMode.STRICT else b""
+    # One landing at a time per data directory (the sensor's run, the hourly run and the
+    # CLI may overlap): two would read the same offsets, land records twice, and sweep each
+    # other's temporary files.
+    with exclusive_lock(layout.manifest.with_name(".landing.lock")):
+        summary = _land_locked(
+            inputs, layout, progress, privacy, compact_above, parallel_above_bytes, key
+        )
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _land_locked(
+    inputs: Iterable[Path],
+    layout: DataLayout,
+    progress: Callable[[int], None] | None,
+    privacy: PrivacyMode,
+    compact_above: int,
+    parallel_above_bytes: int,
+    key: bytes,
+) -> LandingSummary:
     summary = LandingSummary()
     files = discover_files(inputs)
     _sweep_temporary_files(layout)
     manifest = Manifest(layout.manifest)
-    key = load_or_create_key(layout.hash_key) if privacy is PrivacyMode.STRICT else b""
 
     def commit(work: _Work, landed: Future[tuple[int, int, LandingSummary]]) -> None:
         records, quarantined, counts = landed.result()
@@ -468,5 +500,4 @@ def land_otel(
         )
     finally:
         manifest.close()
-    summary.seconds = time.perf_counter() - started
     return summary

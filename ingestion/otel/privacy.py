@@ -14,9 +14,7 @@ import hashlib
 import hmac
 import json
 import os
-import secrets
 from enum import StrEnum
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -27,6 +25,8 @@ TEXT_COLUMNS = ("prompt", "response")
 JSON_DETAIL_COLUMNS = ("tool_input", "tool_parameters")
 CONTENT_COLUMNS = (*TEXT_COLUMNS, *JSON_DETAIL_COLUMNS)
 HASH_PREFIX = "hmac:"
+PEPPER_VARIABLE = "COWORK_PII_PEPPER"
+MINIMUM_PEPPER_LENGTH = 16
 
 
 class PrivacyMode(StrEnum):
@@ -52,19 +52,35 @@ class PrivacyMode(StrEnum):
             raise ValueError(f"COWORK_PRIVACY={value!r} is not one of: {accepted}") from None
 
 
-def load_or_create_key(path: Path) -> bytes:
-    """The keyed-hash secret: `COWORK_HASH_KEY` if set, else a random key kept in `path`."""
-    configured = os.environ.get("COWORK_HASH_KEY")
-    if configured:
-        return configured.encode()
-    if path.exists():
-        return path.read_bytes()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_bytes(32)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(key)
-    return key
+class PepperMissingError(ValueError):
+    """Privacy `strict` was asked for without a usable `COWORK_PII_PEPPER`."""
+
+
+def pii_pepper(mode: PrivacyMode) -> bytes | None:
+    """The secret of every keyed hash and pseudonym under `strict` (`COWORK_PII_PEPPER`).
+
+    One pepper for the landing's hashed paths and the serving's pseudonyms, so the same
+    person or path maps to the same value everywhere within an installation, and to a
+    different one in an installation with another pepper.
+
+    Returns:
+        The pepper under `strict`, else None (nothing is hashed).
+
+    Raises:
+        PepperMissingError: `strict` without a pepper, or with one too short to be secret.
+    """
+    if mode is not PrivacyMode.STRICT:
+        return None
+    pepper = os.environ.get(PEPPER_VARIABLE, "")
+    if len(pepper) < MINIMUM_PEPPER_LENGTH:
+        problem = f"is shorter than {MINIMUM_PEPPER_LENGTH} characters" if pepper else "is not set"
+        raise PepperMissingError(
+            f"COWORK_PRIVACY=strict needs a secret pepper, but {PEPPER_VARIABLE} {problem}. "
+            "Generate one with `python3 -c 'import secrets; print(secrets.token_hex(32))'`, "
+            "keep it with your other secrets, and never change it: pseudonyms and hashed "
+            "paths follow it."
+        )
+    return pepper.encode()
 
 
 def keyed_hash(key: bytes, value: str) -> str:

@@ -6,16 +6,18 @@ import dagster as dg
 
 PIPELINE_JOB_NAME = "cowork_pipeline"
 COMPLIANCE_ASSETS = dg.AssetSelection.key_prefixes(["compliance_api"])
+# Reports have their own daily schedule; the hourly pipeline does not rewrite them.
+REPORT_ASSETS = dg.AssetSelection.groups("reports")
 
 
 def build_pipeline_job(pull_compliance: bool) -> dg.UnresolvedAssetJobDefinition:
-    """Everything, or everything but the Compliance pulls when no key is configured.
+    """Everything but the reports, and without the Compliance pulls when no key is configured.
 
     Leaving the pulls out (rather than letting them skip) matters: a step whose upstream
     produced nothing is skipped, so skipped pulls would stop the dbt build too, while
     without a Compliance key the marts must still build from OTel alone.
     """
-    selection = dg.AssetSelection.all()
+    selection = dg.AssetSelection.all() - REPORT_ASSETS
     if not pull_compliance:
         selection = selection - COMPLIANCE_ASSETS
     return dg.define_asset_job(

@@ -12,6 +12,9 @@ from ingestion.paths import DataLayout
 from orchestration.defs.dbt.project import dbt_project
 from orchestration.lib import environment
 
+# The Dagster pool of every step that writes or publishes the DuckDB build database.
+WAREHOUSE_POOL = "warehouse"
+
 
 class DataDirResource(dg.ConfigurableResource):
     """The data directory (`COWORK_DATA_DIR`): landing, state, build and serving files."""

@@ -35,3 +35,20 @@ def privacy_mode() -> str:
 def compliance_configured() -> bool:
     """Whether a Compliance API key is set (`ANTHROPIC_COMPLIANCE_API_KEY`)."""
     return bool(os.environ.get("ANTHROPIC_COMPLIANCE_API_KEY"))
+
+
+def skipped_sources() -> list[str]:
+    """One notice per source a run will skip: no Compliance key, an OTel folder missing."""
+    notices = []
+    if not compliance_configured():
+        notices.append(
+            "Compliance API: ANTHROPIC_COMPLIANCE_API_KEY is not set, so its pulls are skipped;"
+            " the marts build from OTel alone."
+        )
+    for folder in otel_dirs():
+        if not folder.exists():
+            notices.append(
+                f"OTel: the collector folder {folder} does not exist (set COWORK_OTEL_DIR), so"
+                " nothing is landed from it."
+            )
+    return notices

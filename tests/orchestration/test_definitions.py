@@ -46,6 +46,7 @@ def test_assets_and_lineage() -> None:
         *dbt_models,
         *seeds,
         "serving/warehouse",
+        "reports/cost",
     }
     assert {"marts/dim_users", "marts/fct_cost_daily", "reference/team_budgets"} <= keys
     # The landed table's key is the dbt source's key: lineage joins with no glue.
@@ -68,6 +69,19 @@ def test_pipeline_job_and_schedule_exist() -> None:
     job = defs.resolve_job_def(PIPELINE_JOB_NAME)
     assert job is not None
     assert defs.resolve_schedule_def("hourly_pipeline").cron_schedule == "0 * * * *"
+
+
+def test_the_cost_report_has_its_own_daily_schedule() -> None:
+    defs = build_definitions()
+    report = dg.AssetKey(["reports", "cost"])
+    graph = defs.resolve_asset_graph()
+    assert graph.get(report).parent_keys == {dg.AssetKey(["serving", "warehouse"])}
+    schedule = defs.resolve_schedule_def("daily_cost_report")
+    assert (schedule.cron_schedule, schedule.execution_timezone) == ("0 6 * * *", "UTC")
+    assert defs.resolve_job_def(schedule.job_name).asset_layer.selected_asset_keys == {report}
+    # The hourly pipeline does not rewrite the reports.
+    pipeline = defs.resolve_job_def(PIPELINE_JOB_NAME)
+    assert report not in pipeline.asset_layer.selected_asset_keys
 
 
 def test_new_otel_files_sensor_requests_a_run_only_on_change(tmp_path, monkeypatch) -> None:

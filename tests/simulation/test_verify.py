@@ -261,3 +261,39 @@ def test_activity_before_the_back_fill_is_not_compared(marts, tmp_path: Path) ->
     mismatches = mart_mismatches(serving, copied, activities_since=EVERY_DAY)
     assert any("missing row" in line and "2026-03-01" in line for line in mismatches)
     assert any("compliance_activities: 0 != " in line for line in mismatches)
+
+
+def test_a_planted_cost_spike_must_be_flagged_with_its_model(marts, tmp_path: Path) -> None:
+    """GIVEN a planted spike in the ground truth, THEN fct_cost_anomalies must flag that
+    person's day, at that cost and with that model; other flagged days are no mismatch."""
+    serving, truth_dir = marts
+    copied = tmp_path / "ground_truth"
+    shutil.copytree(truth_dir, copied)
+    with (copied / "user_daily.csv").open() as handle:
+        day = next(csv.DictReader(handle))
+    with (copied / "planted_anomalies.csv").open("a", newline="") as handle:
+        csv.writer(handle).writerow(
+            [day["usage_date"], day["user_account_id"], day["team_name"], "claude-opus-4-1",
+             day["cost_usd"]]
+        )  # fmt: skip
+    _spoil(
+        serving,
+        "create table marts.fct_cost_anomalies (subject_kind varchar, user_key varchar,"
+        " team_name varchar, activity_date date, cost_usd decimal(38, 9), top_model varchar)",
+    )
+    mismatches = mart_mismatches(serving, copied, activities_since=EVERY_DAY)
+    assert mismatches == [
+        "marts.fct_cost_anomalies: planted cost spike not flagged"
+        f" ('{day['user_account_id']}', '{day['usage_date']}')"
+    ]
+    _spoil(
+        serving,
+        f"insert into marts.fct_cost_anomalies values"
+        f" ('user', md5('{day['user_account_id']}'), '{day['team_name']}',"
+        f" '{day['usage_date']}', {day['cost_usd']}, 'claude-opus-5'),"
+        f" ('team', null, '{day['team_name']}', '{day['usage_date']}', 99, 'claude-opus-5')",
+    )
+    mismatches = mart_mismatches(serving, copied, activities_since=EVERY_DAY)
+    assert len(mismatches) == 1 and "top_model: claude-opus-5 != claude-opus-4-1" in mismatches[0]
+    _spoil(serving, "update marts.fct_cost_anomalies set top_model = 'claude-opus-4-1'")
+    assert mart_mismatches(serving, copied, activities_since=EVERY_DAY) == []

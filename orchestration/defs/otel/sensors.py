@@ -15,7 +15,10 @@ def snapshot(folders: list[Path]) -> dict[str, list[int]]:
     """Size and modification time of every input file."""
     state = {}
     for path in discover_files([folder for folder in folders if folder.exists()]):
-        stat = path.stat()
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            continue  # rotated away since listed; the next tick sees its new name
         state[str(path)] = [stat.st_size, stat.st_mtime_ns]
     return state
 

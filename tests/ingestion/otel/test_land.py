@@ -310,7 +310,7 @@ def test_cli_summary_reports_what_happened(otel_dir: Path, tmp_path: Path) -> No
             "--privacy",
             "strict",
         ],
-        env={"COLUMNS": "200"},
+        env={"COLUMNS": "200", "COWORK_PII_PEPPER": "cli-test-pepper-0123456789"},
     )
     assert result.exit_code == 0, result.output
     for label in (

@@ -7,10 +7,11 @@ import duckdb
 import pytest
 
 from ingestion.otel.land import land_otel
-from ingestion.otel.privacy import HASH_PREFIX, PrivacyMode
+from ingestion.otel.privacy import HASH_PREFIX, PepperMissingError, PrivacyMode
 from ingestion.paths import DataLayout
 
 TEXT = ("prompt", "response", "tool_input", "tool_parameters")
+PEPPER = b"test-pepper-0123456789abcdef"
 
 
 def _all_landed_bytes(root: Path) -> bytes:
@@ -31,7 +32,7 @@ def landed(small_org, tmp_path_factory) -> dict[PrivacyMode, DataLayout]:
     layouts = {}
     for mode in PrivacyMode:
         layout = DataLayout(tmp_path_factory.mktemp(mode.value))
-        land_otel([Path(small_org.otel_dir)], layout, privacy=mode)
+        land_otel([Path(small_org.otel_dir)], layout, privacy=mode, pepper=PEPPER)
         layouts[mode] = layout
     return layouts
 
@@ -83,7 +84,21 @@ def test_strict_writes_no_text_anywhere(landed) -> None:
     assert len(set(hashed)) < len(hashed)
     workspace = _column_values(layout, "workspace_host_paths")
     assert all(path.startswith(HASH_PREFIX) for paths in workspace for path in paths)
-    assert stat.S_IMODE(layout.hash_key.stat().st_mode) == 0o600
+    assert PEPPER not in _all_landed_bytes(layout.root)
+    assert not list(layout.root.rglob("*.key"))
+
+
+def test_strict_without_a_pepper_is_a_clear_error_before_anything_lands(
+    small_org, tmp_path, monkeypatch
+) -> None:
+    monkeypatch.delenv("COWORK_PII_PEPPER", raising=False)
+    layout = DataLayout(tmp_path)
+    with pytest.raises(PepperMissingError, match="COWORK_PII_PEPPER is not set"):
+        land_otel([Path(small_org.otel_dir)], layout, privacy=PrivacyMode.STRICT)
+    monkeypatch.setenv("COWORK_PII_PEPPER", "short")
+    with pytest.raises(PepperMissingError, match="shorter than 16 characters"):
+        land_otel([Path(small_org.otel_dir)], layout, privacy=PrivacyMode.STRICT)
+    assert not list(tmp_path.rglob("*.parquet"))
 
 
 def test_an_unknown_mode_is_a_clear_error() -> None:

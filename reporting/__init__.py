@@ -1,0 +1,1 @@
+"""Reports on the published marts: plain Python (no Dagster), read-only on the serving file."""
