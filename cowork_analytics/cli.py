@@ -484,9 +484,12 @@ def demo(
         raise typer.Exit(1)
     console.print("[green]Every mart matches the generator's ground truth exactly.[/green]")
     _print_cost_summary(layout.serving_database)
-    console.print(f"\nLanded Parquet:   {layout.otel_events}")
-    console.print(f"Build database:   {layout.build_database}")
-    console.print(f"Serving database: {layout.serving_database}  (schema marts, open it read-only)")
+    console.print(f"\nLanded Parquet:   {layout.otel_events}", soft_wrap=True)
+    console.print(f"Build database:   {layout.build_database}", soft_wrap=True)
+    console.print(
+        f"Serving database: {layout.serving_database}  (schema marts, open it read-only)",
+        soft_wrap=True,
+    )
     console.print(f"Demo finished in {time.perf_counter() - started:.1f} s.")
     _write_demo_report(layout.serving_database, date.fromisoformat(generated.end_date))
 
@@ -556,9 +559,9 @@ def _write_cost_report(serving_database: Path, period) -> Path:
         f" {len(at_risk)} of {len(report.budgets)} team budgets at risk"
         + (f" ({', '.join(budget.team_name for budget in at_risk)})" if at_risk else "")
     )
-    console.print(f"HTML:     {files.html}")
-    console.print(f"Markdown: {files.markdown}")
-    console.print(f"CSV:      {files.csv}")
+    console.print(f"HTML:     {files.html}", soft_wrap=True)
+    console.print(f"Markdown: {files.markdown}", soft_wrap=True)
+    console.print(f"CSV:      {files.csv}", soft_wrap=True)
     return files.html
 
 
@@ -567,4 +570,4 @@ def _write_demo_report(serving_database: Path, end_date: date) -> None:
     from reporting.periods import month_of
 
     html = _write_cost_report(serving_database, month_of(end_date))
-    console.print(f"Cost report: {html}")
+    console.print(f"Cost report: {html}", soft_wrap=True)

@@ -62,8 +62,9 @@ def generate(
 ) -> GenerationResult:
     """Simulate `users` people over the `days` days ending on `end_date` (default: today, UTC).
 
-    Writes `otel/logs.jsonl` (+ rotated `logs-<ts>.jsonl`) and `otel/metrics.jsonl` (other
-    suffixes for other `file_format`s), `compliance/*.json`, and `ground_truth/*.csv` under
+    Ending today means ending now: the rest of today has not happened yet. Writes
+    `otel/logs.jsonl` (+ rotated `logs-<ts>.jsonl`) and `otel/metrics.jsonl` (other suffixes
+    for other `file_format`s), `compliance/*.json`, and `ground_truth/*.csv` under
     `output_dir`. The same seed, dates and format give identical files. Periods of
     `COST_SPIKE_MIN_DAYS` or more get one planted cost spike unless `plant_anomaly` is
     false (a flat organisation); `ground_truth/planted_anomalies.csv` lists it.
@@ -72,7 +73,9 @@ def generate(
         A summary with counts and the generation rate.
     """
     started = time.perf_counter()
-    end_date = end_date or datetime.now(UTC).date()
+    ends_now = end_date is None
+    now = datetime.now(UTC)
+    end_date = end_date or now.date()
     start_date = end_date - timedelta(days=days - 1)
     rng = random.Random(seed)
     organisation = build_organisation(rng, users, claude_code_share=claude_code_share)
@@ -93,6 +96,8 @@ def generate(
     period_end_ns = int(
         datetime.combine(end_date + timedelta(days=1), datetime.min.time(), UTC).timestamp() * 1e9
     )
+    if ends_now:
+        period_end_ns = min(period_end_ns, int(now.timestamp() * 1e9))
 
     pending: list[tuple[int, int, Event]] = []  # a heap ordered by event time
     counter = 0
