@@ -406,6 +406,36 @@ def ui(
 
 
 @app.command()
+def serve(
+    data_dir: DataDirOption = Path("data"),
+    host: Annotated[str, typer.Option(help="Address the web UI listens on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port of the web UI.")] = 3000,
+) -> None:
+    """Run in production on one machine: the Dagster daemon and web server, until stopped."""
+    from cowork_analytics.pipeline import configure_environment
+    from cowork_analytics.services import dagster_commands, supervise
+    from ingestion.paths import DataLayout
+    from orchestration.lib.environment import skipped_sources
+
+    layout = DataLayout(_data_dir(data_dir))
+    configure_environment(layout.root)
+    for notice in skipped_sources():
+        console.print(f"[yellow]notice[/yellow] {notice}")
+    console.print(
+        f"Serving {layout.root}: the daemon (hourly pipeline, daily report, new-files sensor)"
+        f" and the UI on http://{host}:{port}. SIGTERM or Ctrl-C stops both."
+    )
+    code = supervise(
+        dagster_commands(Path(sys.executable).parent, host, port),
+        cwd=Path(__file__).resolve().parents[1],
+        on_exit=lambda name, status: console.print(
+            f"[red]{name} exited with status {status}; stopping the other[/red]"
+        ),
+    )
+    raise typer.Exit(code)
+
+
+@app.command()
 def run(data_dir: DataDirOption = Path("data")) -> None:
     """Run the whole pipeline job once in this process (land, build, publish)."""
     from cowork_analytics.pipeline import configure_environment

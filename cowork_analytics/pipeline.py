@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import time
 from dataclasses import dataclass, field
@@ -12,27 +13,13 @@ from dagster import AssetCheckSeverity, AssetKey, DagsterEventType, DagsterInsta
 
 from orchestration.lib import environment
 
-# Pools (the warehouse, the Compliance API budget) admit one step at a time. Under the
-# daemon, a run whose worker died (not one whose step failed: those have retry policies) is
-# retried from the failure: only the steps that failed or never ran execute again.
-NAMED_ASSET_GROUPS = ("otel", "compliance_api", "serving", "reports")
+# The instance settings a data directory's Dagster home starts with: persistent SQLite
+# storage, the run queue, one step at a time per pool, run monitoring and retries from the
+# failure (see the file's comments). Production installs copy the same file.
+DAGSTER_SETTINGS = Path(__file__).resolve().parents[1] / "deploy" / "dagster" / "dagster.yaml"
+NAMED_ASSET_GROUPS = ("otel", "compliance_api", "serving", "reports", "alerts")
 HOST_TAG = "cowork/host"
 PROCESS_TAG = "cowork/pid"
-DAGSTER_SETTINGS = """\
-telemetry:
-  enabled: false
-concurrency:
-  pools:
-    default_limit: 1
-run_monitoring:
-  enabled: true
-  # A run whose worker died still holds its pool slots; free them once it is marked ended.
-  free_slots_after_run_end_seconds: 60
-run_retries:
-  enabled: true
-  max_retries: 2
-  retry_on_asset_or_op_failure: false
-"""
 
 
 @dataclass(frozen=True)
@@ -61,7 +48,7 @@ def configure_environment(data_dir: Path, otel_dirs: list[Path] | None = None) -
     dagster_home.mkdir(parents=True, exist_ok=True)
     settings = dagster_home / "dagster.yaml"
     if not settings.exists():
-        settings.write_text(DAGSTER_SETTINGS)
+        shutil.copyfile(DAGSTER_SETTINGS, settings)
 
 
 def run_pipeline(log_level: str = "WARNING") -> PipelineRun:

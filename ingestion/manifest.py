@@ -7,22 +7,68 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
-_SCHEMA = """
-create table if not exists otel_files (
-    fingerprint text primary key,
-    last_path text not null,
-    landed_offset integer not null,
-    records integer not null default 0,
-    quarantined_lines integer not null default 0,
-    first_landed_at text not null,
-    updated_at text not null
-);
-create table if not exists source_state (
-    name text primary key,
-    value text not null,
-    updated_at text not null
-);
-"""
+# The store's layout, one migration per version: entry N upgrades a store from version N to
+# N + 1 (`pragma user_version`). A release only ever appends, so any release opens a store
+# written by an older one, upgrades it in one transaction, and refuses one written by a
+# newer release instead of misreading it.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    # 0 -> 1: the first versioned layout. Stores written before versioning already hold
+    # these tables (with user_version 0), so they are created only when missing.
+    (
+        """
+        create table if not exists otel_files (
+            fingerprint text primary key,
+            last_path text not null,
+            landed_offset integer not null,
+            records integer not null default 0,
+            quarantined_lines integer not null default 0,
+            first_landed_at text not null,
+            updated_at text not null
+        )
+        """,
+        """
+        create table if not exists source_state (
+            name text primary key,
+            value text not null,
+            updated_at text not null
+        )
+        """,
+    ),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class NewerManifestError(RuntimeError):
+    """The manifest store was written by a newer release than this one."""
+
+
+def migrate(connection: sqlite3.Connection) -> int:
+    """Upgrade the store to `SCHEMA_VERSION` in one transaction.
+
+    Returns:
+        The version the store had before.
+
+    Raises:
+        NewerManifestError: the store's version is newer than this release knows.
+    """
+    connection.execute("begin immediate")  # one migrating process at a time
+    try:
+        (version,) = connection.execute("pragma user_version").fetchone()
+        if version > SCHEMA_VERSION:
+            raise NewerManifestError(
+                f"the manifest store is at schema version {version}, written by a newer"
+                f" cowork-analytics; this release reads up to version {SCHEMA_VERSION}."
+                " Upgrade cowork-analytics (never downgrade over landed data)."
+            )
+        for statements in MIGRATIONS[version:]:
+            for statement in statements:
+                connection.execute(statement)
+        connection.execute(f"pragma user_version = {SCHEMA_VERSION}")
+        connection.execute("commit")
+    except BaseException:
+        connection.execute("rollback")
+        raise
+    return version
 
 
 class Manifest:
@@ -33,7 +79,7 @@ class Manifest:
         self._connection = sqlite3.connect(path, isolation_level=None)
         self._connection.execute("pragma journal_mode=wal")
         self._connection.execute("pragma synchronous=full")
-        self._connection.executescript(_SCHEMA)
+        migrate(self._connection)
 
     def landed_offset(self, fingerprint: str) -> int:
         """Bytes of the file already landed (0 for a new file)."""

@@ -12,6 +12,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from ingestion.otel.land import land_otel
@@ -21,9 +22,12 @@ from warehouse.build import build_warehouse
 
 READER = r"""
 import json, sys, time
+from pathlib import Path
 import sqlalchemy as sa
 
-path, seconds, mode = sys.argv[1], float(sys.argv[2]), sys.argv[3]
+# Reads until the test creates the stop file (however long the rebuild takes here).
+path, stop, mode = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
+give_up = time.monotonic() + 900
 engine = sa.create_engine(
     f"duckdb:///{path}", connect_args={"read_only": True}, poolclass=sa.pool.NullPool
 )
@@ -39,12 +43,12 @@ if mode == "hold":
     held = engine.connect()
     first = held.execute(query).fetchone()
     print(json.dumps({"held_first": [str(v) for v in first]}), flush=True)
-    time.sleep(seconds)
+    while not stop.exists() and time.monotonic() < give_up:
+        time.sleep(0.1)
     last = held.execute(query).fetchone()
     print(json.dumps({"held_last": [str(v) for v in last]}), flush=True)
     sys.exit(0)
-deadline = time.monotonic() + seconds
-while time.monotonic() < deadline:
+while not stop.exists() and time.monotonic() < give_up:
     try:
         with engine.connect() as connection:
             row = connection.execute(query).fetchone()
@@ -81,9 +85,10 @@ def test_readers_see_the_old_or_the_new_warehouse_never_a_mix(
     assert build_warehouse(layout).success
     old = _answer(layout)
 
+    stop = tmp_path / "stop-reading"
     readers = {
         mode: subprocess.Popen(
-            [sys.executable, "-c", READER, str(layout.serving_database), "40", mode],
+            [sys.executable, "-c", READER, str(layout.serving_database), str(stop), mode],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -93,6 +98,8 @@ def test_readers_see_the_old_or_the_new_warehouse_never_a_mix(
     land_otel([otel], layout)
     assert build_warehouse(layout).success
     new = _answer(layout)
+    time.sleep(2)  # the loop reader reconnects after the publish
+    stop.touch()
     lines = []
     for reader in readers.values():
         stdout, stderr = reader.communicate(timeout=300)
