@@ -131,6 +131,7 @@ def ingest_otel(
     from ingestion.otel.land import discover_files, land_otel
     from ingestion.otel.privacy import PrivacyMode, pii_pepper
     from ingestion.paths import DataLayout
+    from ingestion.retention import apply_retention_from_environment
     from orchestration.lib.environment import otel_dirs
 
     try:
@@ -139,6 +140,11 @@ def ingest_otel(
     except ValueError as error:
         raise typer.BadParameter(str(error), param_hint="--privacy") from None
     layout = DataLayout(_data_dir(data_dir))
+    try:
+        retention = apply_retention_from_environment(layout)
+    except ValueError as error:  # a retention setting that is not a number of days
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from None
     folders = inputs or otel_dirs()
     total = sum(path.stat().st_size for path in discover_files(folders))
     columns = (*Progress.get_default_columns()[:-1], DownloadColumn(), TransferSpeedColumn())
@@ -152,7 +158,8 @@ def ingest_otel(
             compact_above=compact_above,
         )
     table = Table(title="OTel landing", show_header=False)
-    for key, value in summary.as_dict().items():
+    retained = {key: value for key, value in retention.as_dict().items() if value is not None}
+    for key, value in (summary.as_dict() | retained).items():
         table.add_row(
             key.replace("_", " "), f"{value:,}" if isinstance(value, int | float) else str(value)
         )
@@ -601,3 +608,96 @@ def _write_demo_report(serving_database: Path, end_date: date) -> None:
 
     html = _write_cost_report(serving_database, month_of(end_date))
     console.print(f"Cost report: {html}", soft_wrap=True)
+
+
+@app.command()
+def forget(
+    user: Annotated[
+        str,
+        typer.Option("--user", help="The person's e-mail, account id, account uuid or user_key."),
+    ],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    data_dir: DataDirOption = Path("data"),
+) -> None:
+    """Erase one person's landed and derived data (an erasure request), then rebuild."""
+    from ingestion.erasure import PersonNotFoundError, forget_person
+    from ingestion.paths import DataLayout
+
+    layout = DataLayout(_data_dir(data_dir))
+    if not yes:
+        typer.confirm(
+            "Erase every landed record, mart row and export of this person and rebuild the"
+            " warehouse? This cannot be undone",
+            abort=True,
+        )
+    try:
+        summary = forget_person(layout, user)
+    except PersonNotFoundError:
+        console.print("Nothing landed or built names this identifier: nothing was erased.")
+        raise typer.Exit(1) from None
+    # Counts and the audit hash only: the identifier is never echoed to shared terminals.
+    table = Table(title=f"Erasure {summary.request_hash[:16]}", show_header=False)
+    for area, rows in sorted(summary.rows_removed.items()):
+        table.add_row(f"rows removed: {area}", f"{rows:,}")
+    for area, rows in sorted(summary.rows_redacted.items()):
+        table.add_row(f"mentions redacted: {area}", f"{rows:,}")
+    table.add_row("files rewritten", f"{summary.files_rewritten:,}")
+    table.add_row("files deleted", f"{summary.files_deleted:,}")
+    table.add_row("quarantined lines removed", f"{summary.quarantine_lines_removed:,}")
+    table.add_row("build database rows removed", f"{summary.build_rows_removed:,}")
+    table.add_row("rebuild", "full refresh" if summary.full_refresh else "incremental")
+    console.print(table)
+    console.print(f"Audit record: {layout.root / 'state' / 'erasure-audit.jsonl'}")
+    if not summary.build_success:
+        for failure in summary.build_failures:
+            console.print(f"[red]failed[/red] {failure}")
+        console.print(
+            "[red]The rebuild failed: the landed data is erased, but the serving side still"
+            " holds the person. Rerun `forget` with the same identifier to finish.[/red]"
+        )
+        raise typer.Exit(1)
+
+
+alerts_app = typer.Typer(
+    help="Alerts to the webhook (COWORK_ALERT_WEBHOOK_URL).", no_args_is_help=True
+)
+app.add_typer(alerts_app, name="alerts")
+
+
+@alerts_app.command("send")
+def alerts_send(
+    data_dir: DataDirOption = Path("data"),
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print what would be sent; send and record nothing.")
+    ] = False,
+) -> None:
+    """Send the alerts the published marts call for (each once); print what was sent."""
+    from alerting.deliver import webhook_url
+    from alerting.run import NOT_CONFIGURED_NOTICE, send_detected_alerts
+    from ingestion.paths import DataLayout
+
+    layout = DataLayout(_data_dir(data_dir))
+    if not layout.serving_database.exists():
+        console.print(f"[red]No serving database at {layout.serving_database}: build first.[/red]")
+        raise typer.Exit(1)
+    if webhook_url() is None and not dry_run:
+        console.print(f"[yellow]{NOT_CONFIGURED_NOTICE}[/yellow]")
+    summary = send_detected_alerts(layout.root, dry_run=dry_run)
+    table = Table(title="Alerts" + (" (dry run)" if dry_run else ""))
+    table.add_column("key")
+    table.add_column("severity")
+    table.add_column("title")
+    table.add_column("status")
+    titles = {alert.key: alert for alert in summary.would_send}
+    for key, alert in titles.items():
+        table.add_row(key, alert.severity.value, alert.title, "would send")
+    for key in summary.sent:
+        table.add_row(key, "", "", "[green]sent[/green]")
+    for key, error in summary.failed.items():
+        table.add_row(key, "", "", f"[red]failed: {error}[/red] (retried next time)")
+    console.print(table)
+    console.print(
+        f"{summary.detected} detected, {len(summary.already_sent)} sent before, "
+        f"{len(summary.sent)} sent now, {len(summary.failed)} failed"
+        + (f" (webhook host {summary.webhook_host})" if summary.webhook_host else "")
+    )

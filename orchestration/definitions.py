@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dagster as dg
 
+from orchestration.defs.alerts.assets import alert_deliveries
+from orchestration.defs.alerts.sensors import alert_on_failed_checks, alert_on_run_failure
 from orchestration.defs.checks.freshness import (
     compliance_activities_freshness,
     otel_events_freshness,
@@ -42,6 +44,7 @@ def build_definitions() -> dg.Definitions:
             warehouse_dbt_assets,
             serving_warehouse,
             cost_report,
+            alert_deliveries,
         ],
         asset_checks=[
             otel_events_freshness,
@@ -50,7 +53,7 @@ def build_definitions() -> dg.Definitions:
         ],
         jobs=[pipeline, otel_landing_job, cost_report_job],
         schedules=[build_hourly_schedule(pipeline), daily_cost_report_schedule],
-        sensors=[new_otel_files],
+        sensors=[new_otel_files, alert_on_run_failure, alert_on_failed_checks],
         resources={**build_resources(), "telemetry_health": TelemetryHealthResource()},
     )
 

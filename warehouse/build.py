@@ -18,6 +18,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -90,6 +91,7 @@ def build_warehouse(
     dbt_vars: dict[str, object] | None = None,
     threads: int | None = None,
     on_wait: Callable[[], None] | None = None,
+    lock_held: bool = False,
 ) -> BuildResult:
     """Run `dbt build` on what has landed under `layout`, then publish the marts.
 
@@ -102,6 +104,7 @@ def build_warehouse(
         dbt_vars: values for the project's vars (see dbt_project.yml), e.g. `as_of_date`.
         threads: dbt threads (default: the profile's).
         on_wait: called once when another build holds the warehouse and this one waits.
+        lock_held: the caller already holds `warehouse_lock` (e.g. an erasure).
 
     Returns:
         Counts by node type and status, failures, warnings and the publish result.
@@ -111,13 +114,12 @@ def build_warehouse(
         PrivacyLeakError: under `strict`, a mart would publish e-mail addresses.
     """
     pii_pepper(PrivacyMode.parse(os.environ.get("COWORK_PRIVACY")))
-    with warehouse_lock(layout, on_wait=on_wait):
-        result = _build_and_publish(layout, target, full_refresh, publish, quiet, dbt_vars, threads)
+    arguments = (layout, target, full_refresh, publish, quiet, dbt_vars, threads)
+    with nullcontext() if lock_held else warehouse_lock(layout, on_wait=on_wait):
+        result = _build_and_publish(*arguments)
         if result.damaged:
             # dbt found blocks of the build file damaged: rebuild it from the landed data.
-            result = _build_and_publish(
-                layout, target, full_refresh, publish, quiet, dbt_vars, threads
-            )
+            result = _build_and_publish(*arguments)
         return result
 
 

@@ -47,6 +47,7 @@ def test_assets_and_lineage() -> None:
         *seeds,
         "serving/warehouse",
         "reports/cost",
+        "alerts/deliveries",
     }
     assert {"marts/dim_users", "marts/fct_cost_daily", "reference/team_budgets"} <= keys
     # The landed table's key is the dbt source's key: lineage joins with no glue.

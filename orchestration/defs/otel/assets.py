@@ -3,6 +3,7 @@
 import dagster as dg
 
 from ingestion.otel.land import LandingSummary, land_otel
+from ingestion.retention import apply_retention_from_environment
 from orchestration.defs.resources import DataDirResource, OtelInputResource
 
 EVENTS = dg.AssetKey(["otel", "events"])
@@ -83,6 +84,7 @@ def otel_landing(
     folders = [folder for folder in otel_input.folders() if folder.exists()]
     for folder in set(otel_input.folders()) - set(folders):
         context.log.warning(f"OTel folder {folder} does not exist: nothing landed from it")
+    retention = apply_retention_from_environment(layout)
     summary = land_otel(folders, layout, privacy=otel_input.privacy_mode())
     context.log.info(
         f"landed {summary.records_landed} records and {summary.metric_points_landed} metric points"
@@ -92,7 +94,9 @@ def otel_landing(
         context.log.warning(
             f"{len(summary.unsupported_files)} file(s) in an unsupported format were left unlanded"
         )
-    metadata = summary.as_dict()
+    metadata = summary.as_dict() | {
+        key: value for key, value in retention.as_dict().items() if value is not None
+    }
     yield dg.MaterializeResult(
         asset_key=EVENTS,
         metadata={**metadata, "path": dg.MetadataValue.path(str(layout.otel_events))},

@@ -1,0 +1,105 @@
+"""Retention: landed partitions past `COWORK_RETENTION_DAYS` (content) and
+`COWORK_RAW_RETENTION_DAYS` (all OTel) go; the marts keep the aggregates of those days after
+the next incremental build, and an erasure afterwards keeps them too (no full refresh).
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from ingestion.erasure import forget_person
+from ingestion.paths import DataLayout
+from ingestion.retention import apply_retention, retention_from_environment
+from tests.conftest import SMALL_ORG, BuiltOrganisation, build_organisation_warehouse
+from warehouse.build import build_warehouse
+
+# The small organisation spans 7 to 10 March 2026; "now" is the 11th.
+NOW = datetime(2026, 3, 11, 12, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> BuiltOrganisation:
+    return build_organisation_warehouse(tmp_path_factory.mktemp("retention"), **SMALL_ORG)
+
+
+def _days(area: Path) -> list[str]:
+    return sorted(p.name.split("=", 1)[1] for p in area.glob("*=*") if any(p.glob("*.parquet")))
+
+
+def _daily(database: Path) -> dict[str, tuple[int, float]]:
+    with duckdb.connect(str(database), read_only=True) as connection:
+        rows = connection.execute(
+            "select cast(activity_date as varchar), count(*), round(sum(cost_usd), 6)"
+            " from marts.fct_user_daily_activity group by 1 order by 1"
+        ).fetchall()
+    return {day: (count, cost) for day, count, cost in rows}
+
+
+def test_nothing_is_dropped_without_settings(built, tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv("COWORK_RETENTION_DAYS", raising=False)
+    monkeypatch.delenv("COWORK_RAW_RETENTION_DAYS", raising=False)
+    assert retention_from_environment() == (None, None)
+    layout = DataLayout(tmp_path / "data")
+    shutil.copytree(built.data_dir / "landing", layout.root / "landing")
+    summary = apply_retention(layout, NOW, None, None)
+    assert summary.partitions_dropped == {}
+    assert _days(layout.otel_events) == _days(DataLayout(built.data_dir).otel_events)
+    monkeypatch.setenv("COWORK_RAW_RETENTION_DAYS", "0")
+    with pytest.raises(ValueError, match="COWORK_RAW_RETENTION_DAYS"):
+        retention_from_environment()
+
+
+def test_old_partitions_go_and_marts_keep_their_aggregates(built, tmp_path) -> None:
+    layout = DataLayout(tmp_path / "data")
+    shutil.copytree(built.data_dir, layout.root, symlinks=True)
+    assert _days(layout.otel_events) == ["2026-03-07", "2026-03-08", "2026-03-09", "2026-03-10"]
+    assert _days(layout.otel_content)
+    before = _daily(layout.serving_database)
+    assert "2026-03-07" in before
+
+    summary = apply_retention(layout, NOW, content_days=1, raw_days=2)
+
+    # Raw: the 9th and 10th stay (cutoff 9 March); content: only the 10th.
+    assert _days(layout.otel_events) == ["2026-03-09", "2026-03-10"]
+    assert _days(layout.otel_metrics) == ["2026-03-09", "2026-03-10"]
+    assert _days(layout.otel_content) == ["2026-03-10"]
+    assert summary.partitions_dropped["events"] == 2
+    assert not (layout.root / "state" / ".retention-trash").exists()
+    # A second pass has nothing left to drop.
+    assert apply_retention(layout, NOW, content_days=1, raw_days=2).partitions_dropped == {}
+
+    result = build_warehouse(layout)
+    assert result.success, result.failures or result.error
+    assert _daily(layout.serving_database) == before
+
+    # An erasure now must not full-refresh (it would lose the 7th and 8th): it rebuilds
+    # incrementally, and the other people's older aggregates stay.
+    with duckdb.connect(str(layout.serving_database), read_only=True) as connection:
+        user_key, email = connection.execute(
+            "select user_key, user_email from marts.dim_users where user_email is not null"
+            " order by user_key limit 1"
+        ).fetchall()[0]
+        others = connection.execute(
+            "select cast(activity_date as varchar), count(*), round(sum(cost_usd), 6)"
+            " from marts.fct_user_daily_activity where user_key <> ? group by 1 order by 1",
+            [user_key],
+        ).fetchall()
+    erased = forget_person(layout, email)
+    assert erased.build_success, erased.build_failures
+    assert not erased.full_refresh
+    with duckdb.connect(str(layout.serving_database), read_only=True) as connection:
+        after = connection.execute(
+            "select cast(activity_date as varchar), count(*), round(sum(cost_usd), 6)"
+            " from marts.fct_user_daily_activity group by 1 order by 1"
+        ).fetchall()
+        (left,) = connection.execute(
+            "select count(*) from marts.dim_users where user_key = ? or user_email = ?",
+            [user_key, email],
+        ).fetchall()[0]
+    assert after == others
+    assert left == 0
