@@ -386,11 +386,15 @@ def build(
         )
 
 
+HostOption = Annotated[str, typer.Option(help="Address the web UI listens on.")]
+PortOption = Annotated[int, typer.Option(help="Port of the web UI.")]
+
+
 @app.command()
 def ui(
     data_dir: DataDirOption = Path("data"),
-    host: Annotated[str, typer.Option(help="Address the web UI listens on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port of the web UI.")] = 3000,
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 3000,
 ) -> None:
     """Start the Dagster UI (and its daemon, so schedules and sensors run) on this data dir."""
     from cowork_analytics.pipeline import configure_environment
@@ -415,8 +419,8 @@ def ui(
 @app.command()
 def serve(
     data_dir: DataDirOption = Path("data"),
-    host: Annotated[str, typer.Option(help="Address the web UI listens on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port of the web UI.")] = 3000,
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 3000,
 ) -> None:
     """Run in production on one machine: the Dagster daemon and web server, until stopped."""
     from cowork_analytics.pipeline import configure_environment

@@ -58,7 +58,8 @@ def identifier_columns_from_manifest(manifest: Path) -> dict[str, list[str]]:
     return identifiers
 
 
-def _quote(identifier: str) -> str:
+def quote_identifier(identifier: str) -> str:
+    """An SQL identifier in double quotes."""
     return '"' + identifier.replace('"', '""') + '"'
 
 
@@ -80,8 +81,8 @@ def create_pseudonym_table(
         How many distinct values were pseudonymised.
     """
     selects = [
-        f"select cast({_quote(column)} as varchar) as value"
-        f" from {_quote(database)}.{table_reference(table)}"
+        f"select cast({quote_identifier(column)} as varchar) as value"
+        f" from {quote_identifier(database)}.{table_reference(table)}"
         for table, names in columns.items()
         for column in names
     ]
@@ -109,7 +110,7 @@ def create_pseudonym_table(
 def table_reference(table: str) -> str:
     """`schema.table` quoted for SQL."""
     schema, name = table.split(".", 1)
-    return f"{_quote(schema)}.{_quote(name)}"
+    return f"{quote_identifier(schema)}.{quote_identifier(name)}"
 
 
 def pseudonymised_select(source: str, columns: list[str]) -> str:
@@ -120,11 +121,12 @@ def pseudonymised_select(source: str, columns: list[str]) -> str:
     if not columns:
         return f"select * from {source} as source"
     replaced = ", ".join(
-        f"pseudonym_{index}.pseudonym as {_quote(column)}" for index, column in enumerate(columns)
+        f"pseudonym_{index}.pseudonym as {quote_identifier(column)}"
+        for index, column in enumerate(columns)
     )
     joins = " ".join(
         f"left join pseudonyms as pseudonym_{index}"
-        f" on cast(source.{_quote(column)} as varchar) = pseudonym_{index}.value"
+        f" on cast(source.{quote_identifier(column)} as varchar) = pseudonym_{index}.value"
         for index, column in enumerate(columns)
     )
     return f"select source.* replace ({replaced}) from {source} as source {joins}"
@@ -137,7 +139,8 @@ def columns_with_emails(
     if not text_columns:
         return []
     tallies = ", ".join(
-        f"count(*) filter (where regexp_matches({_quote(column)}, ?))" for column in text_columns
+        f"count(*) filter (where regexp_matches({quote_identifier(column)}, ?))"
+        for column in text_columns
     )
     counts = connection.execute(
         f"select {tallies} from {relation}", [EMAIL_PATTERN] * len(text_columns)

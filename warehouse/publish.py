@@ -40,6 +40,8 @@ from warehouse.pseudonyms import (
     identifier_columns_from_manifest,
     pepper_fingerprint,
     pseudonymised_select,
+    quote_identifier,
+    table_reference,
 )
 
 PUBLISHED_SCHEMAS = ("marts",)
@@ -96,10 +98,6 @@ class ServingPrivacy:
     def columns(self, table: str) -> list[str]:
         """The columns of `schema.table` to pseudonymise (none unless `strict`)."""
         return self.identifiers.get(table, []) if self.pseudonymises else []
-
-
-def _quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
 
 
 def unique_keys_from_manifest(manifest: Path) -> dict[str, list[str]]:
@@ -164,7 +162,7 @@ def _apply_rebuilt_rows(
     check: Callable[[str], None],
 ) -> None:
     """Replace the rows of `target` whose keys dbt rebuilt since the last publish."""
-    key_columns = ", ".join(_quote(column) for column in key)
+    key_columns = ", ".join(quote_identifier(column) for column in key)
     connection.execute(
         f"create temporary table rebuilt as {source}"
         f" where source.rebuilt_at > (select coalesce(max(rebuilt_at), '-infinity'::timestamptz)"
@@ -215,7 +213,7 @@ def _write(
                 "build",
             )
         for schema in schemas:
-            connection.execute(f"create schema if not exists {_quote(schema)}")
+            connection.execute(f"create schema if not exists {quote_identifier(schema)}")
             names = [
                 name
                 for (name,) in connection.execute(
@@ -233,10 +231,10 @@ def _write(
                 ).fetchall()
             }
             for stale in existing - set(names):
-                connection.execute(f"drop table {_quote(schema)}.{_quote(stale)}")
+                connection.execute(f"drop table {table_reference(f'{schema}.{stale}')}")
             for name in names:
                 table = f"{schema}.{name}"
-                target = f"{_quote(schema)}.{_quote(name)}"
+                target = f"{quote_identifier(schema)}.{quote_identifier(name)}"
                 built_columns = _columns(connection, "build", schema, name)
                 key = unique_keys.get(table)
                 source = pseudonymised_select(f"build.{target}", privacy.columns(table))

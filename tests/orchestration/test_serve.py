@@ -7,7 +7,6 @@ import configparser
 import os
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,8 @@ from pathlib import Path
 
 import httpx
 from dagster import DagsterInstance
+
+from tests.orchestration.servers import free_port
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = REPOSITORY_ROOT / "deploy"
@@ -26,12 +27,6 @@ HEALTH_QUERY = """
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _children(pid: int) -> set[int]:
     found = subprocess.run(
         ["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True, check=False
@@ -40,7 +35,7 @@ def _children(pid: int) -> set[int]:
 
 
 def test_serve_runs_the_daemon_and_the_ui_and_stops_both(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("DAGSTER_", "COWORK_"))}
     process = subprocess.Popen(
         [

@@ -2,7 +2,6 @@
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -10,20 +9,16 @@ from pathlib import Path
 
 import httpx
 
+from tests.orchestration.servers import free_port
+
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 JOBS_QUERY = """
 { repositoriesOrError { ... on RepositoryConnection { nodes { jobs { name } } } } }
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_ui_serves_the_pipeline(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     environment = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
     process = subprocess.Popen(
         [
