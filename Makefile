@@ -27,6 +27,7 @@ lint: install  ## ruff (lint + format check) and sqlfluff
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) sqlfluff lint dbt_project
+	$(RUN) python tools/check_portable_sql.py
 
 fix: install  ## Apply ruff and sqlfluff fixes
 	$(RUN) ruff check --fix .

@@ -12,12 +12,12 @@
     `is_incremental()` blocks are not seen at parse time. -#}
 
 {% macro run_started() -%}
-    cast('{{ run_started_at }}' as timestamp with time zone)
+    cast('{{ run_started_at }}' as {{ timestamp_tz() }})
 {%- endmacro %}
 
 {% macro last_rebuilt() -%}
     (
-        select coalesce(max(rebuilt_at), cast('1970-01-01' as timestamp with time zone))
+        select coalesce(max(rebuilt_at), cast('1970-01-01' as {{ timestamp_tz() }}))
         from {{ this }}
     )
 {%- endmacro %}
@@ -87,7 +87,7 @@
     from {{ relation }} as landed
     where landed.landed_at > (
         select
-            coalesce(max(staged.landed_at), cast('1970-01-01' as timestamp with time zone))
+            coalesce(max(staged.landed_at), cast('1970-01-01' as {{ timestamp_tz() }}))
             - interval '{{ var("late_arrival_lookback_hours") }} hours'
         from {{ this }} as staged
     )

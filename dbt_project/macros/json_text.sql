@@ -12,6 +12,7 @@
     json_extract_string({{ column }}, '$."{{ key }}"')
 {%- endmacro %}
 
+{#- Spark's JSON path reads `$.team.id` as a nested key: name keys with brackets. -#}
 {% macro spark__json_text(column, key) -%}
-    get_json_object({{ column }}, '$.{{ key }}')
+    get_json_object({{ column }}, '$[\'{{ key }}\']')
 {%- endmacro %}

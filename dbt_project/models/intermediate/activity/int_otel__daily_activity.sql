@@ -1,10 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='event_date',
-    )
-}}
+{{ config(**incremental_by_day('event_date')) }}
 
 {#- OTel activity per person, UTC day and product: the additive part of the daily marts
     (distinct sessions are counted from int_otel__daily_sessions). Active time is the sum

@@ -1,10 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='event_date',
-    )
-}}
+{{ config(**incremental_by_day('event_date')) }}
 
 {#- Telemetry health per UTC day and product: events, unknown event names, events without
     e-mail or account, records missing inside a client process, duplicate deliveries and

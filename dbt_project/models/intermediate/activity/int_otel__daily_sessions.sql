@@ -1,10 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='event_date',
-    )
-}}
+{{ config(**incremental_by_day('event_date')) }}
 
 {#- Which sessions each person had events in on each UTC day (sessions are counted per day
     and person, so they cannot be summed from finer rows). -#}

@@ -1,10 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='event_date',
-    )
-}}
+{{ config(**incremental_by_day('event_date')) }}
 
 {#- The team tags (OTEL_RESOURCE_ATTRIBUTES `team.id`, `department`, `cost_center`) each
     person's clients sent each UTC day: the latest tagged event of the day wins. -#}

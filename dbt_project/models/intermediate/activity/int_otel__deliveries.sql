@@ -1,10 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='event_date',
-    )
-}}
+{{ config(**incremental_by_day('event_date')) }}
 
 {#- Delivery quality per event day and client stream, from the landed rows themselves
     (before deduplication): how many copies arrived, and how many records were late (landed

@@ -1,10 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='session_id',
-    )
-}}
+{{ config(**incremental_by_key('session_id')) }}
 
 {#- For each event, the time since the previous event of its session, and whether it opens
     a new client process. Active time is the sum of gaps no longer than
@@ -35,7 +29,8 @@ events as (
             and session_id in ({{ changed_keys('session_id') }})
         {% endif %}
     window session_order as (
-        partition by session_id order by event_at asc, event_sequence asc, event_id asc
+        partition by session_id
+        order by event_at asc nulls last, event_sequence asc nulls last, event_id asc nulls last
     )
 ),
 

@@ -31,7 +31,7 @@ final as (
         events.tool_name,
         case
             when
-                events.tool_name like 'mcp\_\_%' escape '\'
+                left(events.tool_name, 5) = 'mcp__'
                 or events.tool_name = 'mcp_tool'
                 or events.mcp_server_scope is not null
                 or details.mcp_server_name is not null
@@ -41,7 +41,7 @@ final as (
         end as tool_kind,
         coalesce(
             case
-                when events.tool_name like 'mcp\_\_%' escape '\'
+                when left(events.tool_name, 5) = 'mcp__'
                     then nullif(split_part(events.tool_name, '__', 2), '')
             end,
             details.mcp_server_name

@@ -1,10 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='event_date',
-    )
-}}
+{{ config(**incremental_by_day('event_date')) }}
 
 {#- Tokens and reported cost per person, model and UTC day, with the cache writes split the
     way they are priced: clients that do not split cache writes by lifetime are priced at

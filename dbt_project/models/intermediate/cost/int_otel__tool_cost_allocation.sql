@@ -1,10 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='prompt_id',
-    )
-}}
+{{ config(**incremental_by_key('prompt_id')) }}
 
 {#- How each API request's cost is attributed to tools. A request is what the model did
     after reading the results of the tools it had asked for, so its cost goes to the
@@ -33,7 +27,7 @@ steps as (
         -- result, the ordinal of the last request before it.
         sum(case when event_name = 'api_request' then 1 else 0 end) over (
             partition by prompt_id
-            order by event_at, event_sequence, event_id
+            order by event_at nulls last, event_sequence nulls last, event_id nulls last
             rows unbounded preceding
         ) as requests_so_far
     from {{ ref('int_otel__events') }}
@@ -90,11 +84,11 @@ unprompted as (
     select
         event_id as api_request_id,
         -- Unprompted requests share one key per day, so a day's rebuild replaces them.
-        '(no prompt)|' || cast(event_date as varchar) as prompt_id,
+        '(no prompt)|' || cast(event_date as string) as prompt_id,
         user_key,
         event_date,
         cost_usd,
-        cast(null as varchar) as tool_call_id,
+        cast(null as string) as tool_call_id,
         '(model)' as tool_name,
         1 as shares
     from {{ ref('int_otel__events') }}

@@ -35,7 +35,7 @@ matched as (
             and (history.valid_to is null or active_days.activity_date < history.valid_to)
     qualify row_number() over (
         partition by active_days.user_key, active_days.activity_date
-        order by history.precedence
+        order by history.precedence nulls last
     ) = 1
 ),
 

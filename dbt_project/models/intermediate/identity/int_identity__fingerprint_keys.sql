@@ -1,10 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='identity_fingerprint',
-    )
-}}
+{{ config(**incremental_by_key('identity_fingerprint')) }}
 
 {#- The person each identity fingerprint resolved to, and when that last changed. A run
     that resolves a fingerprint differently (or sees it first) stamps `changed_at` with the

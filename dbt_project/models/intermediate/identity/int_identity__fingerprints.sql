@@ -44,7 +44,8 @@ uuid_accounts as (
     from observed
     where user_account_uuid is not null and user_account_id is not null
     qualify row_number() over (
-        partition by user_account_uuid order by events desc, user_account_id asc
+        partition by user_account_uuid
+        order by events desc nulls last, user_account_id asc nulls last
     ) = 1
 ),
 
@@ -73,7 +74,8 @@ email_accounts as (
         user_account_id
     from email_candidates
     qualify row_number() over (
-        partition by user_email order by preference asc, events desc, user_account_id asc
+        partition by user_email
+        order by preference asc nulls last, events desc nulls last, user_account_id asc nulls last
     ) = 1
 ),
 

@@ -44,14 +44,14 @@ otel_latest as (
     from (
         select
             person_id,
-            first_value(user_account_uuid ignore nulls) over latest_first as user_account_uuid,
-            first_value(user_email ignore nulls) over latest_first as user_email,
-            first_value(enduser_id ignore nulls) over latest_first as enduser_id,
-            first_value(device_id ignore nulls) over latest_first as device_id
+            {{ first_non_null('user_account_uuid') }} over latest_first as user_account_uuid,
+            {{ first_non_null('user_email') }} over latest_first as user_email,
+            {{ first_non_null('enduser_id') }} over latest_first as enduser_id,
+            {{ first_non_null('device_id') }} over latest_first as device_id
         from fingerprints
         window latest_first as (
             partition by person_id
-            order by last_seen_at desc, identity_fingerprint asc
+            order by last_seen_at desc nulls last, identity_fingerprint asc nulls last
             rows between unbounded preceding and unbounded following
         )
     ) as ranked

@@ -35,7 +35,7 @@ directory_days as (
     inner join team_groups on members.group_id = team_groups.group_id
     qualify row_number() over (
         partition by members.user_account_id, members.snapshot_date
-        order by team_groups.group_name, team_groups.group_id
+        order by team_groups.group_name nulls last, team_groups.group_id nulls last
     ) = 1
 ),
 
@@ -64,7 +64,8 @@ changes as (
         *,
         case
             when
-                lag(team_name) over (partition by user_key, source order by day) = team_name
+                lag(team_name) over (partition by user_key, source order by day nulls last)
+                = team_name
                 then 0
             else 1
         end as is_change
@@ -75,7 +76,7 @@ islands as (
     select
         *,
         sum(is_change) over (
-            partition by user_key, source order by day rows unbounded preceding
+            partition by user_key, source order by day nulls last rows unbounded preceding
         ) as island
     from changes
 ),
@@ -100,7 +101,7 @@ final as (
         precedence,
         -- The first interval of a source stands for the time before it was first observed.
         case when island > 1 then first_day end as valid_from,
-        lead(first_day) over (partition by user_key, source order by island) as valid_to
+        lead(first_day) over (partition by user_key, source order by island nulls last) as valid_to
     from intervals
 )
 

@@ -26,7 +26,8 @@ tag_attributes as (
     select * from tags
     qualify row_number() over (
         partition by team_name
-        order by events desc, tag_department asc nulls last, tag_cost_center asc nulls last
+        order by
+            events desc nulls last, tag_department asc nulls last, tag_cost_center asc nulls last
     ) = 1
 ),
 

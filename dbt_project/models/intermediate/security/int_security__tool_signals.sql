@@ -1,10 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='activity_date',
-    )
-}}
+{{ config(**incremental_by_day('activity_date')) }}
 
 {#- Signals found in single tool calls (see fct_security_signals): sensitive paths, secrets
     in commands, and calls run after being rejected in the same prompt. Incremental by day:
@@ -61,7 +55,7 @@ secrets_in_commands as (
         called_at as detected_at,
         activity_date,
         tool_name,
-        cast(null as varchar) as target,
+        cast(null as string) as target,
         'command holds a credential pattern; see tool call ' || tool_call_id as evidence,
         tool_call_id as source_id
     from access
@@ -100,7 +94,9 @@ rejected_then_retried as (
                 or rejected.target is null
             )
     where rejected.decision = 'reject' and retried.decision = 'accept'
-    qualify row_number() over (partition by retried.tool_call_id order by rejected.called_at) = 1
+    qualify
+        row_number() over (partition by retried.tool_call_id order by rejected.called_at nulls last)
+        = 1
 ),
 
 unioned as (

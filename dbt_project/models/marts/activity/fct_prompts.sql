@@ -1,10 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='prompt_id',
-    )
-}}
+{{ config(**incremental_by_key('prompt_id')) }}
 
 {#- One row per prompt (`prompt.id`): its API calls, failures and retries, tool calls and
     decisions, tokens, reported cost and wall-clock time (first to last event). The opener

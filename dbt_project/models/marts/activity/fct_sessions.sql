@@ -1,10 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='session_id',
-    )
-}}
+{{ config(**incremental_by_key('session_id')) }}
 
 {#- One row per session: its span, processes (a resumed session adds one), counts, tokens,
     reported cost and active time. Incremental: sessions with an event on a changed day are

@@ -1,10 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='activity_date',
-    )
-}}
+{{ config(**incremental_by_day('activity_date')) }}
 
 -- depends_on: {{ ref('stg_otel__events') }}
 -- depends_on: {{ ref('int_identity__fingerprint_keys') }}

@@ -12,7 +12,7 @@ latest_active_team as (
         department,
         cost_center
     from {{ ref('int_identity__daily_teams') }}
-    qualify row_number() over (partition by user_key order by activity_date desc) = 1
+    qualify row_number() over (partition by user_key order by activity_date desc nulls last) = 1
 ),
 
 open_team as (
@@ -24,7 +24,8 @@ open_team as (
     from {{ ref('int_identity__team_history') }} as history
     left join {{ ref('int_identity__teams') }} as teams on history.team_name = teams.team_name
     where history.valid_to is null
-    qualify row_number() over (partition by history.user_key order by history.precedence) = 1
+    qualify
+        row_number() over (partition by history.user_key order by history.precedence nulls last) = 1
 ),
 
 final as (

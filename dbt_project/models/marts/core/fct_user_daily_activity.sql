@@ -61,7 +61,7 @@ user_days as (
 
 final as (
     select
-        user_days.user_key || '|' || cast(user_days.activity_date as varchar)
+        user_days.user_key || '|' || cast(user_days.activity_date as string)
             as user_daily_activity_id,
         user_days.user_key,
         user_days.activity_date,

@@ -35,7 +35,7 @@ subject_days as (
     select
         'team' as subject_kind,
         team_name as subject,
-        cast(null as varchar) as user_key,
+        cast(null as string) as user_key,
         team_name,
         activity_date,
         sum(cost_usd) as cost_usd
@@ -167,7 +167,7 @@ ranked_drivers as (
         *,
         row_number() over (
             partition by subject_kind, subject, activity_date, driver_kind
-            order by cost_usd desc, driver asc
+            order by cost_usd desc nulls last, driver asc nulls last
         ) as driver_rank
     from driver_costs
 ),
@@ -192,7 +192,7 @@ final as (
     select
         anomalies.subject_kind
         || '|' || anomalies.subject
-        || '|' || cast(anomalies.activity_date as varchar) as cost_anomaly_id,
+        || '|' || cast(anomalies.activity_date as string) as cost_anomaly_id,
         anomalies.subject_kind,
         anomalies.user_key,
         anomalies.team_name,

@@ -1,10 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='activity_date',
-    )
-}}
+{{ config(**incremental_by_day('activity_date')) }}
 
 {#- The attribution rule lives in int_otel__tool_cost_allocation: each API request's cost is
     split evenly across the tool results it consumed, or goes to `(model)`. Cost and
@@ -79,7 +73,7 @@ grouped as (
 final as (
     select
         user_key
-        || '|' || cast(activity_date as varchar)
+        || '|' || cast(activity_date as string)
         || '|' || tool_name
         || '|' || mcp_server_name as cost_by_tool_id,
         activity_date,

@@ -24,16 +24,22 @@ priced as (
     select
         daily.*,
         prices.model_id is not null as is_priced,
-        (
+        -- Exact decimal arithmetic on every engine: tokens × price per million tokens has
+        -- 4 decimals, and scaling by 1e-6 (a multiplication, not a division, which Spark
+        -- and DuckDB would widen differently or turn into a double) keeps all 10.
+        cast(
             daily.input_tokens * prices.input_usd_per_mtok
             + daily.output_tokens * prices.output_usd_per_mtok
             + daily.cache_read_tokens * prices.cache_read_usd_per_mtok
             + daily.priced_5m_write_tokens * prices.cache_write_5m_usd_per_mtok
             + daily.priced_1h_write_tokens * prices.cache_write_1h_usd_per_mtok
-        ) / 1000000 as recomputed_cost_usd,
-        daily.cache_read_tokens
-        * (prices.input_usd_per_mtok - prices.cache_read_usd_per_mtok)
-        / 1000000 as cache_savings_usd
+            as decimal(28, 4)
+        ) * cast(0.000001 as decimal(7, 6)) as recomputed_cost_usd,
+        cast(
+            daily.cache_read_tokens
+            * (prices.input_usd_per_mtok - prices.cache_read_usd_per_mtok)
+            as decimal(28, 4)
+        ) * cast(0.000001 as decimal(7, 6)) as cache_savings_usd
     from daily
     left join {{ ref('model_prices') }} as prices
         on
@@ -44,7 +50,7 @@ priced as (
 
 final as (
     select
-        priced.user_key || '|' || priced.model || '|' || cast(priced.activity_date as varchar)
+        priced.user_key || '|' || priced.model || '|' || cast(priced.activity_date as string)
             as cost_daily_id,
         priced.user_key,
         priced.activity_date,
@@ -62,8 +68,13 @@ final as (
         cast(priced.cost_usd as decimal(38, 9)) as cost_usd,
         cast(priced.cost_usd_micros as bigint) as cost_usd_micros,
         cast(priced.recomputed_cost_usd as decimal(38, 9)) as recomputed_cost_usd,
-        cast(priced.cost_usd - priced.recomputed_cost_usd as decimal(38, 9))
-            as cost_difference_usd,
+        -- Narrower operands: Spark drops a decimal place from a difference of two
+        -- decimal(38, 9) values (its result would need 40 digits).
+        cast(
+            cast(priced.cost_usd as decimal(28, 9))
+            - cast(priced.recomputed_cost_usd as decimal(28, 9))
+            as decimal(38, 9)
+        ) as cost_difference_usd,
         cast(priced.cache_savings_usd as decimal(38, 9)) as cache_savings_usd,
         priced.is_priced
     from priced

@@ -88,7 +88,7 @@ running as (
         budgets.monthly_budget_usd,
         sum(all_days.cost_usd) over (
             partition by all_days.team_name, all_days.month
-            order by all_days.day
+            order by all_days.day nulls last
             rows unbounded preceding
         ) as running_cost_usd
     from all_days
@@ -113,7 +113,7 @@ monthly as (
 
 final as (
     select
-        monthly.team_name || '|' || cast(monthly.month as varchar) as team_cost_monthly_id,
+        monthly.team_name || '|' || cast(monthly.month as string) as team_cost_monthly_id,
         monthly.team_name,
         monthly.month,
         as_of.as_of_date,

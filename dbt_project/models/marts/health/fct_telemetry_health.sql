@@ -43,7 +43,7 @@ unioned as (
 
 final as (
     select
-        source || '|' || cast(activity_date as varchar) as telemetry_health_id,
+        source || '|' || cast(activity_date as string) as telemetry_health_id,
         source,
         activity_date,
         cast(events as bigint) as events,

@@ -1,10 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='activity_date',
-    )
-}}
+{{ config(**incremental_by_day('activity_date')) }}
 
 {#- Latency and reliability per day, for three kinds of subject:
       - `model`: API request duration and time to first token percentiles, API errors by
@@ -163,7 +157,7 @@ unioned as (
 
 final as (
     select
-        subject_kind || '|' || subject || '|' || cast(activity_date as varchar)
+        subject_kind || '|' || subject || '|' || cast(activity_date as string)
             as performance_daily_id,
         subject_kind,
         subject,

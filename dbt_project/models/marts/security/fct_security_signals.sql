@@ -55,7 +55,7 @@ new_tools as (
         first_tools.called_at as detected_at,
         first_tools.activity_date,
         first_tools.tool_name,
-        cast(null as varchar) as target,
+        cast(null as string) as target,
         'first use of tool ' || first_tools.tool_name || ' in the organisation' as evidence,
         first_tools.tool_call_id as source_id
     from first_tools
@@ -93,8 +93,8 @@ otlp_settings as (
         md5('account:' || user_account_id) as user_key,
         activity_at as detected_at,
         activity_date,
-        cast(null as varchar) as tool_name,
-        cast(null as varchar) as target,
+        cast(null as string) as tool_name,
+        cast(null as string) as target,
         'Cowork OpenTelemetry export settings changed' as evidence,
         activity_id as source_id
     from activities
@@ -125,7 +125,7 @@ cowork_feed_days as (
         min(activity_at) as first_activity_at,
         count(*) as feed_activities
     from activities
-    where activity_type like 'cowork\_%' escape '\' and user_account_id is not null
+    where left(activity_type, 7) = 'cowork_' and user_account_id is not null
     group by user_account_id, activity_date
 ),
 
@@ -136,11 +136,11 @@ telemetry_silent as (
         feed.user_key,
         feed.first_activity_at as detected_at,
         feed.activity_date,
-        cast(null as varchar) as tool_name,
-        cast(null as varchar) as target,
-        cast(feed.feed_activities as varchar)
+        cast(null as string) as tool_name,
+        cast(null as string) as target,
+        cast(feed.feed_activities as string)
         || ' Cowork activities in the Compliance feed, no telemetry that day' as evidence,
-        feed.user_key || '|' || cast(feed.activity_date as varchar) as source_id
+        feed.user_key || '|' || cast(feed.activity_date as string) as source_id
     from cowork_feed_days as feed
     inner join first_otel_days
         on

@@ -1,10 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='activity_date',
-    )
-}}
+{{ config(**incremental_by_day('activity_date')) }}
 
 {#- The security view of tool use: who ran which tool on which path, command, URL, search
     pattern or MCP server, with the permission decision and its source, beside the IP
@@ -54,7 +48,8 @@ daily_client as (
     from {{ ref('stg_compliance_api__activities') }}
     where user_account_id is not null and ip_address is not null
     qualify row_number() over (
-        partition by user_account_id, activity_date order by activity_at desc, activity_id asc
+        partition by user_account_id, activity_date
+        order by activity_at desc nulls last, activity_id asc nulls last
     ) = 1
 ),
 

@@ -6,7 +6,7 @@ source as (
 
 -- Overlapping pulls and a page fetched again after a crash may land an id twice.
 deduplicated as (
-    {{ deduplicate('source', 'activity_id', 'landed_at') }}
+    {{ deduplicate('source', 'activity_id', 'landed_at nulls last') }}
 ),
 
 renamed as (

@@ -14,7 +14,8 @@ renamed as (
         snapshot_at
     from source
     qualify row_number() over (
-        partition by group_id, user_id, cast(snapshot_at as date) order by snapshot_at desc
+        partition by group_id, user_id, cast(snapshot_at as date)
+        order by snapshot_at desc nulls last
     ) = 1
 )
 

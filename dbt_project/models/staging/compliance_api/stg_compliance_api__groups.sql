@@ -6,7 +6,7 @@ source as (
 
 -- The latest snapshot describes each group.
 latest as (
-    {{ deduplicate('source', 'id', 'snapshot_at desc') }}
+    {{ deduplicate('source', 'id', 'snapshot_at desc nulls last') }}
 ),
 
 renamed as (

@@ -5,7 +5,7 @@ source as (
 ),
 
 latest as (
-    {{ deduplicate('source', 'id', 'snapshot_at desc') }}
+    {{ deduplicate('source', 'id', 'snapshot_at desc nulls last') }}
 ),
 
 renamed as (
@@ -15,9 +15,9 @@ renamed as (
         user_id as user_account_id,
         lower(trim(user_email)) as user_email,
         is_private,
-        cast(created_at as timestamp with time zone) as created_at,
-        cast(updated_at as timestamp with time zone) as updated_at,
-        cast(deleted_at as timestamp with time zone) as deleted_at
+        cast(created_at as {{ timestamp_tz() }}) as created_at,
+        cast(updated_at as {{ timestamp_tz() }}) as updated_at,
+        cast(deleted_at as {{ timestamp_tz() }}) as deleted_at
     from latest
 )
 

@@ -6,7 +6,7 @@ source as (
 
 -- Daily snapshots list a session again every day: keep its latest description.
 latest as (
-    {{ deduplicate('source', 'session_id', 'snapshot_at desc') }}
+    {{ deduplicate('source', 'session_id', 'snapshot_at desc nulls last') }}
 ),
 
 renamed as (
@@ -17,8 +17,8 @@ renamed as (
         user_id as user_account_id,
         lower(trim(user_email)) as user_email,
         product_surface,
-        cast(created_at as timestamp with time zone) as created_at,
-        cast(cast(created_at as timestamp with time zone) as date) as created_date
+        cast(created_at as {{ timestamp_tz() }}) as created_at,
+        cast(cast(created_at as {{ timestamp_tz() }}) as date) as created_date
     from latest
 )
 

@@ -6,7 +6,7 @@ source as (
 
 -- The latest snapshot describes each current member; older ones keep the history.
 latest as (
-    {{ deduplicate('source', 'id', 'snapshot_at desc') }}
+    {{ deduplicate('source', 'id', 'snapshot_at desc nulls last') }}
 ),
 
 renamed as (
@@ -16,7 +16,7 @@ renamed as (
         full_name,
         lower(trim(email)) as user_email,
         organization_role,
-        cast(created_at as timestamp with time zone) as joined_at,
+        cast(created_at as {{ timestamp_tz() }}) as joined_at,
         snapshot_at as last_seen_in_directory_at
     from latest
 )

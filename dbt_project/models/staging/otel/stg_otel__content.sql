@@ -1,10 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='event_date',
-    )
-}}
+{{ config(**incremental_by_day('event_date')) }}
 
 {#- The restricted content area joined back only by the security marts. Under privacy
     `full` the text is on the events themselves, so both are read. Incremental by whole

@@ -1,10 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='event_date',
-    )
-}}
+{{ config(**incremental_by_day('event_date')) }}
 
 {#- Incremental by whole event days: each run re-stages every day that received records in
     the last `late_arrival_lookback_hours` before the newest landing already staged, so a
@@ -25,7 +19,7 @@ source as (
 -- Delivery is at least once: keep the first landed copy of each record.
 deduplicated as (
     {{ deduplicate_rare(
-        'source', 'event_id', 'landed_at, source_file_fingerprint, source_byte_offset'
+        'source', 'event_id', 'landed_at nulls last, source_file_fingerprint nulls last, source_byte_offset nulls last'
     ) }}
 ),
 
@@ -139,7 +133,7 @@ renamed as (
         observed_at,
         landed_at,
         -- When this run (re)built the row: incremental models downstream rebuild what changed.
-        cast('{{ run_started_at }}' as timestamp with time zone) as rebuilt_at,
+        cast('{{ run_started_at }}' as {{ timestamp_tz() }}) as rebuilt_at,
         source_file_fingerprint
     from with_open_attributes
 )

@@ -1,10 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='point_date',
-    )
-}}
+{{ config(**incremental_by_day('point_date')) }}
 
 {#- One row per metric data point (Claude Code's counters), deduplicated, with each point's
     increment: delta points are increments already; a cumulative series restarts with a new
@@ -37,7 +31,7 @@ source as (
 
 deduplicated as (
     {{ deduplicate_rare(
-        'source', 'metric_point_id', 'landed_at, source_file_fingerprint, source_byte_offset'
+        'source', 'metric_point_id', 'landed_at nulls last, source_file_fingerprint nulls last, source_byte_offset nulls last'
     ) }}
 ),
 
@@ -75,7 +69,7 @@ with_previous as (
         keyed.*,
         coalesce(
             lag(keyed.value) over (
-                partition by keyed.series_key, keyed.start_at order by keyed.point_at
+                partition by keyed.series_key, keyed.start_at order by keyed.point_at nulls last
             ),
             {% if is_incremental() %} anchors.value {% else %} 0 {% endif %}
         ) as previous_value
