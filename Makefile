@@ -9,7 +9,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PYTHON)
 RUN := $(UV) run --frozen --no-sync
 
-.PHONY: install demo test lint fix format-check sqlfluff chromium unit e2e check manifest ui clean
+.PHONY: install demo test lint fix format-check sqlfluff chromium unit spark e2e check manifest ui clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -21,9 +21,9 @@ install: $(UV)  ## Create .venv from uv.lock (exact versions)
 demo: install  ## Generate an organisation and run the whole pipeline on it
 	$(RUN) cowork-analytics demo
 
-test: install lint chromium unit  ## Lint, then run the whole test suite
+test: install lint chromium unit spark  ## Lint, then run the whole test suite
 
-lint: install  ## ruff (lint + format check) and sqlfluff
+lint: install  ## ruff (lint + format check), sqlfluff and the portable-SQL check
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) sqlfluff lint dbt_project
@@ -49,6 +49,12 @@ chromium:  ## Headless Chromium (Debian's package) for the report rendering test
 # The dbt manifest is parsed first, so workers never parse it at the same time.
 unit: install manifest
 	$(RUN) pytest -n 2 --dist loadfile
+
+# The Spark comparison (tests/spark): the project built on Spark and on DuckDB, marts
+# compared. Alone and serial: a data directory's Spark catalog takes one session at a time,
+# and Spark wants both cores.
+spark: install manifest  ## Build on Spark and compare every mart with DuckDB
+	$(RUN) pytest -m spark -p no:xdist tests/spark
 
 e2e: install  ## Only the end-to-end tests
 	$(RUN) pytest -m e2e

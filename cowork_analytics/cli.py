@@ -335,7 +335,13 @@ def build(
     full_refresh: Annotated[
         bool, typer.Option("--full-refresh", help="Rebuild incremental models from scratch.")
     ] = False,
-    target: Annotated[str, typer.Option(help="dbt profile target.")] = "local",
+    target: Annotated[
+        str,
+        typer.Option(
+            help="dbt profile target: `local` (DuckDB, published for BI tools) or `spark`"
+            " (the same models on Apache Spark, into build/spark of the data directory)."
+        ),
+    ] = "local",
     verbose: Annotated[bool, typer.Option("--verbose", help="Show every dbt node.")] = False,
 ) -> None:
     """Build the warehouse (dbt build) on what has landed and publish the marts."""
@@ -383,6 +389,11 @@ def build(
         console.print(
             f"Published {len(result.published.tables)} marts to {result.published.path} "
             "(schema marts, open it read-only)."
+        )
+    elif target == "spark":
+        console.print(
+            f"Spark's tables are in {layout.spark_warehouse} (one folder per table, Parquet);"
+            " the serving database was left as it was."
         )
 
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+# The dbt profile target of the DuckDB build database (profiles.yml); `spark` is the other.
+LOCAL_TARGET = "local"
+
 
 @dataclass(frozen=True)
 class DataLayout:
@@ -60,6 +63,24 @@ class DataLayout:
     def dbt_logs(self) -> Path:
         """The log folder of dbt builds of this data dir."""
         return self.root / "build" / "dbt-logs"
+
+    @property
+    def spark_build(self) -> Path:
+        """Spark's build (the `spark` dbt target): its catalog, tables and dbt state."""
+        return self.root / "build" / "spark"
+
+    @property
+    def spark_warehouse(self) -> Path:
+        """Spark's tables: a folder per schema (`marts.db`), Parquet files per table."""
+        return self.spark_build / "warehouse"
+
+    def dbt_target_for(self, target: str) -> Path:
+        """The dbt target folder of a profile target.
+
+        Spark's manifest differs from DuckDB's (other materialisations), and the serving
+        publish reads DuckDB's, so Spark's lives under `build/spark`.
+        """
+        return self.dbt_target if target == LOCAL_TARGET else self.spark_build / "dbt-target"
 
     @property
     def serving_database(self) -> Path:

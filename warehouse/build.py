@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ingestion.otel.privacy import PrivacyMode, pii_pepper
-from ingestion.paths import DataLayout
+from ingestion.paths import LOCAL_TARGET, DataLayout
 from warehouse.build_state import (
     discard_if_unreadable,
     record_build,
@@ -59,7 +59,7 @@ class BuildResult:
 
 
 def dbt_arguments(
-    command: str, layout: DataLayout, *, target: str = "local", full_refresh: bool = False
+    command: str, layout: DataLayout, *, target: str = LOCAL_TARGET, full_refresh: bool = False
 ) -> list[str]:
     """The dbt command line for this data directory (its own target and log folders)."""
     arguments = [
@@ -72,7 +72,7 @@ def dbt_arguments(
         target,
         # Per data directory, so two data directories never share dbt's state.
         "--target-path",
-        str(layout.dbt_target),
+        str(layout.dbt_target_for(target)),
         "--log-path",
         str(layout.dbt_logs),
     ]
@@ -84,7 +84,7 @@ def dbt_arguments(
 def build_warehouse(
     layout: DataLayout,
     *,
-    target: str = "local",
+    target: str = LOCAL_TARGET,
     full_refresh: bool = False,
     publish: bool = True,
     quiet: bool = True,
@@ -97,7 +97,9 @@ def build_warehouse(
 
     Args:
         layout: the data directory (exported as `COWORK_DATA_DIR` for the dbt profile).
-        target: the dbt profile target (`local` is the DuckDB build database).
+        target: the dbt profile target: `local` is the DuckDB build database, which is
+            published; `spark` builds the same models with Spark into the data directory's
+            `build/spark` (not published: BI tools read the DuckDB serving copy).
         full_refresh: rebuild incremental models from all landed data.
         publish: copy the marts to the serving database when the build succeeded.
         quiet: show only dbt's errors and warnings, not a line per node.
@@ -132,9 +134,11 @@ def _build_and_publish(
     dbt_vars: dict[str, object] | None,
     threads: int | None,
 ) -> BuildResult:
-    environment = os.environ | {"COWORK_DATA_DIR": str(layout.root)}
+    # Absolute, since Spark resolves the landing folders against its own working directory.
+    environment = os.environ | {"COWORK_DATA_DIR": str(layout.root.resolve())}
+    duckdb_build = target == LOCAL_TARGET
     layout.build_database.parent.mkdir(parents=True, exist_ok=True)
-    discarded = discard_if_unreadable(layout) if target == "local" else None
+    discarded = discard_if_unreadable(layout) if duckdb_build else None
     arguments = dbt_arguments("build", layout, target=target, full_refresh=full_refresh)
     if quiet:
         arguments.append("--quiet")
@@ -142,13 +146,16 @@ def _build_and_publish(
         arguments += ["--vars", json.dumps(dbt_vars)]
     if threads:
         arguments += ["--threads", str(threads)]
-    run_results = layout.dbt_target / "run_results.json"
+    run_results = layout.dbt_target_for(target) / "run_results.json"
     run_results.unlink(missing_ok=True)
     started = time.perf_counter()
-    record_build(layout, "running", run=f"cli-{os.getpid()}")
+    if duckdb_build:  # the outcome gates publishing, which only the DuckDB build does
+        record_build(layout, "running", run=f"cli-{os.getpid()}")
     completed = subprocess.run(
         [sys.executable, "-c", "from dbt.cli.main import cli; cli()", *arguments],
         env=environment,
+        # The project's relative paths (landing schema files, Spark's log settings).
+        cwd=PROJECT_DIR,
         check=False,
     )
     result = BuildResult(success=False, seconds=0.0, discarded=discarded)
@@ -160,7 +167,7 @@ def _build_and_publish(
             result.tests[status] += 1
         elif kind == "seed":
             result.seeds[status] += 1
-        else:
+        elif kind == "model":  # not the on-run-start hook (an `operation`)
             result.models[status] += 1
         if status in ("error", "fail"):
             message = (node.get("message") or status).strip().splitlines()
@@ -170,10 +177,12 @@ def _build_and_publish(
     result.success = completed.returncode == 0 and not result.failures
     if completed.returncode != 0 and not nodes:
         result.error = f"dbt exited with status {completed.returncode} before running any node"
-    result.damaged = not result.success and reports_damage([*result.failures, result.error or ""])
+    failed_damaged = not result.success and reports_damage([*result.failures, result.error or ""])
+    result.damaged = duckdb_build and failed_damaged
     outcome = "passed" if result.success else "damaged" if result.damaged else "failed"
-    record_build(layout, outcome, run=f"cli-{os.getpid()}")
-    if result.success and publish and target == "local":
+    if duckdb_build:
+        record_build(layout, outcome, run=f"cli-{os.getpid()}")
+    if result.success and publish and duckdb_build:
         manifest = layout.dbt_target / "manifest.json"
         result.published = publish_serving(
             layout.build_database,

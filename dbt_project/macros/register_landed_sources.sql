@@ -14,6 +14,8 @@
 
 {% macro spark__register_landed_sources() -%}
     {%- if execute -%}
+        {#- Creating an existing schema, even `if not exists`, logs a metastore error. -#}
+        {%- set schemas = run_query('show schemas').columns[0].values() | list -%}
         {%- for source in graph.sources.values() if source.meta.get('landing_folder') -%}
             {%- set folder = source.meta['landing_folder'] | replace('{name}', source.name) -%}
             {%- set schema_file = source.meta['schema_file'] | replace('{name}', source.name) -%}
@@ -24,7 +26,10 @@
             {%- for row in described.rows -%}
                 {%- do columns.append('`' ~ row[0] ~ '` ' ~ row[1]) -%}
             {%- endfor -%}
-            {%- do run_query('create schema if not exists ' ~ source.schema) -%}
+            {%- if source.schema not in schemas -%}
+                {%- do run_query('create schema if not exists ' ~ source.schema) -%}
+                {%- do schemas.append(source.schema) -%}
+            {%- endif -%}
             {%- do run_query('drop table if exists ' ~ source.schema ~ '.' ~ source.identifier) -%}
             {%- do run_query(
                 'create table ' ~ source.schema ~ '.' ~ source.identifier

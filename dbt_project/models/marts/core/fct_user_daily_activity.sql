@@ -68,7 +68,8 @@ final as (
         teams.team_name,
         cast(coalesce(daily_sessions.sessions, 0) as bigint) as sessions,
         cast(coalesce(otel_daily.prompts, 0) as bigint) as prompts,
-        cast(coalesce(otel_daily.active_seconds, 0) / 60 as decimal(18, 3)) as active_minutes,
+        {{ decimal_rounded('coalesce(otel_daily.active_seconds, 0) / 60', 18, 3) }}
+            as active_minutes,
         cast(coalesce(otel_daily.api_requests, 0) as bigint) as api_requests,
         cast(coalesce(otel_daily.api_errors, 0) as bigint) as api_errors,
         cast(coalesce(otel_daily.tool_calls, 0) as bigint) as tool_calls,

@@ -203,10 +203,12 @@ final as (
         cast(anomalies.threshold_usd as decimal(38, 9)) as threshold_usd,
         cast(anomalies.cost_usd - anomalies.baseline_median_usd as decimal(38, 9))
             as excess_usd,
-        cast(
-            (anomalies.cost_usd - anomalies.baseline_median_usd)
-            / nullif(1.4826 * anomalies.baseline_mad_usd, 0) as decimal(18, 2)
-        ) as robust_z_score,
+        {{ decimal_rounded(
+            '(anomalies.cost_usd - anomalies.baseline_median_usd)'
+            ~ ' / nullif(1.4826 * anomalies.baseline_mad_usd, 0)',
+            18,
+            2,
+        ) }} as robust_z_score,
         cast(anomalies.history_days as bigint) as history_days,
         top_drivers.top_model,
         cast(top_drivers.top_model_cost_usd as decimal(38, 9)) as top_model_cost_usd,

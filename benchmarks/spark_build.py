@@ -1,0 +1,122 @@
+"""Build the demo organisation on DuckDB and on Spark, time both, and compare the marts.
+
+    .venv/bin/python -m benchmarks.spark_build [--users 50] [--days 14] [--data-dir DIR]
+
+The demo's organisation (50 people over 14 days, Cowork and Claude Code, with its
+Compliance directory) is generated, landed and pulled once. Then, each timed as the wall
+time of `build_warehouse` (dbt build with every test; DuckDB's also publishes):
+
+1. a full build on DuckDB (empty build database),
+2. a full build on Spark (`--target spark`: dbt-spark in session mode, local Spark on this
+   machine's cores, an empty catalog),
+3. a no-op build on each (nothing new landed: the fixed cost of a run),
+
+and every mart Spark built is compared with DuckDB's (`warehouse.engine_comparison`). The
+summary is printed and written to `benchmarks/results/spark_build.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
+if str(REPOSITORY_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPOSITORY_ROOT))
+
+from ingestion.compliance_api.client import ComplianceClient  # noqa: E402
+from ingestion.compliance_api.pull import pull_compliance  # noqa: E402
+from ingestion.otel.land import land_otel  # noqa: E402
+from ingestion.paths import DataLayout  # noqa: E402
+from simulation.compliance_emulator import ComplianceEmulator, EmulatorData  # noqa: E402
+from simulation.generate import generate  # noqa: E402
+from warehouse.build import BuildResult, build_warehouse  # noqa: E402
+from warehouse.engine_comparison import compare_marts, describe_differences  # noqa: E402
+
+RESULTS = REPOSITORY_ROOT / "benchmarks" / "results" / "spark_build.json"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--days", type=int, default=14)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--data-dir", type=Path, help="default: a temporary folder, removed")
+    arguments = parser.parse_args()
+
+    root = arguments.data_dir or Path(tempfile.mkdtemp(prefix="spark-bench-"))
+    try:
+        summary = run(root, users=arguments.users, days=arguments.days, seed=arguments.seed)
+    finally:
+        if arguments.data_dir is None:
+            shutil.rmtree(root, ignore_errors=True)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(summary, indent=2) + "\n")
+    print(json.dumps(summary, indent=2))
+
+
+def run(root: Path, *, users: int, days: int, seed: int) -> dict[str, object]:
+    """Generate, land, build on both engines and compare; the timings and the outcome."""
+    end = datetime.now(UTC).date() - timedelta(days=1)
+    generated = generate(
+        root / "generated", seed=seed, users=users, days=days, end_date=end, rotate_megabytes=8
+    )
+    layout = DataLayout(root / "data")
+    land_otel([Path(generated.otel_dir)], layout)
+    _pull_directory(root / "generated" / "compliance", layout, end, days)
+
+    timings = {
+        "duckdb_full": _timed(lambda: build_warehouse(layout)),
+        "spark_full": _timed(lambda: build_warehouse(layout, target="spark")),
+        "duckdb_noop": _timed(lambda: build_warehouse(layout)),
+        "spark_noop": _timed(lambda: build_warehouse(layout, target="spark")),
+    }
+    comparisons = compare_marts(
+        layout.build_database, layout.spark_warehouse, layout.dbt_target / "manifest.json"
+    )
+    differences = describe_differences(comparisons)
+    return {
+        "organisation": {"users": users, "days": days, "events": generated.events},
+        "seconds": {name: round(seconds, 1) for name, (seconds, _) in timings.items()},
+        "nodes": {name: nodes for name, (_, nodes) in timings.items()},
+        "marts_compared": len(comparisons),
+        "mart_rows": sum(comparison.rows for comparison in comparisons),
+        "marts_equal": not differences,
+        "differences": differences,
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def _pull_directory(compliance: Path, layout: DataLayout, end: date, days: int) -> None:
+    with (
+        ComplianceEmulator(EmulatorData.load(compliance)) as emulator,
+        ComplianceClient("benchmark-key", emulator.url) as client,
+    ):
+        pull_compliance(
+            client,
+            layout,
+            backfill_days=days + 1,
+            now=datetime(end.year, end.month, end.day, 23, 59, tzinfo=UTC),
+        )
+
+
+def _timed(build) -> tuple[float, dict[str, int]]:
+    started = time.perf_counter()
+    result: BuildResult = build()
+    seconds = time.perf_counter() - started
+    if not result.success:
+        raise SystemExit(f"build failed: {result.failures or result.error}")
+    return seconds, {
+        "models": sum(result.models.values()),
+        "tests": sum(result.tests.values()),
+    }
+
+
+if __name__ == "__main__":
+    main()

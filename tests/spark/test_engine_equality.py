@@ -1,0 +1,184 @@
+"""The same dbt project on Spark builds the same marts as on DuckDB (issue 9).
+
+A generated organisation is landed in two batches, the way days arrive. After each batch
+the warehouse is built on both engines from the same landed files: the first build is a
+full one (nothing exists yet), the second an incremental one (DuckDB's delete+insert, Spark's
+insert_overwrite of day partitions). After each, every mart built by Spark must equal
+DuckDB's: same rows, same keys, numbers within 1e-9 relative, everything else exactly.
+
+Spark runs in this process's child (dbt-spark, session mode) on the machine's Java. Only one
+Spark session may use a data directory's metastore at a time, so this module runs on its own
+(`make test` runs `pytest -m spark` after the parallel suite).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from ingestion.compliance_api.client import ComplianceClient
+from ingestion.compliance_api.pull import pull_compliance
+from ingestion.otel.land import land_otel
+from ingestion.paths import DataLayout
+from simulation.compliance_emulator import ComplianceEmulator, EmulatorData
+from simulation.generate import generate
+from warehouse.build import BuildResult, build_warehouse
+from warehouse.engine_comparison import MartComparison, compare_marts, describe_differences
+
+pytestmark = pytest.mark.spark
+
+CLI = str(Path(sys.executable).parent / "cowork-analytics")
+# Claude Code and Cowork, a directory, rotated files; a week so that days can arrive late.
+ORGANISATION = {
+    "seed": 23,
+    "users": 10,
+    "days": 6,
+    "end_date": date(2026, 3, 10),
+    "claude_code_share": 0.5,
+}
+# Batches re-stage exactly the days they touched, so the incremental path is exercised.
+NO_LOOKBACK = {"late_arrival_lookback_hours": 0}
+
+
+def _built(result: BuildResult) -> BuildResult:
+    assert result.success, result.failures or result.error
+    assert result.tests["fail"] == 0 and result.tests["error"] == 0
+    return result
+
+
+def _build_both(
+    layout: DataLayout, *, spark_from_cli: bool = False
+) -> tuple[list[MartComparison], set[str]]:
+    """Build on DuckDB, then Spark; compare; and list Spark's rewritten staging days."""
+    before = _partition_files(layout)
+    _built(build_warehouse(layout, publish=False, dbt_vars=NO_LOOKBACK))
+    if spark_from_cli:  # what a user types (a first build: the lookback plays no part)
+        completed = subprocess.run(
+            [CLI, "build", "--data-dir", str(layout.root), "--target", "spark"],
+            capture_output=True,
+            text=True,
+            # Wide enough that the console does not wrap the path it prints.
+            env=os.environ | {"COLUMNS": "400"},
+            check=False,
+        )
+        assert completed.returncode == 0, completed.stdout + completed.stderr
+        assert f"Spark's tables are in {layout.spark_warehouse}" in completed.stdout
+    else:
+        _built(build_warehouse(layout, target="spark", dbt_vars=NO_LOOKBACK))
+    comparisons = compare_marts(
+        layout.build_database,
+        layout.spark_warehouse,
+        layout.dbt_target / "manifest.json",
+    )
+    after = _partition_files(layout)
+    rewritten = {day for day, files in after.items() if files != before.get(day)}
+    return comparisons, rewritten
+
+
+def _partition_files(layout: DataLayout) -> dict[str, set[str]]:
+    """Spark's staged events: day partition -> its Parquet file names."""
+    table = layout.spark_warehouse / "staging.db" / "stg_otel__events"
+    if not table.exists():
+        return {}
+    return {
+        partition.name.split("=", 1)[1]: {file.name for file in partition.glob("*.parquet")}
+        for partition in table.iterdir()
+        if partition.is_dir()
+    }
+
+
+def _restaged_days(layout: DataLayout) -> set[str]:
+    """The event days DuckDB's latest build re-staged."""
+    with duckdb.connect(str(layout.build_database), read_only=True) as connection:
+        rows = connection.execute(
+            "select distinct cast(event_date as varchar) from staging.stg_otel__events"
+            " where rebuilt_at = (select max(rebuilt_at) from staging.stg_otel__events)"
+        ).fetchall()
+    return {day for (day,) in rows}
+
+
+@pytest.fixture(scope="module")
+def two_batches(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    root = tmp_path_factory.mktemp("spark")
+    generated = generate(root / "generated", rotate_megabytes=0.5, **ORGANISATION)
+    layout = DataLayout(root / "data")
+    otel = Path(generated.otel_dir)
+    logs = [*sorted(otel.glob("logs-*.jsonl")), otel / "logs.jsonl"]
+    assert len(logs) >= 3, "the fixture should rotate its log file at least twice"
+    metrics = sorted(otel.glob("metrics*.jsonl"))
+
+    # First: the middle of the period and the directory.
+    first = root / "batch1"
+    first.mkdir()
+    for file in logs[1:-1] + metrics:
+        shutil.copy(file, first / file.name)
+    land_otel([first], layout)
+    end = date.fromisoformat(generated.end_date)
+    with (
+        ComplianceEmulator(EmulatorData.load(root / "generated" / "compliance")) as emulator,
+        ComplianceClient("test-key", emulator.url) as client,
+    ):
+        pull_compliance(
+            client,
+            layout,
+            backfill_days=int(ORGANISATION["days"]) + 1,
+            now=datetime(end.year, end.month, end.day, 23, 59, tzinfo=UTC),
+        )
+    full, full_rewritten = _build_both(layout, spark_from_cli=True)
+
+    # Then: the earliest file (late: older than anything staged) and the live file.
+    second = root / "batch2"
+    second.mkdir()
+    for file in (logs[0], logs[-1]):
+        shutil.copy(file, second / file.name)
+    land_otel([second], layout)
+    incremental, incremental_rewritten = _build_both(layout)
+    return {
+        "full": full,
+        "full_rewritten": full_rewritten,
+        "incremental": incremental,
+        "incremental_rewritten": incremental_rewritten,
+        "restaged": _restaged_days(layout),
+        "layout": layout,
+    }
+
+
+def test_spark_builds_the_same_marts_as_duckdb(two_batches) -> None:
+    comparisons = two_batches["full"]
+    assert describe_differences(comparisons) == ""
+    assert len(comparisons) == 14
+    # Not a comparison of empty tables.
+    populated = {c.mart for c in comparisons if c.rows > 0}
+    assert {"fct_api_requests", "fct_cost_daily", "dim_users", "fct_sessions"} <= populated
+
+
+def test_incremental_builds_agree_too(two_batches) -> None:
+    comparisons = two_batches["incremental"]
+    assert describe_differences(comparisons) == ""
+    before = {c.mart: c.rows for c in two_batches["full"]}
+    grown = [c.mart for c in comparisons if c.rows > before[c.mart]]
+    assert "fct_api_requests" in grown
+
+
+def test_spark_overwrites_only_the_days_duckdb_restaged(two_batches) -> None:
+    restaged = two_batches["restaged"]
+    rewritten = two_batches["incremental_rewritten"]
+    assert restaged, "the second batch should re-stage some days"
+    assert rewritten == restaged
+    # Some days were left alone, so this was not a full rebuild in disguise.
+    assert set(two_batches["full_rewritten"]) - rewritten
+
+
+def test_spark_keeps_its_build_apart_from_the_duckdb_build(two_batches) -> None:
+    layout = two_batches["layout"]
+    assert (layout.spark_build / "metastore_db").is_dir()
+    assert (layout.spark_build / "dbt-target" / "manifest.json").exists()
+    # Spark's build leaves the publish gate (the DuckDB build's outcome) alone.
+    assert not layout.serving_database.exists()
