@@ -37,7 +37,7 @@ def warehouse_dbt_assets(
                 f"the build database could not be opened; moved to {discarded}, rebuilding"
                 " every model from the landed data"
             )
-        record_build(layout, "running", context.run_id)
+        record_build(layout, "running", context.run.run_id)
         # The data directory's own dbt target (shared with `cowork-analytics build`, under
         # the same lock), not a new folder per run: dbt's partial parse state is reused and
         # nothing piles up.
@@ -49,7 +49,7 @@ def warehouse_dbt_assets(
         messages = [] if passed else _error_messages(invocation)
         damaged = reports_damage(messages)
         outcome = "passed" if passed else "damaged" if damaged else "failed"
-        record_build(layout, outcome, context.run_id)
+        record_build(layout, outcome, context.run.run_id)
     if damaged:
         # The retry finds the outcome `damaged`, moves the file aside and rebuilds it.
         raise dg.RetryRequested(max_retries=1) from invocation.get_error()
