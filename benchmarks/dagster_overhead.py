@@ -41,6 +41,11 @@ from pathlib import Path
 from typing import Any
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
+if str(REPOSITORY_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPOSITORY_ROOT))
+
+from benchmarks.run_facts import run_facts  # noqa: E402
+
 BIN = Path(sys.executable).parent
 RESULTS = REPOSITORY_ROOT / "benchmarks" / "results"
 OWNER_MARKER = ".dagster-overhead-bench"
@@ -342,21 +347,12 @@ def main() -> None:
     from dbt.version import __version__ as dbt_version
 
     report = {
-        "date": time.strftime("%Y-%m-%d %H:%M"),
-        "machine": f"{os.cpu_count()} cores",
-        "python": sys.version.split()[0],
+        **run_facts(),
         "versions": {
             "dagster": dagster.__version__,
             "dagster_dbt": dagster_dbt.__version__,
             "dbt": dbt_version,
         },
-        "git_commit": subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=REPOSITORY_ROOT,
-            capture_output=True,
-            text=True,
-            check=False,
-        ).stdout.strip(),
         "targets": TARGETS,
         "dbt_nodes": _manifest_nodes(),
         "first_load_seconds": round(first[0], 2),

@@ -97,6 +97,7 @@ def main() -> None:
     args = parser.parse_args()
 
     sys.path.insert(0, str(REPOSITORY_ROOT))
+    from benchmarks.run_facts import run_facts
     from simulation.generate import generate
 
     shutil.rmtree(args.workdir, ignore_errors=True)
@@ -155,9 +156,7 @@ def main() -> None:
         row("pyarrow read_json, parse only (ceiling)", parse_only),
     ]
     report = {
-        "date": time.strftime("%Y-%m-%d"),
-        "machine": f"{os.cpu_count()} cores",
-        "python": sys.version.split()[0],
+        **run_facts(),
         "events": events,
         "naive_records": naive_result["records"],
         "log_files": len(logs),

@@ -23,18 +23,17 @@ import shutil
 import sys
 import tempfile
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
 if str(REPOSITORY_ROOT) not in sys.path:
     sys.path.insert(0, str(REPOSITORY_ROOT))
 
-from ingestion.compliance_api.client import ComplianceClient  # noqa: E402
-from ingestion.compliance_api.pull import pull_compliance  # noqa: E402
+from benchmarks.run_facts import run_facts  # noqa: E402
 from ingestion.otel.land import land_otel  # noqa: E402
 from ingestion.paths import DataLayout  # noqa: E402
-from simulation.compliance_emulator import ComplianceEmulator, EmulatorData  # noqa: E402
+from simulation.compliance_pull import pull_generated_compliance  # noqa: E402
 from simulation.generate import generate  # noqa: E402
 from warehouse.build import BuildResult, build_warehouse  # noqa: E402
 from warehouse.engine_comparison import compare_marts, describe_differences  # noqa: E402
@@ -69,7 +68,7 @@ def run(root: Path, *, users: int, days: int, seed: int) -> dict[str, object]:
     )
     layout = DataLayout(root / "data")
     land_otel([Path(generated.otel_dir)], layout)
-    _pull_directory(root / "generated" / "compliance", layout, end, days)
+    pull_generated_compliance(generated, layout)
 
     timings = {
         "duckdb_full": _timed(lambda: build_warehouse(layout)),
@@ -82,6 +81,7 @@ def run(root: Path, *, users: int, days: int, seed: int) -> dict[str, object]:
     )
     differences = describe_differences(comparisons)
     return {
+        **run_facts(),
         "organisation": {"users": users, "days": days, "events": generated.events},
         "seconds": {name: round(seconds, 1) for name, (seconds, _) in timings.items()},
         "nodes": {name: nodes for name, (_, nodes) in timings.items()},
@@ -89,21 +89,7 @@ def run(root: Path, *, users: int, days: int, seed: int) -> dict[str, object]:
         "mart_rows": sum(comparison.rows for comparison in comparisons),
         "marts_equal": not differences,
         "differences": differences,
-        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-
-
-def _pull_directory(compliance: Path, layout: DataLayout, end: date, days: int) -> None:
-    with (
-        ComplianceEmulator(EmulatorData.load(compliance)) as emulator,
-        ComplianceClient("benchmark-key", emulator.url) as client,
-    ):
-        pull_compliance(
-            client,
-            layout,
-            backfill_days=days + 1,
-            now=datetime(end.year, end.month, end.day, 23, 59, tzinfo=UTC),
-        )
 
 
 def _timed(build) -> tuple[float, dict[str, int]]:

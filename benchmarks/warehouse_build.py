@@ -59,7 +59,9 @@ import duckdb  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
 from benchmarks.otel_landing import _tree_rss_kb  # noqa: E402
+from benchmarks.run_facts import run_facts  # noqa: E402
 from ingestion.paths import DataLayout  # noqa: E402
+from ingestion.sql_text import quote_identifier, quote_literal  # noqa: E402
 from warehouse.build import dbt_arguments  # noqa: E402
 
 BIN = Path(sys.executable).parent
@@ -278,14 +280,6 @@ end;
 """
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _partitions(root: Path) -> Iterator[tuple[Path, list[Path]]]:
     """Each partition folder of a landed dataset with its Parquet files."""
     if not root.exists():
@@ -307,9 +301,9 @@ def _typeid_prefixes(connection: duckdb.DuckDBPyConnection, landing: Path) -> di
         for kind, names in (("event", dataset.ids), ("identity", dataset.identity_ids)):
             for name in (name for name in names if name in columns):
                 rows = connection.execute(
-                    f"select distinct regexp_extract({_quote(name)}, '^([a-z]+_)+', 0)"
+                    f"select distinct regexp_extract({quote_identifier(name)}, '^([a-z]+_)+', 0)"
                     f" from read_parquet(?, union_by_name = true)"
-                    f" where regexp_matches({_quote(name)}, ?)",
+                    f" where regexp_matches({quote_identifier(name)}, ?)",
                     [files, TYPEID_PATTERN],
                 ).fetchall()
                 for (prefix,) in rows:
@@ -334,22 +328,22 @@ def _select_list(
     present = set(columns)
     rewritten: dict[str, str] = {}
     for name in (n for n in dataset.ids if n in present):
-        rewritten[name] = f"bench_id({_quote(name)}, {replica_sql})"
+        rewritten[name] = f"bench_id({quote_identifier(name)}, {replica_sql})"
     for name in (n for n in dataset.identity_ids if n in present):
-        rewritten[name] = f"bench_id({_quote(name)}, {identity_sql})"
+        rewritten[name] = f"bench_id({quote_identifier(name)}, {identity_sql})"
     for name in (n for n in dataset.emails if n in present):
-        rewritten[name] = f"bench_email({_quote(name)}, {identity_sql})"
+        rewritten[name] = f"bench_email({quote_identifier(name)}, {identity_sql})"
     replacements = dict(rewritten)
     for name in (n for n in dataset.json if n in present):
         # Typeid-like tokens first (ids of other rows: a chat's project, an activity's
         # session), then this row's own identifiers wherever they appear in the text.
-        expression = _quote(name)
+        expression = quote_identifier(name)
         if prefixes:
             alternatives = "|".join(sorted(prefixes))
             identity = [p for p, kind in prefixes.items() if kind == "identity"]
             pick = (
                 "case when "
-                + " or ".join(f"starts_with(token, {_literal(p)})" for p in identity)
+                + " or ".join(f"starts_with(token, {quote_literal(p)})" for p in identity)
                 + f" then {identity_sql} else {replica_sql} end"
                 if identity
                 else replica_sql
@@ -361,14 +355,15 @@ def _select_list(
             )
         for old, new in rewritten.items():
             expression = (
-                f"replace({expression}, coalesce({_quote(old)}, chr(1)), coalesce({new}, chr(1)))"
+                f"replace({expression}, coalesce({quote_identifier(old)}, chr(1)),"
+                f" coalesce({new}, chr(1)))"
             )
         replacements[name] = (
-            f"case when {_quote(name)} is null or {replica_sql} = 0 then {_quote(name)}"
-            f" else {expression} end"
+            f"case when {quote_identifier(name)} is null or {replica_sql} = 0"
+            f" then {quote_identifier(name)} else {expression} end"
         )
     if dataset.landed in present and dataset.time in present:
-        time_column = _quote(dataset.time)
+        time_column = quote_identifier(dataset.time)
         replacements[dataset.landed] = (
             f"{cutoff_sql} + interval 61 minute"
             if held_back
@@ -376,7 +371,7 @@ def _select_list(
         )
     if not replacements:
         return "* exclude (replica)"
-    items = ", ".join(f"{sql} as {_quote(name)}" for name, sql in replacements.items())
+    items = ", ".join(f"{sql} as {quote_identifier(name)}" for name, sql in replacements.items())
     return f"* exclude (replica) replace ({items})"
 
 
@@ -401,7 +396,7 @@ def synthesise(
     connection = duckdb.connect(config={"temp_directory": str(scratch), "memory_limit": "4GB"})
     connection.execute(MACROS)
     prefixes = _typeid_prefixes(connection, base_landing)
-    cutoff_sql = f"timestamptz {_literal(cutoff.isoformat())}"
+    cutoff_sql = f"timestamptz {quote_literal(cutoff.isoformat())}"
     counts: dict[str, dict[str, int]] = {}
     for dataset in DATASETS:
         tally = counts.setdefault(
@@ -427,7 +422,7 @@ def synthesise(
             timed = dataset.time is not None and dataset.time in columns
             for held in (False, True) if timed else (False,):
                 where = (
-                    f"where {_quote(dataset.time)} {'>' if held else '<='} {cutoff_sql}"
+                    f"where {quote_identifier(dataset.time)} {'>' if held else '<='} {cutoff_sql}"
                     if timed
                     else ""
                 )
@@ -437,7 +432,7 @@ def synthesise(
                 select = _select_list(
                     dataset, columns, "replica", identity_sql, prefixes, cutoff_sql, held
                 )
-                order = f"order by {_quote(dataset.time)}" if timed else ""
+                order = f"order by {quote_identifier(dataset.time)}" if timed else ""
                 per_file = max(1, rows_per_file // rows)
                 target = (held_back if held else landing) / dataset.path / partition.name
                 target.mkdir(parents=True, exist_ok=True)
@@ -447,7 +442,7 @@ def synthesise(
                     output = target / f"{stem}-{number:04d}.parquet"
                     connection.execute(
                         f"copy (select {select} from part, range({first}, {last}) as r(replica)"
-                        f" {where} {order}) to {_literal(str(output))}"
+                        f" {where} {order}) to {quote_literal(str(output))}"
                         f" (format parquet, compression zstd, row_group_size {row_group_rows})"
                     )
                     key = "held_back_" if held else ""
@@ -836,17 +831,8 @@ def main() -> None:
     counts = synthesis["counts"]
     events = counts["otel/events"]
     report = {
-        "date": time.strftime("%Y-%m-%d %H:%M"),
-        "machine": f"{os.cpu_count()} cores",
-        "python": sys.version.split()[0],
+        **run_facts(),
         "duckdb": duckdb.__version__,
-        "git_commit": subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=REPOSITORY_ROOT,
-            capture_output=True,
-            text=True,
-            check=False,
-        ).stdout.strip(),
         "targets": TARGETS,
         "base": base,
         "scale": {

@@ -53,6 +53,7 @@ from ingestion.locks import exclusive_lock
 from ingestion.otel.privacy import PrivacyMode, pii_pepper
 from ingestion.parquet import fsync_directory, write_parquet_atomically
 from ingestion.paths import DataLayout
+from ingestion.sql_text import quote_identifier, quote_literal
 
 LOGGER = logging.getLogger(__name__)
 
@@ -161,16 +162,8 @@ class PersonNotFoundError(LookupError):
     """Nothing landed or built names the given identifier."""
 
 
-def _literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def _in_list(values: set[str] | list[str]) -> str:
-    return "(" + ", ".join(_literal(value) for value in sorted(values)) + ")"
-
-
-def _quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
+    return "(" + ", ".join(quote_literal(value) for value in sorted(values)) + ")"
 
 
 # ---------------------------------------------------------------- the audit's keyed hash
@@ -224,7 +217,7 @@ def _landed_files(layout: DataLayout) -> dict[str, list[Path]]:
 
 
 def _glob_sql(files: list[Path]) -> str:
-    return "[" + ", ".join(_literal(str(path)) for path in files) + "]"
+    return "[" + ", ".join(quote_literal(str(path)) for path in files) + "]"
 
 
 def _read_any(connection, files: list[Path], columns: list[str], where: str) -> list[tuple]:
@@ -237,7 +230,8 @@ def _read_any(connection, files: list[Path], columns: list[str], where: str) -> 
         ).columns
     )
     selected = ", ".join(
-        _quote(column) if column in present else f"null as {_quote(column)}" for column in columns
+        quote_identifier(column) if column in present else f"null as {quote_identifier(column)}"
+        for column in columns
     )
     try:
         return connection.execute(
@@ -256,7 +250,7 @@ def _identity_table(connection) -> str | None:
         "select schema_name from duckdb_tables() where table_name = 'int_identity__fingerprints'"
     ).fetchall()
     row = row[0] if row else None
-    return f"{_quote(row[0])}.int_identity__fingerprints" if row else None
+    return f"{quote_identifier(row[0])}.int_identity__fingerprints" if row else None
 
 
 def _from_build_database(layout: DataLayout, identity: Identity, given: str) -> None:
@@ -318,15 +312,18 @@ def _owner_predicate(
         if column not in present or not values:
             continue
         if kind == "emails":
-            terms.append(f"lower({_quote(column)}) in {_in_list(values)}")
+            terms.append(f"lower({quote_identifier(column)}) in {_in_list(values)}")
         else:
-            terms.append(f"{_quote(column)} in {_in_list(values)}")
+            terms.append(f"{quote_identifier(column)} in {_in_list(values)}")
     strong = sorted(value.lower() for value in identity.strong())
     for column in json_columns:
         if column in present:
             for value in strong:
                 # A JSON string value exactly equal to one of the identifiers.
-                terms.append(f"contains(lower({_quote(column)}), {_literal(json.dumps(value))})")
+                terms.append(
+                    f"contains(lower({quote_identifier(column)}),"
+                    f" {quote_literal(json.dumps(value))})"
+                )
     # Null columns make a term null: the row is the person's only when a term is true.
     return f"coalesce(({' or '.join(terms)}), false)" if terms else "false"
 
@@ -436,7 +433,7 @@ def _string_columns(schema: pa.Schema) -> list[str]:
 
 def _mention_predicate(columns: list[str], mentions: list[str]) -> str:
     terms = [
-        f"contains(lower({_quote(column)}), {_literal(value)})"
+        f"contains(lower({quote_identifier(column)}), {quote_literal(value)})"
         for column in columns
         for value in mentions
     ]
@@ -444,11 +441,11 @@ def _mention_predicate(columns: list[str], mentions: list[str]) -> str:
 
 
 def _redacted(column: str, mentions: list[str]) -> str:
-    expression = _quote(column)
+    expression = quote_identifier(column)
     for value in mentions:
         pattern = "(?i)" + re.escape(value)
-        expression = f"regexp_replace({expression}, {_literal(pattern)}, '{REDACTED}', 'g')"
-    return f"{expression} as {_quote(column)}"
+        expression = f"regexp_replace({expression}, {quote_literal(pattern)}, '{REDACTED}', 'g')"
+    return f"{expression} as {quote_identifier(column)}"
 
 
 def _rewrite_file(
@@ -587,7 +584,7 @@ def _erase_build_database(layout: DataLayout, identity: Identity, summary: Erasu
             "select distinct schema_name from duckdb_schemas()"
             " where schema_name like '%dbt_test__audit'"
         ).fetchall():
-            connection.execute(f"drop schema {_quote(schema)} cascade")
+            connection.execute(f"drop schema {quote_identifier(schema)} cascade")
         tables = connection.execute(
             "select schema_name, table_name from duckdb_tables() where not internal"
             " and database_name = current_database()"
@@ -603,14 +600,15 @@ def _erase_build_database(layout: DataLayout, identity: Identity, summary: Erasu
             ]
             if not columns or not exact:
                 continue
-            terms = [f"lower({_quote(c)}) in {_in_list(exact)}" for c in columns]
+            terms = [f"lower({quote_identifier(c)}) in {_in_list(exact)}" for c in columns]
             terms += [
-                f"contains(lower({_quote(c)}), {_literal(email)})"
+                f"contains(lower({quote_identifier(c)}), {quote_literal(email)})"
                 for c in columns
                 for email in emails
             ]
             (deleted,) = connection.execute(
-                f"delete from {_quote(schema)}.{_quote(table)} where {' or '.join(terms)}"
+                f"delete from {quote_identifier(schema)}.{quote_identifier(table)}"
+                f" where {' or '.join(terms)}"
             ).fetchall()[0]
             summary.build_rows_removed += deleted
         connection.execute("checkpoint")
@@ -642,7 +640,7 @@ def _landed_history_covers_build(layout: DataLayout) -> bool:
             row = row[0] if row else None
             if row:
                 (value,) = connection.execute(
-                    f"select min({column}) from {_quote(row[0])}.{table}"
+                    f"select min({column}) from {quote_identifier(row[0])}.{table}"
                 ).fetchall()[0]
                 if value is not None and (oldest_built is None or value < oldest_built):
                     oldest_built = value
@@ -665,11 +663,15 @@ def _compact_build_database(layout: DataLayout) -> None:
     try:
         with duckdb.connect() as connection:
             # Attached under its usual catalog name, so views naming it still bind.
-            connection.execute(f"attach {_literal(str(database))} as {_quote(database.stem)}")
-            connection.execute(f"attach {_literal(str(fresh))} as erasure_compacted")
-            connection.execute(f"copy from database {_quote(database.stem)} to erasure_compacted")
+            connection.execute(
+                f"attach {quote_literal(str(database))} as {quote_identifier(database.stem)}"
+            )
+            connection.execute(f"attach {quote_literal(str(fresh))} as erasure_compacted")
+            connection.execute(
+                f"copy from database {quote_identifier(database.stem)} to erasure_compacted"
+            )
             connection.execute("detach erasure_compacted")
-            connection.execute(f"detach {_quote(database.stem)}")
+            connection.execute(f"detach {quote_identifier(database.stem)}")
         with fresh.open("rb") as handle:
             os.fsync(handle.fileno())
         os.replace(fresh, database)

@@ -289,17 +289,7 @@ def bar_chart(
     ticks = nice_ticks(max((float(b.value) for b in bars), default=0), 4)
     x_max = ticks[-1]
     axis_y = top + row * max(len(bars), 1)
-    body = []
-    for tick in ticks:
-        x = left + plot_w * tick / x_max
-        body.append(
-            f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{axis_y}"'
-            f' stroke="{GRID if tick else MUTED}"/>'
-        )
-        body.append(_text(x, axis_y + 17, tick_format(tick), text_anchor="middle", fill=MUTED))
-    body.append(
-        f'<line x1="{left}" y1="{axis_y}" x2="{left + plot_w:.1f}" y2="{axis_y}" stroke="{MUTED}"/>'
-    )
+    body = _value_axis(ticks, left, plot_w, top, axis_y, tick_format)
     for index, bar in enumerate(bars):
         y = top + row * index
         bar_w = max(plot_w * float(bar.value) / x_max, 1.5 if bar.value else 0)
@@ -357,16 +347,7 @@ def bullet_chart(
         left,
         16,
     )
-    for tick in ticks:
-        x = x_of(tick)
-        body.append(
-            f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{axis_y}"'
-            f' stroke="{GRID if tick else MUTED}"/>'
-        )
-        body.append(_text(x, axis_y + 17, usd_short(tick), text_anchor="middle", fill=MUTED))
-    body.append(
-        f'<line x1="{left}" y1="{axis_y}" x2="{left + plot_w:.1f}" y2="{axis_y}" stroke="{MUTED}"/>'
-    )
+    body += _value_axis(ticks, left, plot_w, top, axis_y, usd_short)
     for index, bullet in enumerate(rows):
         y = top + row * index
         mid = y + row / 2
@@ -395,6 +376,29 @@ def bullet_chart(
         parts.append("</g>")
         body.append("".join(parts))
     return _frame(width, height, title, description, body, "bullet")
+
+
+def _value_axis(
+    ticks: Sequence[float],
+    left: float,
+    plot_w: float,
+    top: float,
+    axis_y: float,
+    tick_format: Callable[[Number], str],
+) -> list[str]:
+    """The horizontal value axis of bar and bullet charts: gridlines, tick labels, baseline."""
+    body = []
+    for tick in ticks:
+        x = left + plot_w * tick / ticks[-1]
+        body.append(
+            f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{axis_y}"'
+            f' stroke="{GRID if tick else MUTED}"/>'
+        )
+        body.append(_text(x, axis_y + 17, tick_format(tick), text_anchor="middle", fill=MUTED))
+    body.append(
+        f'<line x1="{left}" y1="{axis_y}" x2="{left + plot_w:.1f}" y2="{axis_y}" stroke="{MUTED}"/>'
+    )
+    return body
 
 
 def day_labels(days: Sequence[date], kind: str) -> tuple[list[str], int]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -70,28 +70,15 @@ class BuiltOrganisation:
 
 def build_organisation_warehouse(root: Path, **generation: object) -> BuiltOrganisation:
     """Generate an organisation, land it and its Compliance side, build and publish it."""
-    from ingestion.compliance_api.client import ComplianceClient
-    from ingestion.compliance_api.pull import pull_compliance
     from ingestion.otel.land import land_otel
     from ingestion.paths import DataLayout
-    from simulation.compliance_emulator import ComplianceEmulator, EmulatorData
+    from simulation.compliance_pull import pull_generated_compliance
     from warehouse.build import build_warehouse
 
     generated = generate(root / "generated", **generation)
     layout = DataLayout(root / "data")
     land_otel([Path(generated.otel_dir)], layout)
-    end = date.fromisoformat(generated.end_date)
-    with (
-        ComplianceEmulator(EmulatorData.load(root / "generated" / "compliance")) as emulator,
-        ComplianceClient("test-key", emulator.url) as client,
-    ):
-        # "Now" is the end of the simulated period, so its activities are all back-filled.
-        pull_compliance(
-            client,
-            layout,
-            backfill_days=int(generation.get("days", 14)) + 1,
-            now=datetime(end.year, end.month, end.day, 23, 59, tzinfo=UTC),
-        )
+    pull_generated_compliance(generated, layout)
     result = build_warehouse(layout)
     assert result.success, result.failures or result.error
     return BuiltOrganisation(generated, layout.root)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import duckdb
 
-from warehouse.pseudonyms import quote_identifier
+from ingestion.sql_text import quote_identifier
 
 NOT_COMPARED = frozenset({"rebuilt_at"})
 NUMERIC_TYPES = ("DOUBLE", "FLOAT", "REAL", "DECIMAL", "BIGINT", "INTEGER", "HUGEINT")

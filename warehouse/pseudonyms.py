@@ -22,6 +22,8 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from ingestion.sql_text import quote_identifier
+
 PSEUDONYM_HEX_DIGITS = 32  # 128 bits: the width of the md5 user keys they replace
 IDENTIFIER = "identifier"
 # A text that looks like an e-mail address anywhere in a value.
@@ -56,11 +58,6 @@ def identifier_columns_from_manifest(manifest: Path) -> dict[str, list[str]]:
         if columns:
             identifiers[f"{node['schema']}.{node['alias'] or node['name']}"] = columns
     return identifiers
-
-
-def quote_identifier(identifier: str) -> str:
-    """An SQL identifier in double quotes."""
-    return '"' + identifier.replace('"', '""') + '"'
 
 
 def create_pseudonym_table(

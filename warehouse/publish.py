@@ -34,13 +34,13 @@ import duckdb
 
 from ingestion.otel.privacy import PrivacyMode, pii_pepper
 from ingestion.parquet import fsync_directory
+from ingestion.sql_text import quote_identifier
 from warehouse.pseudonyms import (
     columns_with_emails,
     create_pseudonym_table,
     identifier_columns_from_manifest,
     pepper_fingerprint,
     pseudonymised_select,
-    quote_identifier,
     table_reference,
 )
 

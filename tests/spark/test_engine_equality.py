@@ -17,17 +17,15 @@ import os
 import shutil
 import subprocess
 import sys
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from ingestion.compliance_api.client import ComplianceClient
-from ingestion.compliance_api.pull import pull_compliance
 from ingestion.otel.land import land_otel
 from ingestion.paths import DataLayout
-from simulation.compliance_emulator import ComplianceEmulator, EmulatorData
+from simulation.compliance_pull import pull_generated_compliance
 from simulation.generate import generate
 from warehouse.build import BuildResult, build_warehouse
 from warehouse.engine_comparison import MartComparison, compare_marts, describe_differences
@@ -120,17 +118,7 @@ def two_batches(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     for file in logs[1:-1] + metrics:
         shutil.copy(file, first / file.name)
     land_otel([first], layout)
-    end = date.fromisoformat(generated.end_date)
-    with (
-        ComplianceEmulator(EmulatorData.load(root / "generated" / "compliance")) as emulator,
-        ComplianceClient("test-key", emulator.url) as client,
-    ):
-        pull_compliance(
-            client,
-            layout,
-            backfill_days=int(ORGANISATION["days"]) + 1,
-            now=datetime(end.year, end.month, end.day, 23, 59, tzinfo=UTC),
-        )
+    pull_generated_compliance(generated, layout)
     full, full_rewritten = _build_both(layout, spark_from_cli=True)
 
     # Then: the earliest file (late: older than anything staged) and the live file.
