@@ -27,8 +27,11 @@ from ingestion.otel.schema import (
 )
 
 _SCALAR_NAMES = ("stringValue", "intValue", "doubleValue", "boolValue")
-_INT_PATTERN = r"^\s*[-+]?\d{1,18}\s*$"
-_DOUBLE_PATTERN = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
+# Whitespace around a number, as utf8_trim_whitespace strips it before the cast. RE2's `\s`
+# lacks the vertical tab, which made "0\v" null while " 0 " read as 0.
+_SPACE = r"[\s\v]*"
+_INT_PATTERN = rf"^{_SPACE}[-+]?\d{{1,18}}{_SPACE}$"
+_DOUBLE_PATTERN = rf"^{_SPACE}[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?{_SPACE}$"
 _ISO_PATTERN = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:\d\d)$"
 
 

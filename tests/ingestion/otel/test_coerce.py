@@ -63,3 +63,10 @@ def test_host_paths_as_array_or_single_string() -> None:
         {},
     )
     assert coerce(values, STRING_LIST).to_pylist() == [["/a", "/b"], ["/c"], None]
+
+
+def test_a_vertical_tab_is_whitespace_around_a_number_like_any_other() -> None:
+    # Found by Hypothesis in CI: "0\v" became null while "0\t" read as 0.
+    values = _values(*({"stringValue": f"{space}7{space}"} for space in " \t\n\r\f\v"))
+    assert coerce(values, INT).to_pylist() == [7] * 6
+    assert coerce(values, DOUBLE).to_pylist() == [7.0] * 6
