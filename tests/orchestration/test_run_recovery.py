@@ -24,6 +24,7 @@ from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus
 
 from ingestion.paths import DataLayout
 from simulation.generate import GenerationResult
+from tests.orchestration.instances import open_instance
 from tests.warehouse.checksums import checksums
 from warehouse.build_state import latest_build
 
@@ -66,10 +67,6 @@ def _finish(process: subprocess.Popen) -> dict:
     output, _ = process.communicate(timeout=900)
     assert process.returncode == 0, output[-4000:]
     return json.loads(output.strip().splitlines()[-1])
-
-
-def _instance(data_dir: Path) -> DagsterInstance:
-    return DagsterInstance.from_config(str(data_dir / "dagster"))
 
 
 def _steps(instance: DagsterInstance, run_id: str, event: DagsterEventType) -> dict[str, float]:
@@ -138,23 +135,26 @@ def crashed(collector_files, tmp_path_factory) -> dict:
     _deliver(collector_files[2:], otel)
     process = _start(layout.root, otel)
     # Kill once dbt has materialised a model in this run but not finished the build.
-    instance, run_id, deadline = _instance(layout.root), None, time.monotonic() + 300
-    while time.monotonic() < deadline and process.poll() is None:
-        latest = latest_build(layout)
-        if latest["outcome"] == "running" and latest["run"] != first["run_id"]:
-            run_id = latest["run"]
-            materialised = instance.all_logs(run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION)
-            if any(record.step_key == DBT_STEP for record in materialised):
-                break
-        time.sleep(0.2)
-    assert process.poll() is None, "the run finished before it could be killed"
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
-    killed = {
-        "outcome": latest_build(layout)["outcome"],
-        "serving_untouched": _sha256(layout.serving_database) == published,
-    }
-    killed["status"] = instance.get_run_by_id(run_id).status
+    run_id, deadline = None, time.monotonic() + 300
+    with open_instance(layout.root / "dagster") as instance:
+        while time.monotonic() < deadline and process.poll() is None:
+            latest = latest_build(layout)
+            if latest["outcome"] == "running" and latest["run"] != first["run_id"]:
+                run_id = latest["run"]
+                materialised = instance.all_logs(
+                    run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION
+                )
+                if any(record.step_key == DBT_STEP for record in materialised):
+                    break
+            time.sleep(0.2)
+        assert process.poll() is None, "the run finished before it could be killed"
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        killed = {
+            "outcome": latest_build(layout)["outcome"],
+            "serving_untouched": _sha256(layout.serving_database) == published,
+            "status": instance.get_run_by_id(run_id).status,
+        }
     # The resuming CLI marks the dead run failed and frees its pool slot first.
     resumed = _finish(_start(layout.root, otel, run_id))
     return {
@@ -179,11 +179,11 @@ def test_the_killed_run_resumes_from_its_failure_only(crashed, reference) -> Non
     clean run."""
     resumed = crashed["resumed"]
     assert resumed["success"], resumed["failures"]
-    instance = _instance(crashed["layout"].root)
-    assert instance.get_run_by_id(crashed["killed_run"]).status == DagsterRunStatus.FAILURE
-    assert not instance.event_log_storage.get_concurrency_run_ids()  # no slot left held
-    killed_steps = _steps(instance, crashed["killed_run"], DagsterEventType.STEP_SUCCESS)
-    rerun_steps = _steps(instance, resumed["run_id"], DagsterEventType.STEP_START)
+    with open_instance(crashed["layout"].root / "dagster") as instance:
+        assert instance.get_run_by_id(crashed["killed_run"]).status == DagsterRunStatus.FAILURE
+        assert not instance.event_log_storage.get_concurrency_run_ids()  # no slot left held
+        killed_steps = _steps(instance, crashed["killed_run"], DagsterEventType.STEP_SUCCESS)
+        rerun_steps = _steps(instance, resumed["run_id"], DagsterEventType.STEP_START)
     assert "otel_landing" in killed_steps  # landed before the kill ...
     assert "otel_landing" not in rerun_steps  # ... so not landed again
     assert {DBT_STEP, "serving__warehouse"} <= set(rerun_steps)
@@ -212,12 +212,12 @@ def test_overlapping_runs_queue_on_the_warehouse_pool(crashed) -> None:
     first, second = _start(layout.root, crashed["otel"]), _start(layout.root, crashed["otel"])
     runs = [_finish(first), _finish(second)]
     assert all(run["success"] for run in runs), [run["failures"] for run in runs]
-    instance = _instance(layout.root)
-    spans = sorted(
-        (
-            _steps(instance, run["run_id"], DagsterEventType.STEP_START)[DBT_STEP],
-            _steps(instance, run["run_id"], DagsterEventType.STEP_SUCCESS)[DBT_STEP],
+    with open_instance(layout.root / "dagster") as instance:
+        spans = sorted(
+            (
+                _steps(instance, run["run_id"], DagsterEventType.STEP_START)[DBT_STEP],
+                _steps(instance, run["run_id"], DagsterEventType.STEP_SUCCESS)[DBT_STEP],
+            )
+            for run in runs
         )
-        for run in runs
-    )
     assert spans[0][1] <= spans[1][0], f"dbt steps overlapped: {spans}"

@@ -13,8 +13,9 @@ import time
 from pathlib import Path
 
 import httpx
-from dagster import DagsterInstance
 
+from orchestration.lib.pool_storage import AtomicClaimSqliteEventLogStorage
+from tests.orchestration.instances import open_instance
 from tests.orchestration.servers import free_port
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
@@ -87,9 +88,11 @@ def test_serve_runs_the_daemon_and_the_ui_and_stops_both(tmp_path: Path) -> None
             or "zombie" in Path(f"/proc/{child}/status").read_text().lower()
         )
     # The data directory's instance took the production settings.
-    instance = DagsterInstance.from_config(str(tmp_path / "data" / "dagster"))
-    assert instance.run_retries_enabled
-    assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
+    with open_instance(tmp_path / "data" / "dagster") as instance:
+        assert instance.run_retries_enabled
+        assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
+        # pool slots are claimed atomically (two runs cannot both take the warehouse slot)
+        assert isinstance(instance.event_log_storage, AtomicClaimSqliteEventLogStorage)
 
 
 def test_systemd_units_run_the_installed_tools_on_our_code_location() -> None:
