@@ -3,16 +3,18 @@
     .venv/bin/python -m benchmarks.spark_build [--users 50] [--days 14] [--data-dir DIR]
 
 The demo's organisation (50 people over 14 days, Cowork and Claude Code, with its
-Compliance directory) is generated, landed and pulled once. Then, each timed as the wall
-time of `build_warehouse` (dbt build with every test; DuckDB's also publishes):
+Compliance directory) is generated with its log rotated every 2 MB. The rotated files are
+landed and the directory pulled; then, each timed as the wall time of `build_warehouse`
+(dbt build with every test; DuckDB's also publishes):
 
-1. a full build on DuckDB (empty build database),
-2. a full build on Spark (`--target spark`: dbt-spark in session mode, local Spark on this
-   machine's cores, an empty catalog),
+1. a full build on DuckDB (empty build database), then on Spark (`--target spark`:
+   dbt-spark in session mode, local Spark on this machine's cores, an empty catalog);
+2. the live file (the newest events) is landed, and an incremental build runs on each;
 3. a no-op build on each (nothing new landed: the fixed cost of a run),
 
-and every mart Spark built is compared with DuckDB's (`warehouse.engine_comparison`). The
-summary is printed and written to `benchmarks/results/spark_build.json`.
+and every mart Spark built is compared with DuckDB's (`warehouse.engine_comparison`), after
+the full builds and at the end. The summary is printed and written to
+`benchmarks/results/spark_build.json`.
 """
 
 from __future__ import annotations
@@ -64,22 +66,31 @@ def run(root: Path, *, users: int, days: int, seed: int) -> dict[str, object]:
     """Generate, land, build on both engines and compare; the timings and the outcome."""
     end = datetime.now(UTC).date() - timedelta(days=1)
     generated = generate(
-        root / "generated", seed=seed, users=users, days=days, end_date=end, rotate_megabytes=8
+        root / "generated", seed=seed, users=users, days=days, end_date=end, rotate_megabytes=2
     )
     layout = DataLayout(root / "data")
-    land_otel([Path(generated.otel_dir)], layout)
+    otel = Path(generated.otel_dir)
+    rotated = root / "rotated"
+    rotated.mkdir()
+    for file in otel.iterdir():
+        if file.name != "logs.jsonl":
+            shutil.copy(file, rotated / file.name)
+    land_otel([rotated], layout)
     pull_generated_compliance(generated, layout)
 
     timings = {
         "duckdb_full": _timed(lambda: build_warehouse(layout)),
         "spark_full": _timed(lambda: build_warehouse(layout, target="spark")),
+    }
+    after_full = _compared(layout)
+    land_otel([otel], layout)  # the live file: the newest events
+    timings |= {
+        "duckdb_incremental": _timed(lambda: build_warehouse(layout)),
+        "spark_incremental": _timed(lambda: build_warehouse(layout, target="spark")),
         "duckdb_noop": _timed(lambda: build_warehouse(layout)),
         "spark_noop": _timed(lambda: build_warehouse(layout, target="spark")),
     }
-    comparisons = compare_marts(
-        layout.build_database, layout.spark_warehouse, layout.dbt_target / "manifest.json"
-    )
-    differences = describe_differences(comparisons)
+    comparisons, differences = _compared(layout)
     return {
         **run_facts(),
         "organisation": {"users": users, "days": days, "events": generated.events},
@@ -87,9 +98,17 @@ def run(root: Path, *, users: int, days: int, seed: int) -> dict[str, object]:
         "nodes": {name: nodes for name, (_, nodes) in timings.items()},
         "marts_compared": len(comparisons),
         "mart_rows": sum(comparison.rows for comparison in comparisons),
+        "marts_equal_after_full": not after_full[1],
         "marts_equal": not differences,
-        "differences": differences,
+        "differences": after_full[1] + differences,
     }
+
+
+def _compared(layout: DataLayout) -> tuple[list, str]:
+    comparisons = compare_marts(
+        layout.build_database, layout.spark_warehouse, layout.dbt_target / "manifest.json"
+    )
+    return comparisons, describe_differences(comparisons)
 
 
 def _timed(build) -> tuple[float, dict[str, int]]:
