@@ -10,9 +10,9 @@ landed and the directory pulled; then, each timed as the wall time of `build_war
 1. a full build on DuckDB (empty build database), then on Spark (`--target spark`:
    dbt-spark in session mode, local Spark on this machine's cores, an empty catalog);
 2. the live file (the newest events) is landed, and an incremental build runs on each;
-3. a no-op build on each (nothing new landed: the fixed cost of a run),
+3. a no-op build on each (nothing new landed: the fixed cost of a run).
 
-and every mart Spark built is compared with DuckDB's (`warehouse.engine_comparison`), after
+The Parquet files Spark's incremental build wrote are counted per schema, and every mart Spark built is compared with DuckDB's (`warehouse.engine_comparison`), after
 the full builds and at the end. The summary is printed and written to
 `benchmarks/results/spark_build.json`.
 """
@@ -84,9 +84,11 @@ def run(root: Path, *, users: int, days: int, seed: int) -> dict[str, object]:
     }
     after_full = _compared(layout)
     land_otel([otel], layout)  # the live file: the newest events
+    timings["duckdb_incremental"] = _timed(lambda: build_warehouse(layout))
+    before = _parquet_files(layout.spark_warehouse)
+    timings["spark_incremental"] = _timed(lambda: build_warehouse(layout, target="spark"))
+    rewritten = _rewritten(before, _parquet_files(layout.spark_warehouse))
     timings |= {
-        "duckdb_incremental": _timed(lambda: build_warehouse(layout)),
-        "spark_incremental": _timed(lambda: build_warehouse(layout, target="spark")),
         "duckdb_noop": _timed(lambda: build_warehouse(layout)),
         "spark_noop": _timed(lambda: build_warehouse(layout, target="spark")),
     }
@@ -96,12 +98,36 @@ def run(root: Path, *, users: int, days: int, seed: int) -> dict[str, object]:
         "organisation": {"users": users, "days": days, "events": generated.events},
         "seconds": {name: round(seconds, 1) for name, (seconds, _) in timings.items()},
         "nodes": {name: nodes for name, (_, nodes) in timings.items()},
+        "spark_incremental_rewrote": rewritten,
         "marts_compared": len(comparisons),
         "mart_rows": sum(comparison.rows for comparison in comparisons),
         "marts_equal_after_full": not after_full[1],
         "marts_equal": not differences,
         "differences": after_full[1] + differences,
     }
+
+
+def _parquet_files(warehouse: Path) -> dict[str, tuple[int, int]]:
+    """Every Parquet file of Spark's tables: path -> (bytes, modification time)."""
+    return {
+        str(path.relative_to(warehouse)): (path.stat().st_size, path.stat().st_mtime_ns)
+        for path in warehouse.rglob("*.parquet")
+    }
+
+
+def _rewritten(
+    before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]]
+) -> dict[str, dict[str, float]]:
+    """Per schema: the Parquet files (and megabytes) a build wrote, of those it left."""
+    summary: dict[str, dict[str, float]] = {}
+    for path, (size, _) in after.items():
+        schema = path.split("/", 1)[0].removesuffix(".db")
+        entry = summary.setdefault(schema, {"files": 0, "megabytes": 0.0, "of_files": 0})
+        entry["of_files"] += 1
+        if before.get(path) != after[path]:
+            entry["files"] += 1
+            entry["megabytes"] = round(entry["megabytes"] + size / 1e6, 2)
+    return summary
 
 
 def _compared(layout: DataLayout) -> tuple[list, str]:
