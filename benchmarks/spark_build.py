@@ -82,22 +82,20 @@ def run(root: Path, *, users: int, days: int, seed: int) -> dict[str, object]:
     land_otel([rotated], layout)
     pull_generated_compliance(generated, layout)
 
-    timings = {
-        "duckdb_full": _timed(lambda: build_warehouse(layout, dbt_vars=NO_LOOKBACK)),
-        "spark_full": _timed(lambda: build_warehouse(layout, target="spark", dbt_vars=NO_LOOKBACK)),
-    }
+    def on_duckdb() -> BuildResult:
+        return build_warehouse(layout, dbt_vars=NO_LOOKBACK)
+
+    def on_spark() -> BuildResult:
+        return build_warehouse(layout, target="spark", dbt_vars=NO_LOOKBACK)
+
+    timings = {"duckdb_full": _timed(on_duckdb), "spark_full": _timed(on_spark)}
     after_full = _compared(layout)
     land_otel([otel], layout)  # the live file: the newest events
-    timings["duckdb_incremental"] = _timed(lambda: build_warehouse(layout, dbt_vars=NO_LOOKBACK))
+    timings["duckdb_incremental"] = _timed(on_duckdb)
     before = _parquet_files(layout.spark_warehouse)
-    timings["spark_incremental"] = _timed(
-        lambda: build_warehouse(layout, target="spark", dbt_vars=NO_LOOKBACK)
-    )
+    timings["spark_incremental"] = _timed(on_spark)
     rewritten = _rewritten(before, _parquet_files(layout.spark_warehouse))
-    timings |= {
-        "duckdb_noop": _timed(lambda: build_warehouse(layout, dbt_vars=NO_LOOKBACK)),
-        "spark_noop": _timed(lambda: build_warehouse(layout, target="spark", dbt_vars=NO_LOOKBACK)),
-    }
+    timings |= {"duckdb_noop": _timed(on_duckdb), "spark_noop": _timed(on_spark)}
     comparisons, differences = _compared(layout)
     return {
         **run_facts(),
@@ -115,10 +113,11 @@ def run(root: Path, *, users: int, days: int, seed: int) -> dict[str, object]:
 
 def _parquet_files(warehouse: Path) -> dict[str, tuple[int, int]]:
     """Every Parquet file of Spark's tables: path -> (bytes, modification time)."""
-    return {
-        str(path.relative_to(warehouse)): (path.stat().st_size, path.stat().st_mtime_ns)
-        for path in warehouse.rglob("*.parquet")
-    }
+    files = {}
+    for path in warehouse.rglob("*.parquet"):
+        status = path.stat()
+        files[str(path.relative_to(warehouse))] = (status.st_size, status.st_mtime_ns)
+    return files
 
 
 def _rewritten(
@@ -132,7 +131,9 @@ def _rewritten(
         entry["of_files"] += 1
         if before.get(path) != after[path]:
             entry["files"] += 1
-            entry["megabytes"] = round(entry["megabytes"] + size / 1e6, 2)
+            entry["megabytes"] += size / 1e6
+    for entry in summary.values():
+        entry["megabytes"] = round(entry["megabytes"], 2)
     return summary
 
 

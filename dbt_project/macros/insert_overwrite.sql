@@ -12,33 +12,31 @@
       did not rebuild keep their `rebuilt_at` (or `changed_at`), so the models downstream
       rebuild only what changed, as on DuckDB. -#}
 {% macro get_insert_overwrite_sql(source_relation, target_relation, existing_relation) %}
+    {%- set unique_key = config.get('unique_key') -%}
+    {%- if not unique_key or config.get('partition_by') -%}
+        {#- `dbt.` names the adapter's own macro, which this one shadows. -#}
+        {{ return(dbt.get_insert_overwrite_sql(source_relation, target_relation, existing_relation)) }}
+    {%- endif -%}
     {%- set dest_columns = adapter.get_columns_in_relation(target_relation) -%}
     {%- set dest_cols_csv = dest_columns | map(attribute='quoted') | join(', ') -%}
-    {%- set unique_key = config.get('unique_key') -%}
-    {%- if unique_key and not config.get('partition_by') -%}
-        {%- set next_relation = cowork_analytics.next_state_relation(target_relation) -%}
-        {%- do run_query('drop table if exists ' ~ next_relation) -%}
-        {%- set next_state -%}
-            create table {{ next_relation }} using parquet as
-            select {{ dest_cols_csv }} from {{ source_relation }}
-            union all
-            select {{ dest_cols_csv }} from {{ target_relation }} as current_rows
-            where not exists (
-                select 1 from {{ source_relation }} as rebuilt
-                where rebuilt.{{ unique_key }} = current_rows.{{ unique_key }}
-            )
-        {%- endset -%}
-        {%- do run_query(next_state) %}
-        insert overwrite table {{ target_relation }}
-        select {{ dest_cols_csv }} from {{ next_relation }}
-    {%- elif existing_relation.is_iceberg %}
-        insert overwrite {{ target_relation }}
+    {%- set next_relation = cowork_analytics.next_state_relation(target_relation) -%}
+    {#- The rebuilt rows are read twice below: computed once, held by Spark's cache. -#}
+    {%- do run_query('cache table ' ~ source_relation) -%}
+    {%- do run_query('drop table if exists ' ~ next_relation) -%}
+    {%- set next_state -%}
+        create table {{ next_relation }} using parquet as
         select {{ dest_cols_csv }} from {{ source_relation }}
-    {%- else %}
-        insert overwrite table {{ target_relation }}
-        {{ partition_cols(label="partition") }}
-        select {{ dest_cols_csv }} from {{ source_relation }}
-    {%- endif %}
+        union all
+        select {{ dest_cols_csv }} from {{ target_relation }} as current_rows
+        where not exists (
+            select 1 from {{ source_relation }} as rebuilt
+            where rebuilt.{{ unique_key }} = current_rows.{{ unique_key }}
+        )
+    {%- endset -%}
+    {%- do run_query(next_state) -%}
+    {%- do run_query('uncache table if exists ' ~ source_relation) %}
+    insert overwrite table {{ target_relation }}
+    select {{ dest_cols_csv }} from {{ next_relation }}
 {% endmacro %}
 
 {% macro next_state_relation(relation) -%}
