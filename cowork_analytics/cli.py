@@ -9,17 +9,74 @@ import shutil
 import subprocess
 import sys
 import time
+import traceback
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from types import SimpleNamespace
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
 from rich.table import Table
 
-app = typer.Typer(
-    help="Land Cowork / Claude Code telemetry, build the warehouse, serve it.", no_args_is_help=True
+from ingestion.errors import ConfigurationError, UserError
+
+# Set by the app callback's --verbose: errors then show their traceback too.
+_options = SimpleNamespace(verbose=False)
+
+
+class _GuardedTyper(typer.Typer):
+    """The Typer app, run so that an error people can act on ends in one line, not a traceback.
+
+    The installed `cowork-analytics` script calls `app()`, so guarding here covers every
+    command without a per-command try/except or a new entry point to reinstall.
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except Exception as error:
+            sys.exit(_report_error(error))
+
+
+def _user_message(error: Exception) -> str | None:
+    """The one-line message of an error people can act on, or None for anything else."""
+    if isinstance(error, UserError):
+        return str(error)
+    if isinstance(error, OSError):
+        # The path is what to act on (create, fix permissions, free space); name it first.
+        paths = " -> ".join(str(path) for path in (error.filename, error.filename2) if path)
+        reason = error.strerror or str(error)
+        return f"{paths}: {reason}" if paths else reason
+    return None
+
+
+def _report_error(error: Exception) -> int:
+    """Print an error that ended a command, on stderr; return the exit status.
+
+    A configuration error exits with 2, a runtime failure (a file, the disk) with 1.
+    Anything else is a bug, and keeps its traceback even without --verbose: it is what makes
+    the bug reportable, and a failure in a scheduled or data-dependent run may not recur
+    when rerun with --verbose. The traceback is Python's plain one, never Typer's, whose
+    local variables could show the API key or the pepper.
+    """
+    message = _user_message(error)
+    if message is None or _options.verbose:
+        traceback.print_exception(error)
+    if message is None:
+        message = (
+            f"unexpected error ({type(error).__name__}): a bug in cowork-analytics; please"
+            " report it with the traceback above"
+        )
+    typer.secho(message, fg="red", err=True)
+    return error.exit_code if isinstance(error, UserError) else 1
+
+
+app = _GuardedTyper(
+    help="Land Cowork / Claude Code telemetry, build the warehouse, serve it.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
 )
 ingest_app = typer.Typer(help="Land one source as Parquet.", no_args_is_help=True)
 app.add_typer(ingest_app, name="ingest")
@@ -35,17 +92,71 @@ DataDirOption = Annotated[
 ]
 
 
+def _check_data_dir(root: Path) -> None:
+    """Fail unless the data directory `root` is a writable directory, or can be created as one.
+
+    Raises:
+        ConfigurationError: naming the setting and the path that is in the way.
+    """
+    existing = root
+    while not existing.exists():
+        existing = existing.parent
+    problem = None
+    if not existing.is_dir():
+        problem = "is a file, not a directory"
+    elif not os.access(existing, os.W_OK | os.X_OK):
+        problem = "is not writable"
+    if problem is None:
+        return
+    if existing != root:
+        problem = f"cannot be created: {existing} {problem}"
+    # Typer (0.29) does not tell whether the option or the variable gave it: name both.
+    raise ConfigurationError(f"--data-dir/COWORK_DATA_DIR: the data directory {root} {problem}")
+
+
 def _data_dir(path: Path) -> Path:
+    """The data directory of a command, checked and exported as `COWORK_DATA_DIR`."""
     resolved = path.expanduser().resolve()
+    _check_data_dir(resolved)
     os.environ["COWORK_DATA_DIR"] = str(resolved)
     return resolved
 
 
+def _check_privacy(value: str | None = None) -> None:
+    """Fail on a privacy mode that cannot work: unknown, or strict without a long pepper.
+
+    Args:
+        value: the mode given to the command; by default `COWORK_PRIVACY`.
+    """
+    from ingestion.otel.privacy import PrivacyMode, pii_pepper
+    from orchestration.lib.environment import privacy_mode
+
+    try:
+        pii_pepper(PrivacyMode.parse(privacy_mode() if value is None else value))
+    except ValueError as error:  # its messages name COWORK_PRIVACY / COWORK_PII_PEPPER
+        raise ConfigurationError(str(error)) from error
+
+
+def _check_pipeline_settings() -> None:
+    """Fail before anything runs on a privacy, pepper or retention setting the run would reject.
+
+    The pipeline's steps read these settings themselves; checked here, a bad one ends the
+    command in one line instead of a failed step after minutes of work.
+    """
+    from ingestion.retention import retention_from_environment
+
+    _check_privacy()
+    retention_from_environment()
+
+
 @app.callback()
 def main(
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log progress details; show errors' tracebacks.")
+    ] = False,
 ) -> None:
     """cowork-analytics: a warehouse for Claude Cowork and Claude Code usage."""
+    _options.verbose = verbose
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     # httpx and httpcore are included so that a verbose run shows every request (their log
@@ -128,24 +239,19 @@ def ingest_otel(
     ] = 32,
 ) -> None:
     """Land new complete messages of the collector's files (every framing) as Parquet."""
-    from ingestion.otel.land import discover_files, land_otel
-    from ingestion.otel.privacy import PrivacyMode, pii_pepper
-    from ingestion.paths import DataLayout
-    from ingestion.retention import apply_retention_from_environment
-    from orchestration.lib.environment import otel_dirs
+    from ingestion.retention import apply_retention_from_environment, retention_from_environment
 
-    try:
-        mode = PrivacyMode.parse(privacy)
-        pii_pepper(mode)  # strict without a pepper stops here, before anything is read
-    except ValueError as error:
-        raise typer.BadParameter(str(error), param_hint="--privacy") from None
-    layout = DataLayout(_data_dir(data_dir))
-    try:
-        retention = apply_retention_from_environment(layout)
-    except ValueError as error:  # a retention setting that is not a number of days
-        console.print(f"[red]{error}[/red]")
-        raise typer.Exit(2) from None
-    folders = inputs or otel_dirs()
+    _check_privacy(privacy)  # strict without a pepper stops here, before anything is read
+    retention_from_environment()
+    data_root = _data_dir(data_dir)
+    folders = _otel_inputs(inputs)
+    from ingestion.otel.land import discover_files, land_otel
+    from ingestion.otel.privacy import PrivacyMode
+    from ingestion.paths import DataLayout
+
+    layout = DataLayout(data_root)
+    retention = apply_retention_from_environment(layout)
+    mode = PrivacyMode.parse(privacy)
     total = sum(path.stat().st_size for path in discover_files(folders))
     columns = (*Progress.get_default_columns()[:-1], DownloadColumn(), TransferSpeedColumn())
     with Progress(*columns, console=console, transient=True) as progress:
@@ -166,6 +272,29 @@ def ingest_otel(
     console.print(table)
     for path in summary.unsupported_files:
         console.print(f"[yellow]left unlanded (not a collector file format): {path}[/yellow]")
+
+
+def _otel_inputs(inputs: list[Path] | None) -> list[Path]:
+    """The OTel inputs of `ingest otel` (`--input`, else `COWORK_OTEL_DIR`), each existing.
+
+    Raises:
+        ConfigurationError: an input that does not exist, naming where it came from.
+    """
+    from orchestration.lib.environment import otel_dirs
+
+    if inputs:
+        folders, setting = [path.expanduser().resolve() for path in inputs], "--input"
+    elif os.environ.get("COWORK_OTEL_DIR"):
+        folders, setting = otel_dirs(), "COWORK_OTEL_DIR"
+    else:
+        folders, setting = otel_dirs(), "COWORK_OTEL_DIR (not set; the default)"
+    for folder in folders:
+        if not folder.exists():
+            raise ConfigurationError(
+                f"{setting}: the OTel input {folder} does not exist (give the collector's"
+                " output folder with --input or COWORK_OTEL_DIR)"
+            )
+    return folders
 
 
 def _run_pipeline_logged(layout) -> object:
@@ -349,6 +478,7 @@ def build(
     from warehouse.build import build_warehouse
     from warehouse.publish import PrivacyLeakError
 
+    _check_privacy()  # the publish of strict needs the pepper: fail before building
     layout = DataLayout(_data_dir(data_dir))
     console.print(f"Building the warehouse from {layout.root / 'landing'} (target {target}) ...")
     try:
@@ -359,9 +489,6 @@ def build(
             quiet=not verbose,
             on_wait=lambda: console.print("Another build holds the warehouse; waiting for it ..."),
         )
-    except ValueError as error:  # strict without a pepper
-        console.print(f"[red]{error}[/red]")
-        raise typer.Exit(2) from None
     except PrivacyLeakError as error:
         console.print(f"[red]{error}[/red]")
         raise typer.Exit(1) from None
@@ -408,6 +535,7 @@ def ui(
     port: PortOption = 3000,
 ) -> None:
     """Start the Dagster UI (and its daemon, so schedules and sensors run) on this data dir."""
+    _check_pipeline_settings()
     from cowork_analytics.pipeline import configure_environment
     from ingestion.paths import DataLayout
 
@@ -434,6 +562,7 @@ def serve(
     port: PortOption = 3000,
 ) -> None:
     """Run in production on one machine: the Dagster daemon and web server, until stopped."""
+    _check_pipeline_settings()
     from cowork_analytics.pipeline import configure_environment
     from cowork_analytics.services import dagster_commands, supervise
     from ingestion.paths import DataLayout
@@ -460,10 +589,13 @@ def serve(
 @app.command()
 def run(data_dir: DataDirOption = Path("data")) -> None:
     """Run the whole pipeline job once in this process (land, build, publish)."""
+    _check_pipeline_settings()
+    layout_root = _data_dir(data_dir)
+    # Imported after the checks: Dagster takes seconds to import.
     from cowork_analytics.pipeline import configure_environment
     from ingestion.paths import DataLayout
 
-    layout = DataLayout(_data_dir(data_dir))
+    layout = DataLayout(layout_root)
     configure_environment(layout.root)
     result = _run_pipeline_logged(layout)
     _print_run(result)
@@ -483,14 +615,17 @@ def demo(
     ] = None,
 ) -> None:
     """Generate an organisation, run the pipeline job on it, and print where everything is."""
+    started = time.perf_counter()
+    _check_pipeline_settings()
+    layout_root = _data_dir(data_dir)
+    # Imported after the checks: Dagster takes seconds to import.
     from cowork_analytics.pipeline import configure_environment
     from ingestion.paths import DataLayout
     from simulation.compliance_emulator import ComplianceEmulator, EmulatorData
     from simulation.generate import generate as run_generation
     from simulation.verify import mart_mismatches
 
-    started = time.perf_counter()
-    layout = DataLayout(_data_dir(data_dir))
+    layout = DataLayout(layout_root)
     # The demo starts from a clean slate; the serving file is replaced atomically later.
     for folder in (
         layout.simulated,
@@ -575,11 +710,10 @@ def report_cost(
         raise typer.BadParameter(str(error), param_hint="--week" if week else "--month") from None
     layout = DataLayout(_data_dir(data_dir))
     if not layout.serving_database.exists():
-        console.print(
-            f"[red]No serving database at {layout.serving_database}: run `cowork-analytics build`"
-            " (or `run`) first.[/red]"
+        raise UserError(
+            f"No serving database at {layout.serving_database}: run `cowork-analytics build`"
+            " (or `run`) first."
         )
-        raise typer.Exit(1)
     _write_cost_report(layout.serving_database, period)
 
 
@@ -693,8 +827,7 @@ def alerts_send(
 
     layout = DataLayout(_data_dir(data_dir))
     if not layout.serving_database.exists():
-        console.print(f"[red]No serving database at {layout.serving_database}: build first.[/red]")
-        raise typer.Exit(1)
+        raise UserError(f"No serving database at {layout.serving_database}: build first.")
     if webhook_url() is None and not dry_run:
         console.print(f"[yellow]{NOT_CONFIGURED_NOTICE}[/yellow]")
     summary = send_detected_alerts(layout.root, dry_run=dry_run)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+from ingestion.errors import ConfigurationError
 from ingestion.locks import exclusive_lock
 from ingestion.parquet import fsync_directory
 from ingestion.paths import DataLayout
@@ -48,14 +49,28 @@ def _days(name: str) -> int | None:
     value = os.environ.get(name, "").strip()
     if not value:
         return None
-    days = int(value)
+    try:
+        days = int(value)
+    except ValueError:
+        raise ConfigurationError(
+            f"{name}: {value!r} is not a whole number of days (unset it to keep everything)"
+        ) from None
     if days < 1:
-        raise ValueError(f"{name} must be a whole number of days, at least 1 (got {value!r})")
+        # Zero would drop today's landing too; "keep everything" is spelled by unsetting it.
+        raise ConfigurationError(
+            f"{name}: {value!r} is not a number of days to keep: give at least 1, or unset it"
+            " to keep everything"
+        )
     return days
 
 
 def retention_from_environment() -> tuple[int | None, int | None]:
-    """(content days, raw days) from `COWORK_RETENTION_DAYS` / `COWORK_RAW_RETENTION_DAYS`."""
+    """(content days, raw days) from `COWORK_RETENTION_DAYS` / `COWORK_RAW_RETENTION_DAYS`.
+
+    Raises:
+        ConfigurationError: a value that is not a whole number of days, at least 1; the
+            message names the variable and its value.
+    """
     return _days(CONTENT_ENV), _days(RAW_ENV)
 
 
