@@ -5,6 +5,7 @@ the next incremental build, and an erasure afterwards keeps them too (no full re
 
 from __future__ import annotations
 
+import re
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,6 +14,7 @@ import duckdb
 import pytest
 
 from ingestion.erasure import forget_person
+from ingestion.errors import ConfigurationError
 from ingestion.paths import DataLayout
 from ingestion.retention import apply_retention, retention_from_environment
 from tests.conftest import SMALL_ORG, BuiltOrganisation, build_organisation_warehouse
@@ -51,6 +53,19 @@ def test_nothing_is_dropped_without_settings(built, tmp_path, monkeypatch) -> No
     assert _days(layout.otel_events) == _days(DataLayout(built.data_dir).otel_events)
     monkeypatch.setenv("COWORK_RAW_RETENTION_DAYS", "0")
     with pytest.raises(ValueError, match="COWORK_RAW_RETENTION_DAYS"):
+        retention_from_environment()
+
+
+@pytest.mark.parametrize("value", ["abc", "-3", "0", "1.5", "30d"])
+@pytest.mark.parametrize("variable", ["COWORK_RETENTION_DAYS", "COWORK_RAW_RETENTION_DAYS"])
+def test_a_bad_setting_names_the_variable_and_its_value(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    # Regression: "abc" ended in int()'s "invalid literal", naming neither.
+    monkeypatch.delenv("COWORK_RETENTION_DAYS", raising=False)
+    monkeypatch.delenv("COWORK_RAW_RETENTION_DAYS", raising=False)
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigurationError, match=re.escape(f"{variable}: {value!r} ")):
         retention_from_environment()
 
 
