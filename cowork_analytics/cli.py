@@ -245,6 +245,8 @@ def ingest_otel(
     retention_from_environment()
     data_root = _data_dir(data_dir)
     folders = _otel_inputs(inputs)
+    # Imported after the checks, so a bad setting is reported even while the landing's own
+    # imports are slow or broken.
     from ingestion.otel.land import discover_files, land_otel
     from ingestion.otel.privacy import PrivacyMode
     from ingestion.paths import DataLayout
