@@ -274,6 +274,8 @@ def ingest_otel(
     console.print(table)
     for path in summary.unsupported_files:
         console.print(f"[yellow]left unlanded (not a collector file format): {path}[/yellow]")
+    for path in summary.unreadable_files:
+        console.print(f"[yellow]left unlanded (cannot be read): {path}[/yellow]")
 
 
 def _otel_inputs(inputs: list[Path] | None) -> list[Path]:

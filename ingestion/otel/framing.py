@@ -32,6 +32,11 @@ from ingestion.otel.otlp_json import encode_logs_json, encode_metrics_json
 from ingestion.otel.parse import BadLine
 
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+BYTE_ORDER_MARK = b"\xef\xbb\xbf"
+FRAMING_PROBE_BYTES = 4096
+# Framing detection reads on through a first line this long (a fragment cut by rotation,
+# or a byte-order mark before a line: real lines are 2-14 KB, batches far larger).
+FRAMING_READ_LIMIT = 64 << 20
 CHUNK_BYTES = 8 << 20
 # A message larger than this is taken as a sign that the file is not length-prefixed.
 MAX_MESSAGE_BYTES = 1 << 30
@@ -83,6 +88,7 @@ def _looks_like_otlp_proto(payload: bytes) -> bool:
 
 def detect_framing(head: bytes) -> Framing:
     """Tell the framing from the first bytes of a file."""
+    head = head.removeprefix(BYTE_ORDER_MARK)
     if not head.strip():
         return Framing.EMPTY
     if head.startswith(ZSTD_MAGIC):
@@ -101,6 +107,31 @@ def detect_framing(head: bytes) -> Framing:
         ):
             return Framing.LENGTH_PREFIXED
     return Framing.UNKNOWN
+
+
+def detect_file_framing(path: Path) -> Framing:
+    """Tell a file's framing, reading past a first line longer than the usual probe.
+
+    Raises:
+        OSError: the file cannot be read.
+    """
+    with path.open("rb") as handle:
+        head = handle.read(FRAMING_PROBE_BYTES)
+        framing = detect_framing(head)
+        if framing is not Framing.UNKNOWN or b"\n" in head:
+            return framing
+        # No newline yet: maybe a long fragment first; read on to the line after it.
+        while len(head) < FRAMING_READ_LIMIT:
+            more = handle.read(1 << 20)
+            if not more:
+                break
+            head += more
+            newline = head.find(b"\n")
+            if newline >= 0:
+                if len(head) - newline <= FRAMING_PROBE_BYTES:
+                    head += handle.read(FRAMING_PROBE_BYTES)
+                return detect_framing(head)
+        return framing
 
 
 def _decompress(payload: bytes) -> bytes:
@@ -149,6 +180,11 @@ def _bad(offset: int, error: str, content: bytes) -> BadLine:
 def read_json_lines(path: Path, offset: int, rotated: bool) -> Iterator[Batch]:
     """Whole lines from `offset` in bounded batches."""
     with path.open("rb") as handle:
+        if offset == 0 and handle.read(len(BYTE_ORDER_MARK)) == BYTE_ORDER_MARK:
+            # Quarantine the mark alone: the line after it is whole and lands.
+            mark = _bad(0, "byte-order mark at the start of the file", BYTE_ORDER_MARK)
+            yield Batch(b"", 0, len(BYTE_ORDER_MARK), bad=[mark])
+            offset = len(BYTE_ORDER_MARK)
         handle.seek(offset)
         carry = b""
         while True:

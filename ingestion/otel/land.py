@@ -39,7 +39,7 @@ from ingestion.otel.framing import (
     ZSTD_MAGIC,
     Batch,
     Framing,
-    detect_framing,
+    detect_file_framing,
     read_batches,
 )
 from ingestion.otel.metrics import lines_to_metric_points
@@ -55,6 +55,11 @@ PIPELINE_DEPTH = 3
 PARALLEL_ABOVE_BYTES = 256 << 20
 # Event times further ahead of the landing clock than this are flagged as clock skew.
 FUTURE_TOLERANCE = timedelta(minutes=15)
+# Outside this window around the landing clock an event time is no time at all (a clock
+# reset to 1970, 2**63-1 ns in 2262): such records are quarantined, not landed on a date
+# that would move every daily mart and forecast. Claude clients postdate 2020.
+EARLIEST_EVENT_AT = datetime(2020, 1, 1, tzinfo=UTC)
+LATEST_AHEAD = timedelta(days=2)
 
 
 @dataclass
@@ -65,12 +70,15 @@ class LandingSummary:
     files_with_new_data: int = 0
     duplicate_files_skipped: int = 0
     unsupported_files: list[str] = field(default_factory=list)
+    unreadable_files: list[str] = field(default_factory=list)
     bytes_read: int = 0
     lines: int = 0
     records_landed: int = 0
     metric_points_landed: int = 0
     quarantined_lines: int = 0
     quarantined_records: int = 0
+    records_with_rejected_values: int = 0
+    values_kept_as_text: int = 0
     future_records: int = 0
     parquet_files: int = 0
     compacted_partitions: int = 0
@@ -94,12 +102,15 @@ class LandingSummary:
             "files_with_new_data": self.files_with_new_data,
             "duplicate_files_skipped": self.duplicate_files_skipped,
             "unsupported_files": len(self.unsupported_files),
+            "unreadable_files": len(self.unreadable_files),
             "bytes_read": self.bytes_read,
             "lines": self.lines,
             "records_landed": self.records_landed,
             "metric_points_landed": self.metric_points_landed,
             "quarantined_lines": self.quarantined_lines,
             "quarantined_records": self.quarantined_records,
+            "records_with_rejected_values": self.records_with_rejected_values,
+            "values_kept_as_text": self.values_kept_as_text,
             "future_records": self.future_records,
             "parquet_files": self.parquet_files,
             "compacted_partitions": self.compacted_partitions,
@@ -162,16 +173,11 @@ def _is_copy(manifest: Manifest, print_: str, path: Path) -> bool:
     previous = manifest.last_path(print_)
     if previous is None or Path(previous) == path or not Path(previous).exists():
         return False
-    framing = _framing_of(Path(previous))
-    return framing is not None and fingerprint(Path(previous), framing) == print_
-
-
-def _framing_of(path: Path) -> Framing | None:
     try:
-        with path.open("rb") as handle:
-            return detect_framing(handle.read(4096))
+        framing = detect_file_framing(Path(previous))
+        return fingerprint(Path(previous), framing) == print_
     except OSError:
-        return None
+        return False
 
 
 @dataclass(frozen=True)
@@ -191,8 +197,16 @@ def _plan_files(files: list[Path], manifest: Manifest, summary: LandingSummary) 
     plans = []
     for path in files:
         summary.files_seen += 1
-        framing = _framing_of(path)
-        if framing is Framing.EMPTY or framing is None:
+        try:
+            framing = detect_file_framing(path)
+            print_ = fingerprint(path, framing) if framing is not Framing.UNKNOWN else None
+        except FileNotFoundError:
+            continue  # renamed by a rotation since listed: found under its new name next time
+        except OSError as error:
+            summary.unreadable_files.append(str(path))
+            LOGGER.warning("%s: cannot be read (%s); left unlanded", path, error.strerror)
+            continue
+        if framing is Framing.EMPTY:
             continue
         if framing is Framing.UNKNOWN:
             summary.unsupported_files.append(str(path))
@@ -201,7 +215,6 @@ def _plan_files(files: list[Path], manifest: Manifest, summary: LandingSummary) 
                 path,
             )
             continue
-        print_ = fingerprint(path, framing)
         if print_ is None:
             continue  # no complete message yet
         offset = manifest.landed_offset(print_)
@@ -272,10 +285,12 @@ class _Transformed:
 
     events: pa.Table
     content: pa.Table | None
-    undated_events: pa.Table
+    quarantined_events: pa.Table
     points: pa.Table
-    undated_points: int
+    quarantined_points: pa.Table
     future_records: int
+    rejected: int
+    kept_as_text: int
     good_lines: int
     bad: list[BadLine]
 
@@ -288,6 +303,29 @@ def _worker_connection() -> duckdb.DuckDBPyConnection:
     if not hasattr(_LOCAL, "connection"):
         _LOCAL.connection = duckdb.connect()
     return _LOCAL.connection
+
+
+def _split_by_time(table: pa.Table, column: str, landed_at: datetime) -> tuple[pa.Table, pa.Table]:
+    """(rows with a sane time, the others with a `quarantine_reason`)."""
+    times = table.column(column)
+    sane = pc.fill_null(
+        pc.and_(
+            pc.greater_equal(times, pa.scalar(EARLIEST_EVENT_AT)),
+            pc.less_equal(times, pa.scalar(landed_at + LATEST_AHEAD)),
+        ),
+        False,
+    )
+    insane = table.filter(pc.invert(sane))
+    reason = pc.if_else(
+        pc.is_null(insane.column(column)),
+        "no time",
+        f"time outside {EARLIEST_EVENT_AT:%Y-%m-%d} .. landing time + {LATEST_AHEAD.days} days",
+    )
+    return table.filter(sane), insane.append_column("quarantine_reason", reason)
+
+
+def _with_rejected_values(table: pa.Table) -> int:
+    return pc.sum(pc.is_valid(table.column("rejected_values_json"))).as_py() or 0
 
 
 def _transform(work: _Work, privacy: PrivacyMode, key: bytes) -> _Transformed:
@@ -309,19 +347,22 @@ def _transform(work: _Work, privacy: PrivacyMode, key: bytes) -> _Transformed:
         landed_at=landed_at,
         connection=connection,
     )
-    undated = pc.is_null(events.column("event_date"))
-    undated_events = events.filter(undated)
-    events = events.filter(pc.invert(undated))
+    events, quarantined_events = _split_by_time(events, "event_at", landed_at)
+    points, quarantined_points = _split_by_time(points, "point_at", landed_at)
     future = pc.greater(events.column("event_at"), pa.scalar(landed_at + FUTURE_TOLERANCE))
     public, content = apply_privacy(events, privacy, key)
-    undated_points = pc.is_null(points.column("point_date"))
+    if privacy is PrivacyMode.STRICT:
+        # Under `strict` no content text reaches disk, quarantined records included.
+        quarantined_events = apply_privacy(quarantined_events, privacy, key)[0]
     return _Transformed(
         events=public,
         content=content,
-        undated_events=undated_events,
-        points=points.filter(pc.invert(undated_points)),
-        undated_points=pc.sum(undated_points).as_py() or 0,
+        quarantined_events=quarantined_events,
+        points=points,
+        quarantined_points=quarantined_points,
         future_records=pc.sum(future).as_py() or 0,
+        rejected=_with_rejected_values(events) + _with_rejected_values(points),
+        kept_as_text=parsed.values_kept_as_text,
         good_lines=len(parsed.offsets),
         bad=[*work.batch.bad, *parsed.bad_lines],
     )
@@ -336,10 +377,13 @@ def _write(
 ) -> tuple[int, int]:
     """Write one transformed batch durably; returns (records landed, lines quarantined)."""
     stem = f"part-{work.fingerprint[:16]}-{work.batch.start:015d}"
-    if done.undated_events.num_rows:
-        write_parquet_atomically(
-            done.undated_events, layout.otel_quarantine / f"records-{stem[5:]}.parquet", mode=0o600
-        )
+    for kind, quarantined in (
+        ("records", done.quarantined_events),
+        ("points", done.quarantined_points),
+    ):
+        if quarantined.num_rows:
+            target = layout.otel_quarantine / f"{kind}-{stem[5:]}.parquet"
+            write_parquet_atomically(quarantined, target, mode=0o600)
     if done.content is not None and done.content.num_rows:
         layout.otel_content.mkdir(parents=True, exist_ok=True)
         layout.otel_content.chmod(0o700)
@@ -355,7 +399,10 @@ def _write(
     summary.records_landed += done.events.num_rows
     summary.metric_points_landed += done.points.num_rows
     summary.quarantined_lines += len(done.bad)
-    summary.quarantined_records += done.undated_events.num_rows + done.undated_points
+    summary.quarantined_records += done.quarantined_events.num_rows
+    summary.quarantined_records += done.quarantined_points.num_rows
+    summary.records_with_rejected_values += done.rejected
+    summary.values_kept_as_text += done.kept_as_text
     summary.future_records += done.future_records
     summary.bytes_read += work.batch.end - work.batch.start
     return done.events.num_rows, len(done.bad)
@@ -383,6 +430,8 @@ def _add(total: LandingSummary, part: LandingSummary) -> None:
         "metric_points_landed",
         "quarantined_lines",
         "quarantined_records",
+        "records_with_rejected_values",
+        "values_kept_as_text",
         "future_records",
         "parquet_files",
     ):

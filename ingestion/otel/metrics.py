@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ingestion.otel.pivot import (
+    Rejected,
     _flatten,
     _int_from_strings,
     _pivot,
@@ -23,6 +24,7 @@ from ingestion.otel.pivot import (
     content_ids,
     flatten_envelope,
     leftover_json,
+    rejected_json,
     resource_attributes,
 )
 from ingestion.otel.schema import METRIC_POINT_COLUMNS, METRICS_SCHEMA
@@ -33,6 +35,22 @@ _TEMPORALITY = {1: "delta", 2: "cumulative"}
 def _temporality_names(codes: pa.Array) -> pa.Array:
     names = [_TEMPORALITY.get(code) for code in codes.to_pylist()]
     return pa.array(names, pa.string())
+
+
+def _finite_measures(
+    measures: dict[str, pa.Array],
+) -> tuple[dict[str, pa.Array], list[Rejected]]:
+    """Measures with NaN and infinities nulled, and which points sent them."""
+    rejections = []
+    for name in ("value", "sum", "min", "max"):
+        measure = measures[name]
+        finite = pc.fill_null(pc.is_finite(measure), True)
+        if not pc.all(finite).as_py():
+            rows = np.flatnonzero(pc.invert(finite).to_numpy(zero_copy_only=False))
+            raw = pc.cast(measure.take(pa.array(rows)), pa.string()).to_pylist()
+            rejections.append(Rejected(name, rows, raw))
+            measures[name] = pc.if_else(finite, measure, pa.scalar(None, pa.float64()))
+    return measures, rejections
 
 
 def _point_rows(
@@ -49,7 +67,7 @@ def _point_rows(
         return None
     take_metric = pa.array(metric_index)
     entries, parents = _flatten(points.field("attributes"))
-    typed, leftover = _pivot(entries, parents, rows, METRIC_POINT_COLUMNS)
+    typed, leftover, _ = _pivot(entries, parents, rows, METRIC_POINT_COLUMNS)  # strings only
     attributes_json = leftover_json(connection, entries, parents, leftover, rows)
     if kind == "histogram":
         counts = points.field("bucketCounts")
@@ -78,6 +96,7 @@ def _point_rows(
             "bucket_counts": pa.nulls(rows, pa.list_(pa.int64())),
             "explicit_bounds": pa.nulls(rows, pa.list_(pa.float64())),
         }
+    measures, rejections = _finite_measures(measures)
     temporality = (
         _temporality_names(data.field("aggregationTemporality")).take(take_metric)
         if kind != "gauge"
@@ -95,6 +114,7 @@ def _point_rows(
         **measures,
         **typed,
         "attributes_json": attributes_json,
+        "rejected_values_json": rejected_json(rejections, rows),
         "_point": pc.binary_join_element_wise(
             pc.coalesce(points.field("startTimeUnixNano"), ""),
             pc.coalesce(points.field("timeUnixNano"), ""),

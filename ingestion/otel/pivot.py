@@ -7,6 +7,8 @@ same key arrives as intValue, doubleValue or a string, depending on the client).
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from datetime import datetime
 
 import duckdb
@@ -20,6 +22,8 @@ from ingestion.otel.schema import (
     DOUBLE,
     EVENTS_SCHEMA,
     INT,
+    NON_NEGATIVE_COLUMNS,
+    NULL_MARKERS,
     RECORD_COLUMNS,
     RESOURCE_COLUMNS,
     STRING,
@@ -92,11 +96,13 @@ def coerce(values: pa.StructArray, kind: str) -> pa.Array:
             pc.cast(values.field("boolValue"), pa.int64()),
         )
     if kind == DOUBLE:
-        return pc.coalesce(
+        number = pc.coalesce(
             double_value,
             pc.cast(_int_from_strings(int_value), pa.float64()),
             _double_from_strings(string_value),
         )
+        # Infinity and NaN ("1e400", protobuf JSON's "NaN") are no amount of anything.
+        return pc.if_else(pc.is_finite(number), number, pa.scalar(None, pa.float64()))
     if kind == BOOL:
         lowered = pc.utf8_lower(pc.utf8_trim_whitespace(string_value))
         from_string = pc.if_else(
@@ -124,19 +130,47 @@ def coerce(values: pa.StructArray, kind: str) -> pa.Array:
     raise ValueError(f"unknown column kind {kind!r}")
 
 
+@dataclass(frozen=True)
+class Rejected:
+    """Values of a promoted key that were sent but are not a value of its type.
+
+    The typed column holds null for them; the raw text is kept (see `rejected_json`).
+    """
+
+    key: str
+    rows: np.ndarray
+    raw: list[str]
+
+
+def _valid(typed: pa.Array, column: str) -> pa.Array:
+    """`typed` with impossible values (a negative cost, token count or duration) nulled."""
+    if column not in NON_NEGATIVE_COLUMNS:
+        return typed
+    return pc.if_else(pc.greater_equal(typed, 0), typed, pa.scalar(None, typed.type))
+
+
+def _rejected(raw: pa.Array, typed: pa.Array) -> np.ndarray:
+    """Positions where a value was sent (not a documented null marker) but did not type."""
+    sent = pc.and_(
+        pc.is_valid(raw), pc.invert(pc.is_in(pc.utf8_lower(raw), value_set=NULL_MARKERS))
+    )
+    return np.flatnonzero(pc.and_(sent, pc.is_null(typed)).to_numpy(zero_copy_only=False))
+
+
 def _pivot(
     entries: pa.StructArray,
     parents: np.ndarray,
     rows: int,
     columns: tuple[tuple[str, str, str], ...],
-) -> tuple[dict[str, pa.Array], np.ndarray]:
+) -> tuple[dict[str, pa.Array], np.ndarray, list[Rejected]]:
     """Scatter the entries of known keys into typed columns.
 
     Entries are grouped by key with one stable sort of the key codes, so each key's values
     are a zero-copy slice of a single reordered array.
 
     Returns:
-        The columns, and a mask of the entries left for the JSON catch-all.
+        The columns, a mask of the entries left for the JSON catch-all, and the values that
+        were sent for a typed column but could not be typed (or were impossible).
     """
     keys = pc.dictionary_encode(entries.field("key"))
     codes = keys.indices.to_numpy(zero_copy_only=False)
@@ -155,6 +189,7 @@ def _pivot(
     value = entries.field("value")
     scalars = [value.field(name) for name in _SCALAR_NAMES]
     out: dict[str, pa.Array] = {}
+    rejected: list[Rejected] = []
     for column, key, kind in columns:
         code = code_of.get(key)
         if code is None:
@@ -170,11 +205,36 @@ def _pivot(
         if kind == STRING_LIST:
             children.append(value.field("arrayValue").take(take))
             names.append("arrayValue")
-        typed = coerce(pa.StructArray.from_arrays(children, names=names), kind)
+        sent = pa.StructArray.from_arrays(children, names=names)
+        typed = coerce(sent, kind)
         scatter = np.full(rows, -1, dtype=np.int64)
         scatter[parents[positions]] = np.arange(end - start)  # a repeated key: last wins
+        if kind not in (STRING, STRING_LIST):
+            typed = _valid(typed, column)
+            raw = _scalar_text(sent)
+            bad = _rejected(raw, typed)
+            # Only the value that wins the scatter counts (a repeated key: the last one).
+            bad = bad[scatter[parents[positions[bad]]] == bad]
+            if len(bad):
+                rejected.append(
+                    Rejected(key, parents[positions[bad]], raw.take(pa.array(bad)).to_pylist())
+                )
         out[column] = typed.take(pa.array(scatter, mask=scatter < 0)).cast(ARROW_TYPES[kind])
-    return out, ~known
+    return out, ~known, rejected
+
+
+def rejected_json(rejections: list[Rejected], rows: int) -> pa.Array:
+    """Per row, a JSON object of its rejected values (key: raw text as sent), or null."""
+    by_row: dict[int, dict[str, str]] = {}
+    for rejection in rejections:
+        for row, raw in zip(rejection.rows.tolist(), rejection.raw, strict=True):
+            by_row.setdefault(row, {})[rejection.key] = raw
+    if not by_row:
+        return pa.nulls(rows, pa.string())
+    texts: list[str | None] = [None] * rows
+    for row, values in by_row.items():
+        texts[row] = json.dumps(values, ensure_ascii=False, sort_keys=True)
+    return pa.array(texts, pa.string())
 
 
 _JSON_VALUE = """
@@ -242,6 +302,11 @@ def leftover_json(
     return pc.if_else(pa.array(counts > 0), wrapped, pa.scalar(None, pa.string()))
 
 
+def _where_valid(container: pa.Array, text: pa.Array) -> pa.Array:
+    """`text` where `container` (an array or map value) was sent, else null."""
+    return pc.if_else(pc.is_valid(container), text, pa.scalar(None, pa.string()))
+
+
 def canonical_attributes(entries: pa.StructArray, parents: np.ndarray, rows: int) -> pa.Array:
     """Per row, its attributes as one text `key=value<US>key=value...` in the order sent.
 
@@ -253,7 +318,18 @@ def canonical_attributes(entries: pa.StructArray, parents: np.ndarray, rows: int
     array_text = pc.binary_join(
         pa.ListArray.from_arrays(items.offsets, _scalar_text(items.values)), "\x1e"
     )
-    text = pc.coalesce(_scalar_text(values), array_text, pa.scalar("", pa.string()))
+    # A map value (kvlist) counts too: records differing only there are different records.
+    kvlist = values.field("kvlistValue").field("values")
+    kvlist_pairs = pc.binary_join_element_wise(
+        kvlist.values.field("key"), _scalar_text(kvlist.values.field("value")), "="
+    )
+    kvlist_text = pc.binary_join(pa.ListArray.from_arrays(kvlist.offsets, kvlist_pairs), "\x1e")
+    text = pc.coalesce(
+        _scalar_text(values),
+        _where_valid(values.field("arrayValue"), array_text),
+        _where_valid(values.field("kvlistValue"), kvlist_text),
+        pa.scalar("", pa.string()),
+    )
     pairs = pc.binary_join_element_wise(entries.field("key"), text, "=")
     return _join_per_row(pairs, np.bincount(parents, minlength=rows), "\x1f")
 
@@ -286,7 +362,7 @@ def resource_attributes(
     """Per resource: typed resource columns, the other attributes as JSON, canonical text."""
     entries, parents = _flatten(resources.field("resource").field("attributes"))
     rows = len(resources)
-    typed, leftover = _pivot(entries, parents, rows, RESOURCE_COLUMNS)
+    typed, leftover, _ = _pivot(entries, parents, rows, RESOURCE_COLUMNS)  # strings only
     return (
         typed,
         leftover_json(connection, entries, parents, leftover, rows),
@@ -327,7 +403,7 @@ def records_to_events(
     resource_of_record = resource_of_scope[scope_of_record]
 
     record_entries, record_parents = _flatten(records.field("attributes"))
-    record_columns, record_leftover = _pivot(
+    record_columns, record_leftover, rejections = _pivot(
         record_entries,
         record_parents,
         rows,
@@ -395,6 +471,7 @@ def records_to_events(
         "span_id": records.field("spanId"),
         "attributes_json": attributes_json,
         "resource_json": resource_json.take(take_resource),
+        "rejected_values_json": rejected_json(rejections, rows),
         "source_file_fingerprint": pa.array(np.full(rows, fingerprint, dtype=object), pa.string()),
         "source_byte_offset": pa.array(line_offsets[line_of_record]),
         "landed_at": pa.array(np.full(rows, landed_at), pa.timestamp("us", tz="UTC")),

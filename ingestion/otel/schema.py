@@ -206,6 +206,31 @@ RECORD_COLUMNS = (
     ("response", "response", STRING),
     ("agent_id", "agent_id", STRING),
 )
+# Numbers that cannot be negative: a negative one is rejected (landed as null, the raw
+# value kept in `rejected_values_json`), never summed into a mart.
+NON_NEGATIVE_COLUMNS = frozenset(
+    {
+        "event_sequence",
+        "cost_usd",
+        "cost_usd_micros",
+        "duration_ms",
+        "ttft_ms",
+        "input_tokens",
+        "output_tokens",
+        "cache_read_tokens",
+        "cache_creation_tokens",
+        "cache_creation_5m_tokens",
+        "cache_creation_1h_tokens",
+        "status_code",
+        "attempt",
+        "total_attempts",
+        "tool_result_size_bytes",
+        "prompt_length",
+        "response_length",
+    }
+)
+# Texts clients send for "no value" (`status_code` "undefined"): null, not a rejected value.
+NULL_MARKERS = pa.array(["", "undefined", "null", "none", "n/a"])
 # Resource attributes promoted to typed columns.
 RESOURCE_COLUMNS = (
     ("service_name", "service.name", STRING),
@@ -231,6 +256,9 @@ EVENTS_SCHEMA = pa.schema(
         pa.field("span_id", pa.string()),
         pa.field("attributes_json", pa.string()),
         pa.field("resource_json", pa.string()),
+        # Values sent for a typed column that are not a value of its type, or impossible
+        # (`{"cost_usd": "$0.02"}`, a negative token count): the column holds null.
+        pa.field("rejected_values_json", pa.string()),
         pa.field("source_file_fingerprint", pa.string()),
         pa.field("source_byte_offset", pa.int64()),
         pa.field("landed_at", pa.timestamp("us", tz="UTC")),
@@ -274,6 +302,8 @@ METRICS_SCHEMA = pa.schema(
         pa.field("scope_version", pa.string()),
         pa.field("attributes_json", pa.string()),
         pa.field("resource_json", pa.string()),
+        # Non-finite measures (NaN, Infinity) sent by the client: the measure holds null.
+        pa.field("rejected_values_json", pa.string()),
         pa.field("start_at", pa.timestamp("us", tz="UTC")),
         pa.field("point_at", pa.timestamp("us", tz="UTC")),
         pa.field("point_date", pa.date32()),

@@ -37,6 +37,17 @@ def _quarantine_check(
     )
 
 
+def _none_check(check_name: str, counted: str, count: int) -> dg.AssetCheckResult:
+    """A warning check on the events that passes when none of something was landed."""
+    return dg.AssetCheckResult(
+        asset_key=EVENTS,
+        check_name=check_name,
+        passed=count == 0,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={counted: count},
+    )
+
+
 @dg.multi_asset(
     specs=[
         dg.AssetSpec(
@@ -72,6 +83,13 @@ def _quarantine_check(
             asset=EVENTS,
             description="Events over 15 minutes ahead of the landing clock (client clock skew).",
         ),
+        dg.AssetCheckSpec(
+            "no_rejected_values",
+            asset=EVENTS,
+            description="Records landed with a value their typed column rejected (a negative or "
+            'non-finite cost, a cost like "$0.02"): null in the column, the raw value kept in '
+            "rejected_values_json.",
+        ),
     ],
 )
 def otel_landing(
@@ -90,6 +108,10 @@ def otel_landing(
         f"landed {summary.records_landed} records and {summary.metric_points_landed} metric points"
         f" from {summary.files_with_new_data} file(s); quarantined {summary.quarantined_lines}"
     )
+    if summary.unreadable_files:
+        context.log.warning(
+            f"{len(summary.unreadable_files)} file(s) could not be read and were left unlanded"
+        )
     if summary.unsupported_files:
         context.log.warning(
             f"{len(summary.unsupported_files)} file(s) in an unsupported format were left unlanded"
@@ -113,10 +135,7 @@ def otel_landing(
         metadata={"path": dg.MetadataValue.path(str(layout.otel_content))},
     )
     yield _quarantine_check(summary, otel_input)
-    yield dg.AssetCheckResult(
-        asset_key=EVENTS,
-        check_name="no_future_timestamps",
-        passed=summary.future_records == 0,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={"future_records": summary.future_records},
+    yield _none_check("no_future_timestamps", "future_records", summary.future_records)
+    yield _none_check(
+        "no_rejected_values", "records_with_rejected_values", summary.records_with_rejected_values
     )

@@ -9,38 +9,11 @@ import pytest
 from ingestion.otel.land import land_otel
 from ingestion.otel.privacy import PrivacyMode
 from ingestion.paths import DataLayout
+from tests.ingestion.otel.lines import otlp_line as _line
 
 
 def _landed(layout: DataLayout) -> duckdb.DuckDBPyRelation:
     return duckdb.sql(f"select * from read_parquet('{layout.otel_events}/*/*.parquet')")
-
-
-def _line(event_name: str, time_ns: int, **attributes) -> str:
-    values = [{"key": "event.name", "value": {"stringValue": event_name}}]
-    values += [{"key": key, "value": value} for key, value in attributes.items()]
-    return json.dumps(
-        {
-            "resourceLogs": [
-                {
-                    "resource": {
-                        "attributes": [{"key": "service.name", "value": {"stringValue": "cowork"}}]
-                    },
-                    "scopeLogs": [
-                        {
-                            "scope": {"name": "com.anthropic.claude_code.events"},
-                            "logRecords": [
-                                {
-                                    "timeUnixNano": str(time_ns),
-                                    "body": {"stringValue": f"claude_code.{event_name}"},
-                                    "attributes": values,
-                                }
-                            ],
-                        }
-                    ],
-                }
-            ]
-        }
-    )
 
 
 def test_lands_every_generated_record_once(small_org, otel_dir: Path, tmp_path: Path) -> None:

@@ -81,19 +81,20 @@ renamed as (
         effort,
 
         -- model and cost: reported cost is a double with float noise; as a decimal the
-        -- sum is exact and equals the client's own session total.
+        -- sum is exact and equals the client's own session total. Amounts that cannot be
+        -- (negative, infinite, NaN) are null: see the non_negative macro.
         model as model_id,
         {{ normalise_model_id('model') }} as model,
-        cast(cost_usd as decimal(38, 9)) as cost_usd,
-        cost_usd_micros,
-        input_tokens,
-        output_tokens,
-        cache_read_tokens,
-        cache_creation_tokens,
-        cache_creation_5m_tokens,
-        cache_creation_1h_tokens,
-        duration_ms,
-        ttft_ms,
+        cast({{ non_negative('cost_usd') }} as decimal(38, 9)) as cost_usd,
+        {{ non_negative('cost_usd_micros') }} as cost_usd_micros,
+        {{ non_negative('input_tokens') }} as input_tokens,
+        {{ non_negative('output_tokens') }} as output_tokens,
+        {{ non_negative('cache_read_tokens') }} as cache_read_tokens,
+        {{ non_negative('cache_creation_tokens') }} as cache_creation_tokens,
+        {{ non_negative('cache_creation_5m_tokens') }} as cache_creation_5m_tokens,
+        {{ non_negative('cache_creation_1h_tokens') }} as cache_creation_1h_tokens,
+        {{ non_negative('duration_ms') }} as duration_ms,
+        {{ non_negative('ttft_ms') }} as ttft_ms,
 
         -- errors and retries
         status_code,
