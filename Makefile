@@ -9,7 +9,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PYTHON)
 RUN := $(UV) run --frozen --no-sync
 
-.PHONY: install demo test lint fix format-check sqlfluff chromium unit spark e2e check manifest ui clean
+.PHONY: install demo test lint fix format-check sqlfluff chromium unit spark e2e fuzz check manifest ui clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -55,6 +55,11 @@ unit: install manifest
 # and Spark wants both cores.
 spark: install manifest  ## Build on Spark and compare every mart with DuckDB
 	$(RUN) pytest -m spark -p no:xdist tests/spark
+
+# The fuzz harnesses (hostile OTel lines, hostile API pages) with thousands of examples
+# instead of the suite's few dozen.
+fuzz: install  ## Long run of the property tests of hostile input
+	COWORK_FUZZ_EXAMPLES=3000 $(RUN) pytest -p no:xdist -q tests/ingestion -k fuzz
 
 e2e: install  ## Only the end-to-end tests
 	$(RUN) pytest -m e2e

@@ -21,7 +21,8 @@ from ingestion.otel.schema import ANY_VALUE, OTLP_LINE
 
 # pyarrow parses blocks in parallel; a block must hold the longest line.
 BLOCK_SIZE = 16 << 20
-_WHITESPACE = np.frombuffer(b" \t\r", dtype=np.uint8)
+# Whitespace as bytes.strip() knows it: a line of only these is blank and holds nothing.
+_WHITESPACE = np.frombuffer(b" \t\r\x0b\x0c", dtype=np.uint8)
 _OPEN_BRACE = ord("{")
 _PARSE_OPTIONS = pa_json.ParseOptions(explicit_schema=OTLP_LINE, unexpected_field_behavior="ignore")
 

@@ -172,7 +172,8 @@ def _pivot(
         The columns, a mask of the entries left for the JSON catch-all, and the values that
         were sent for a typed column but could not be typed (or were impossible).
     """
-    keys = pc.dictionary_encode(entries.field("key"))
+    # A null key is a key of its own (never a promoted one), not a null code.
+    keys = pc.dictionary_encode(entries.field("key"), null_encoding="encode")
     codes = keys.indices.to_numpy(zero_copy_only=False)
     if len(keys.dictionary) < 2**15:
         codes = codes.astype(np.int16)  # numpy sorts 16-bit keys with a radix sort
