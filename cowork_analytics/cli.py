@@ -321,35 +321,40 @@ def ingest_compliance(
     ] = 30,
 ) -> None:
     """Pull the Compliance API (ANTHROPIC_COMPLIANCE_API_KEY): activities, directory, sessions."""
-    from ingestion.compliance_api.client import ComplianceApiError, ComplianceClient
+    from ingestion.compliance_api.client import ComplianceClient
     from ingestion.compliance_api.pull import pull_compliance
     from ingestion.paths import DataLayout
 
     layout = DataLayout(_data_dir(data_dir))
-    try:
-        client = ComplianceClient.from_environment()
-    except ValueError as error:
-        console.print(f"[red]{error}[/red]")
-        raise typer.Exit(2) from None
+    # A missing key (ConfigurationError) and every failed pull (ComplianceApiError: a status,
+    # a deadline, a listing that would not end, a body that is not JSON) are UserErrors: the
+    # app prints their one redacted line, without a traceback unless --verbose.
+    client = ComplianceClient.from_environment()
     with (
         client,
         Progress(*Progress.get_default_columns()[:-1], console=console, transient=True) as progress,
     ):
         task = progress.add_task("Pulling activities", total=None)
-        try:
-            summary = pull_compliance(
-                client,
-                layout,
-                backfill_days=backfill_days,
-                on_page=lambda n: progress.advance(task, n),
-            )
-        except ComplianceApiError as error:
-            console.print(f"[red]{error}[/red]")
-            raise typer.Exit(1) from None
-    table = Table(title="Compliance API pull", show_header=False)
-    for key, value in summary.as_dict().items():
-        table.add_row(key.replace("records.", "").replace("_", " "), f"{value:,}")
+        summary = pull_compliance(
+            client, layout, backfill_days=backfill_days, on_page=lambda n: progress.advance(task, n)
+        )
+    table = Table(title="Compliance API pull")
+    table.add_column("entity")
+    table.add_column("landed", justify="right")
+    table.add_column("quarantined", justify="right")
+    for entity in sorted(summary.records.keys() | summary.quarantined.keys()):
+        landed, held = summary.records.get(entity, 0), summary.quarantined.get(entity, 0)
+        table.add_row(entity, f"{landed:,}", f"{held:,}")
     console.print(table)
+    console.print(
+        f"{summary.requests:,} requests, {summary.retries:,} retries,"
+        f" {summary.waited_seconds:,.1f} s waited"
+    )
+    if quarantined := sum(summary.quarantined.values()):
+        console.print(
+            f"[yellow]{quarantined:,} malformed record(s) quarantined, with the reason, in"
+            f" {layout.compliance('quarantine')}[/yellow]"
+        )
 
 
 @app.command("compliance-emulator")

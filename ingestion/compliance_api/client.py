@@ -4,21 +4,37 @@ Politeness: a client-side limiter keeps under the 600 requests/minute budget tha
 of a parent organisation share. Faults: 429 waits at least `retry-after`; 5xx and 529 back
 off exponentially with jitter; `x-should-retry: false` is final; 400/401/403/404 fail at
 once with status, error type and request id. The API key is sent as `x-api-key` and never
-appears in a message, a log line or an exception.
+appears in a message, a log line or an exception: server text is redacted first.
+
+Limits: a response must arrive whole within the request deadline (httpx's read timeout is
+per read, so a server sending a byte a second would otherwise hold a pull for ever), and
+inside `deadline()` no request starts or waits past the pull's deadline. A 200 whose body
+is not a JSON object is retried a few times (a proxy's error page may pass), then named.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import random
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+from tenacity import RetryCallState, Retrying, retry_if_exception_type
+
+from ingestion.compliance_api.errors import (
+    ComplianceApiError,
+    DeadlineExceededError,
+    InvalidResponseError,
+)
+from ingestion.errors import ConfigurationError
+from ingestion.redaction import protect_http_logs, redact, redact_keys
 
 LOGGER = logging.getLogger(__name__)
 DEFAULT_BASE_URL = "https://api.anthropic.com"
@@ -26,32 +42,40 @@ BASE_URL_VARIABLE = "ANTHROPIC_COMPLIANCE_BASE_URL"
 API_KEY_VARIABLE = "ANTHROPIC_COMPLIANCE_API_KEY"
 REQUESTS_PER_MINUTE = 600
 RETRYABLE_STATUSES = {408, 409, 429, 500, 502, 503, 504, 529}
-
-
-class ComplianceApiError(RuntimeError):
-    """A request that failed for good, with what the API said (never the key)."""
-
-    def __init__(
-        self, status: int | None, error_type: str, message: str, request_id: str | None, path: str
-    ):
-        self.status = status
-        self.error_type = error_type
-        self.request_id = request_id
-        self.path = path
-        where = f"GET {path}"
-        super().__init__(
-            f"{where} failed: {status or 'no response'} {error_type}: {message}"
-            + (f" (request-id {request_id})" if request_id else "")
-        )
+# The largest real page (5,000 activities) is a few megabytes; a few minutes is generous
+# even on a slow link, and bounds what one stuck response can cost.
+REQUEST_DEADLINE_SECONDS = 300.0
+MAX_BODY_BYTES = 256 * 1024 * 1024
+INVALID_BODY_ATTEMPTS = 3
+# Server text kept in a message: enough to act on, one line, and cheap to redact.
+SERVER_TEXT_CHARS = 300
+_SERVER_TEXT_SCAN = 64 * 1024
 
 
 class _Retryable(Exception):
-    """A failure worth another attempt; `retry_after` is the server's minimum wait."""
+    """A failure worth another attempt.
 
-    def __init__(self, error: ComplianceApiError, retry_after: float | None):
+    Args:
+        error: what to raise when the attempts run out.
+        retry_after: the server's minimum wait in seconds.
+        attempts: a lower attempt limit for this kind of failure than the client's.
+    """
+
+    def __init__(
+        self, error: ComplianceApiError, retry_after: float | None, attempts: int | None = None
+    ):
         super().__init__(str(error))
         self.error = error
         self.retry_after = retry_after
+        self.attempts = attempts
+
+
+class _TooSlow(Exception):
+    """The response did not arrive whole within its time budget."""
+
+    def __init__(self, status: int | None):
+        super().__init__(status)
+        self.status = status
 
 
 class RateLimiter:
@@ -87,12 +111,40 @@ class RequestStats:
     failures_by_status: dict[str, int] = field(default_factory=dict)
 
 
-def _error_details(response: httpx.Response) -> tuple[str, str]:
+def _one_line(text: str, limit: int) -> str:
+    return " ".join(text.split())[:limit]
+
+
+def _error_details(body: bytes) -> tuple[str, str]:
+    """The API's error type and message (unredacted), or the start of a non-JSON body."""
     try:
-        error = response.json().get("error", {})
-        return str(error.get("type", "unknown_error")), str(error.get("message", ""))[:300]
+        error = json.loads(body)["error"]
+        return str(error.get("type", "unknown_error")), str(error.get("message", ""))
+    except (ValueError, RecursionError, TypeError, KeyError, AttributeError):
+        return "unknown_error", body[:_SERVER_TEXT_SCAN].decode("utf-8", errors="replace")
+
+
+def _seconds(value: str | None) -> float | None:
+    """A `retry-after` in seconds; None when absent or not a sane number (an HTTP date)."""
+    try:
+        seconds = float(value) if value else None
     except ValueError:
-        return "unknown_error", response.text[:200]
+        return None
+    return seconds if seconds is not None and 0 <= seconds < float("inf") else None
+
+
+def _capped(timeout: httpx.Timeout, seconds: float) -> httpx.Timeout:
+    """`timeout` with no phase longer than `seconds` (a read cannot outlast the deadline)."""
+
+    def cap(value: float | None) -> float:
+        return seconds if value is None else min(value, seconds)
+
+    return httpx.Timeout(
+        connect=cap(timeout.connect),
+        read=cap(timeout.read),
+        write=cap(timeout.write),
+        pool=cap(timeout.pool),
+    )
 
 
 class ComplianceClient:
@@ -106,7 +158,11 @@ class ComplianceClient:
         backoff_base: first exponential backoff step in seconds (doubles, with jitter).
         backoff_cap: longest single wait in seconds.
         limiter: shared request budget; None for a private one at 600/min.
+        timeout: httpx's per-phase timeouts (connect, each read, ...).
         transport: an httpx transport (tests may pass one; the real network otherwise).
+        seed: seed of the backoff jitter.
+        request_deadline: seconds for a whole response, body included, per attempt.
+        max_body_bytes: a larger body is refused (a runaway server must not fill memory).
     """
 
     def __init__(
@@ -121,9 +177,11 @@ class ComplianceClient:
         timeout: httpx.Timeout | None = None,
         transport: httpx.BaseTransport | None = None,
         seed: int | None = None,
+        request_deadline: float = REQUEST_DEADLINE_SECONDS,
+        max_body_bytes: int = MAX_BODY_BYTES,
     ):
         if not api_key:
-            raise ValueError(f"no Compliance API key: set {API_KEY_VARIABLE}")
+            raise ConfigurationError(f"no Compliance API key: set {API_KEY_VARIABLE}")
         self._http = httpx.Client(
             base_url=base_url,
             headers={
@@ -134,6 +192,11 @@ class ComplianceClient:
             timeout=timeout or httpx.Timeout(10.0, read=60.0),
             transport=transport,
         )
+        self._secrets = (api_key,)
+        protect_http_logs(api_key)
+        self._deadline: tuple[float, float] | None = None  # (monotonic end, seconds)
+        self.request_deadline = request_deadline
+        self.max_body_bytes = max_body_bytes
         self.max_attempts = max_attempts
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
@@ -146,12 +209,59 @@ class ComplianceClient:
         """A client from ANTHROPIC_COMPLIANCE_API_KEY and ANTHROPIC_COMPLIANCE_BASE_URL.
 
         Raises:
-            ValueError: the key variable is unset or empty (the message names it).
+            ConfigurationError: the key variable is unset or empty (the message names it).
         """
         key = os.environ.get(API_KEY_VARIABLE, "")
         if not key:
-            raise ValueError(f"{API_KEY_VARIABLE} is not set: the Compliance API needs a key")
+            raise ConfigurationError(
+                f"{API_KEY_VARIABLE} is not set: the Compliance API needs a key"
+            )
         return cls(key, os.environ.get(BASE_URL_VARIABLE) or DEFAULT_BASE_URL, **options)
+
+    def redact(self, text: str, *, thorough: bool = True) -> str:
+        """`text` (from a server) without the key or anything shaped like a key.
+
+        Args:
+            text: server text.
+            thorough: also redact credential-like values and long tokens (for messages and
+                logs); False keeps all but the key and Anthropic-shaped keys (stored data).
+        """
+        return redact(text, self._secrets) if thorough else redact_keys(text, self._secrets)
+
+    @contextmanager
+    def deadline(self, seconds: float) -> Iterator[None]:
+        """Within the block, no request starts, and no retry waits, past `seconds` from now.
+
+        Raises:
+            DeadlineExceededError: from `get`, once the deadline has passed.
+        """
+        previous = self._deadline
+        self._deadline = (time.monotonic() + seconds, seconds)
+        try:
+            yield
+        finally:
+            self._deadline = previous
+
+    def _remaining(self) -> float | None:
+        return None if self._deadline is None else self._deadline[0] - time.monotonic()
+
+    def _budget(self, path: str) -> float:
+        """Seconds the next attempt may take: the request deadline, or less near the pull's."""
+        remaining = self._remaining()
+        if remaining is None:
+            return self.request_deadline
+        if remaining <= 0:
+            raise DeadlineExceededError(
+                None,
+                "deadline_exceeded",
+                f"the pull deadline of {self._deadline[1]:g} s passed",
+                None,
+                path,
+            )
+        return min(self.request_deadline, remaining)
+
+    def _count_failure(self, kind: str) -> None:
+        self.stats.failures_by_status[kind] = self.stats.failures_by_status.get(kind, 0) + 1
 
     def _wait(self, state: RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome else None
@@ -159,33 +269,110 @@ class ComplianceClient:
         backoff *= self._jitter.uniform(0.5, 1.0)
         retry_after = getattr(error, "retry_after", None)
         wait = max(backoff, retry_after) if retry_after is not None else backoff
+        remaining = self._remaining()
+        if remaining is not None:
+            wait = min(wait, max(remaining, 0.0))  # the next attempt then reports the deadline
         self.stats.retries += 1
         self.stats.waited_seconds += wait
         return wait
 
+    def _stop(self, state: RetryCallState) -> bool:
+        error = state.outcome.exception() if state.outcome else None
+        limit = getattr(error, "attempts", None) or self.max_attempts
+        return state.attempt_number >= min(limit, self.max_attempts)
+
+    def _fetch(
+        self, path: str, params: dict[str, Any], budget: float
+    ) -> tuple[httpx.Response, bytes]:
+        """The response and its whole body, within `budget` seconds of wall clock.
+
+        The body is streamed and the clock checked after every chunk; each read's own
+        timeout is capped at the budget, so a silent server cannot outlast it either.
+        """
+        started = time.monotonic()
+        chunks: list[bytes] = []
+        size = 0
+        timeout = _capped(self._http.timeout, budget)
+        with self._http.stream("GET", path, params=params, timeout=timeout) as response:
+            for chunk in response.iter_bytes():
+                if time.monotonic() - started > budget:
+                    raise _TooSlow(response.status_code)
+                size += len(chunk)
+                if size > self.max_body_bytes:
+                    raise InvalidResponseError(
+                        response.status_code,
+                        "invalid_response",
+                        f"the body is larger than {self.max_body_bytes} bytes",
+                        self._request_id(response),
+                        path,
+                    )
+                chunks.append(chunk)
+        return response, b"".join(chunks)
+
+    def _request_id(self, response: httpx.Response) -> str | None:
+        request_id = response.headers.get("request-id")
+        return _one_line(self.redact(request_id), 100) if request_id else None
+
+    def _too_slow(self, path: str, status: int | None, budget: float) -> _Retryable:
+        self._count_failure("deadline")
+        limit = (
+            f"the request deadline of {self.request_deadline:g} s"
+            if budget >= self.request_deadline
+            else f"the pull deadline of {self._deadline[1]:g} s"
+        )
+        failure = DeadlineExceededError(
+            status, "deadline_exceeded", f"no whole response within {limit}", None, path
+        )
+        return _Retryable(failure, None)
+
+    def _json_object(self, response: httpx.Response, body: bytes, path: str) -> dict[str, Any]:
+        """The body as a JSON object, or a retryable InvalidResponseError naming its type."""
+        try:
+            document = json.loads(body)
+        except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+            document = None
+        if isinstance(document, dict):
+            return document
+        self._count_failure("invalid_response")
+        content_type = _one_line(self.redact(response.headers.get("content-type", "none")), 80)
+        failure = InvalidResponseError(
+            response.status_code,
+            "invalid_response",
+            f"the body is not a JSON object (content-type {content_type}, {len(body)} bytes)",
+            self._request_id(response),
+            path,
+        )
+        raise _Retryable(failure, None, attempts=INVALID_BODY_ATTEMPTS)
+
     def _attempt(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
+        budget = self._budget(path)
         self.stats.waited_seconds += self.limiter.acquire()
         self.stats.requests += 1
+        started = time.monotonic()
         try:
-            response = self._http.get(path, params=params)
+            response, body = self._fetch(path, params, budget)
+        except _TooSlow as slow:
+            raise self._too_slow(path, slow.status, budget) from None
         except httpx.TransportError as error:
+            if time.monotonic() - started >= budget:
+                raise self._too_slow(path, None, budget) from None
             failure = ComplianceApiError(None, type(error).__name__, "transport error", None, path)
-            self.stats.failures_by_status["transport"] = (
-                self.stats.failures_by_status.get("transport", 0) + 1
-            )
+            self._count_failure("transport")
             raise _Retryable(failure, None) from None
         if response.status_code == 200:
-            return response.json()
-        error_type, message = _error_details(response)
+            return self._json_object(response, body, path)
+        error_type, message = _error_details(body)
         failure = ComplianceApiError(
-            response.status_code, error_type, message, response.headers.get("request-id"), path
+            response.status_code,
+            _one_line(self.redact(error_type[:_SERVER_TEXT_SCAN]), 80),
+            _one_line(self.redact(message[:_SERVER_TEXT_SCAN]), SERVER_TEXT_CHARS),
+            self._request_id(response),
+            path,
         )
-        status = str(response.status_code)
-        self.stats.failures_by_status[status] = self.stats.failures_by_status.get(status, 0) + 1
+        self._count_failure(str(response.status_code))
         should_retry = response.headers.get("x-should-retry", "").lower() != "false"
         if response.status_code in RETRYABLE_STATUSES and should_retry:
-            retry_after = response.headers.get("retry-after")
-            raise _Retryable(failure, float(retry_after) if retry_after else None)
+            raise _Retryable(failure, _seconds(response.headers.get("retry-after")))
         raise failure
 
     def get(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -196,7 +383,7 @@ class ComplianceClient:
         """
         clean = {key: value for key, value in (params or {}).items() if value is not None}
         retrying = Retrying(
-            stop=stop_after_attempt(self.max_attempts),
+            stop=self._stop,
             wait=self._wait,
             retry=retry_if_exception_type(_Retryable),
             reraise=True,
@@ -206,7 +393,11 @@ class ComplianceClient:
                 with attempt:
                     return self._attempt(path, clean)
         except _Retryable as exhausted:
-            LOGGER.warning("%s: giving up after %d attempts", path, self.max_attempts)
+            LOGGER.warning(
+                "%s: giving up after %d attempts",
+                path,
+                retrying.statistics.get("attempt_number", 0),
+            )
             raise exhausted.error from None
         raise AssertionError("unreachable")
 

@@ -1,0 +1,132 @@
+"""Quarantine of Compliance API records that cannot land: kept, explained, counted.
+
+Layout: `landing/compliance/quarantine/<entity>/<pull date>-page-<digest>.jsonl`, one file
+per page with malformed records, where the digest is of the endpoint path and the query
+that fetched the page, so fetching the same page again the same day (a rerun after a crash)
+replaces its file instead of adding a copy. Each line: `entity`, `endpoint`, `params` (the
+query; the key is a header and never in it), `page` (1-based in that pull), `cursor` (the
+`after_id` or page token that fetched it), `index` (in `data`; null when `data` was not a
+list), `reason`, `record_json` (the record as JSON text) and `quarantined_at`. Files are
+owner-only (0o600: records hold e-mail addresses) and written atomically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ingestion.compliance_api.paging import Page, page_items
+from ingestion.compliance_api.records import MalformedRecord, describe
+from ingestion.parquet import fsync_directory
+from ingestion.paths import DataLayout
+
+LOGGER = logging.getLogger(__name__)
+FILE_MODE = 0o600
+Row = TypeVar("Row")
+
+
+def _raw_json(item: object) -> str | None:
+    try:
+        return json.dumps(item)  # NaN and Infinity kept as written: this is the raw record
+    except RecursionError:
+        return None
+
+
+def write_lines_atomically(path: Path, lines: list[str], mode: int = FILE_MODE) -> Path:
+    """Write `lines` to `path` via a temporary owner-only file, fsync, then rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    # Created with its final mode: the content is never readable by others, even briefly.
+    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.writelines(line + "\n" for line in lines)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    fsync_directory(path.parent)
+    return path
+
+
+class Quarantine:
+    """Splits pages into rows that land and records that are quarantined.
+
+    Args:
+        layout: the data directory.
+        redact: removes the key (and key-shaped text) from server text before it is stored.
+        counts: quarantined records per entity, added to (a PullSummary's).
+    """
+
+    def __init__(self, layout: DataLayout, redact: Callable[[str], str], counts: dict[str, int]):
+        self.root = layout.compliance("quarantine")
+        self.redact = redact
+        self.counts = counts
+        self.day = datetime.now(UTC).date()
+
+    def rows(self, entity: str, page: Page, build: Callable[[object], Row]) -> list[Row]:
+        """The rows `build` makes from the page's records; the rest go to quarantine.
+
+        Args:
+            entity: the landed entity (names the quarantine folder and the count).
+            page: the fetched page.
+            build: record -> row, raising MalformedRecord for a record that cannot land.
+
+        Returns:
+            The rows of the well-formed records, in page order.
+        """
+        data = page.body.get("data")
+        if data is not None and not isinstance(data, list):
+            self._write(entity, page, [(None, f"page data is {describe(data)}, not a list", data)])
+            return []
+        rows, bad = [], []
+        for index, item in enumerate(page_items(page.body)):
+            try:
+                rows.append(build(item))
+            except MalformedRecord as error:
+                bad.append((index, str(error), item))
+        if bad:
+            self._write(entity, page, bad)
+        return rows
+
+    def path(self, entity: str, page: Page) -> Path:
+        """The quarantine file of one page of one entity."""
+        request = json.dumps([page.path, page.params], sort_keys=True, default=str)
+        digest = hashlib.sha256(request.encode()).hexdigest()[:16]
+        return self.root / entity / f"{self.day.isoformat()}-page-{digest}.jsonl"
+
+    def _write(self, entity: str, page: Page, bad: list[tuple[int | None, str, Any]]) -> None:
+        now = datetime.now(UTC).isoformat()
+        lines = []
+        for index, reason, item in bad:
+            raw = _raw_json(item)
+            entry = {
+                "entity": entity,
+                "endpoint": page.path,
+                "params": page.params,
+                "page": page.number,
+                "cursor": page.cursor,
+                "index": index,
+                "reason": reason if raw is not None else f"{reason}; too deeply nested to keep",
+                "record_json": raw,
+                "quarantined_at": now,
+            }
+            # The server sent the cursor and the record: neither may store an echoed key.
+            lines.append(self.redact(json.dumps(entry, default=str)))
+        target = write_lines_atomically(self.path(entity, page), lines)
+        self.counts[entity] = self.counts.get(entity, 0) + len(bad)
+        LOGGER.warning(
+            "%s page %d: %d malformed record(s) quarantined in %s (first: %s)",
+            page.path,
+            page.number,
+            len(bad),
+            target,
+            self.redact(bad[0][1]),
+        )

@@ -1,0 +1,196 @@
+"""Compliance API records to landed rows, or the reason a record cannot land.
+
+A record lands only if every value it gives a typed column is of that type (or null), its
+identifying field is a non-empty string, its timestamps are RFC 3339 with an offset, and
+its text is valid Unicode; anything else raises MalformedRecord and the record is
+quarantined, never coerced. An activity's `created_at` must also lie between 2000 and a
+day after the pull: one record from the year 9999 would otherwise become the watermark and
+every later pull would ask for nothing. Snapshot timestamps have no window (they move no
+watermark), but must be castable, as staging casts them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pyarrow as pa
+
+from ingestion.compliance_api.schemas import (
+    ACTOR_FIELDS,
+    ENVELOPE,
+    SNAPSHOT_KEYS,
+    SNAPSHOT_SCHEMAS,
+)
+
+EARLIEST_ACTIVITY = datetime(2000, 1, 1, tzinfo=UTC)
+FUTURE_SLACK = timedelta(days=1)  # clocks differ; a day is generous, a year is not
+# Strict RFC 3339 (what the API documents). Python accepts more (basic format, no offset),
+# and DuckDB's cast in staging accepts less, so a stricter check keeps builds working.
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})")
+_KINDS = {bool: "a boolean", int: "a number", float: "a number", str: "a string"}
+_KINDS |= {list: "a list", dict: "an object", type(None): "null"}
+OWNED = ("sessions", "chats", "projects")  # records carrying `user {id, email_address}`
+
+
+class MalformedRecord(ValueError):
+    """A record that cannot land as it is; the message is the reason, naming the field."""
+
+
+def describe(value: object) -> str:
+    """What kind of JSON value `value` is, for a reason or an error message."""
+    return _KINDS.get(type(value), type(value).__name__)
+
+
+def _unicode(value: str, name: str) -> str:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise MalformedRecord(f"{name} is not valid Unicode (a lone surrogate)") from None
+    return value
+
+
+def _object(value: object, name: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise MalformedRecord(f"{name} is {describe(value)}, not an object")
+    return value
+
+
+def _optional_object(value: object, name: str) -> dict[str, Any]:
+    return {} if value is None else _object(value, name)
+
+
+def _text(record: dict[str, Any], name: str, label: str | None = None) -> str | None:
+    value = record.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise MalformedRecord(f"{label or name} is {describe(value)}, not a string")
+    return _unicode(value, label or name)
+
+
+def _key(record: dict[str, Any], name: str) -> str:
+    if name not in record:
+        raise MalformedRecord(f"{name} is missing")
+    value = _text(record, name)
+    if value is None:
+        raise MalformedRecord(f"{name} is null")
+    if not value.strip():
+        raise MalformedRecord(f"{name} is empty")
+    return value
+
+
+def parse_timestamp(value: str, name: str) -> datetime:
+    """An RFC 3339 timestamp with an offset, in UTC.
+
+    Raises:
+        MalformedRecord: not RFC 3339, no offset, or not a real date and time.
+    """
+    if not _RFC3339.fullmatch(value):
+        raise MalformedRecord(f"{name} {value[:40]!r} is not an RFC 3339 timestamp")
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as error:
+        raise MalformedRecord(f"{name} {value[:40]!r} is not a real time: {error}") from None
+    return parsed.astimezone(UTC)
+
+
+def _timestamp(record: dict[str, Any], name: str) -> datetime | None:
+    value = _text(record, name)
+    return None if value is None else parse_timestamp(value, name)
+
+
+def json_text(value: object, name: str, *, sort_keys: bool = False) -> str:
+    """`value` as JSON text that any JSON reader accepts (finite numbers, valid Unicode)."""
+    try:
+        text = json.dumps(value, sort_keys=sort_keys, allow_nan=False)
+    except ValueError:
+        raise MalformedRecord(f"{name} holds a non-finite number (NaN or Infinity)") from None
+    except RecursionError:
+        raise MalformedRecord(f"{name} is nested too deeply") from None
+    if "\\ud" in text:  # escaped surrogates: fine in pairs (emoji), not alone
+        _unicode(json.dumps(value, ensure_ascii=False), name)
+    return text
+
+
+def activity_row(record: object, landed_at: datetime, latest: datetime) -> dict[str, Any]:
+    """The landed row of an activity: the typed envelope, the rest kept as JSON.
+
+    Args:
+        record: one element of a page's `data`.
+        landed_at: when this page lands.
+        latest: the newest `created_at` believed (the pull's time plus FUTURE_SLACK).
+
+    Raises:
+        MalformedRecord: the record cannot land; the message is why.
+    """
+    record = _object(record, "record")
+    activity_id = _key(record, "id")
+    if "created_at" not in record:
+        raise MalformedRecord("created_at is missing")
+    created = _timestamp(record, "created_at")
+    if created is None:
+        raise MalformedRecord("created_at is null")
+    if created < EARLIEST_ACTIVITY:
+        raise MalformedRecord(
+            f"created_at {created.isoformat()} is before {EARLIEST_ACTIVITY.year}"
+        )
+    if created > latest:
+        raise MalformedRecord(f"created_at {created.isoformat()} is after {latest.isoformat()}")
+    actor = _optional_object(record.get("actor"), "actor")
+    details = {key: value for key, value in record.items() if key not in ENVELOPE}
+    return {
+        "activity_id": activity_id,
+        "created_at": created,
+        "created_date": created.date(),
+        "organization_id": _text(record, "organization_id"),
+        "organization_uuid": _text(record, "organization_uuid"),
+        "activity_type": _text(record, "type"),
+        "actor_type": _text(actor, "type", "actor.type"),
+        **{f"actor_{name}": _text(actor, name, f"actor.{name}") for name in ACTOR_FIELDS},
+        "actor_json": json_text(actor, "actor", sort_keys=True),
+        "details_json": json_text(details, "the type-specific fields", sort_keys=True),
+        "landed_at": landed_at,
+    }
+
+
+def _snapshot_value(row: dict[str, Any], field: pa.Field) -> object:
+    if pa.types.is_boolean(field.type):
+        value = row.get(field.name)
+        if value is not None and not isinstance(value, bool):
+            raise MalformedRecord(f"{field.name} is {describe(value)}, not true or false")
+        return value
+    if field.name.endswith("_at"):
+        _timestamp(row, field.name)
+    return _text(row, field.name)
+
+
+def snapshot_row(entity: str, record: object, context: dict[str, str] | None = None) -> dict:
+    """The landed row of a snapshot record: the entity's documented fields, typed.
+
+    Args:
+        entity: a key of SNAPSHOT_SCHEMAS.
+        record: one element of a page's `data`.
+        context: fields the listing implies (the organisation of a user, the group of a
+            member); they override the record's.
+
+    Raises:
+        MalformedRecord: the record cannot land; the message is why.
+    """
+    record = _object(record, "record")
+    _key(record, SNAPSHOT_KEYS[entity])
+    row = {**record, **(context or {})}
+    if entity == "groups":
+        row["roles"] = json_text(record.get("roles", []), "roles")
+    if entity in OWNED:
+        owner = _optional_object(record.get("user"), "user")
+        row["user_id"] = _text(owner, "id", "user.id")
+        row["user_email"] = _text(owner, "email_address", "user.email_address")
+    if entity == "sessions":
+        row["session_id"] = record["id"]
+    schema = SNAPSHOT_SCHEMAS[entity]
+    return {
+        field.name: _snapshot_value(row, field) for field in schema if field.name != "snapshot_at"
+    }

@@ -1,0 +1,56 @@
+"""The Compliance API asset: one-line failures, quarantine counts in the metadata."""
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from ingestion.compliance_api.client import API_KEY_VARIABLE, BASE_URL_VARIABLE
+from orchestration.defs.compliance_api.assets import ENTITIES, compliance_api_pull
+from orchestration.defs.resources import DataDirResource
+from tests.ingestion.compliance_api.hostile import HostileServer, Reply, activity, cursor_page
+
+ACTIVITIES = "/v1/compliance/activities"
+SENTINEL = "sk-ant-api01-SENTINEL-" + "d" * 40
+
+
+def _materialize(url: str, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> list:
+    monkeypatch.setenv(API_KEY_VARIABLE, SENTINEL)
+    monkeypatch.setenv(BASE_URL_VARIABLE, url)
+    with dg.build_asset_context() as context:  # closes its ephemeral instance
+        return list(
+            compliance_api_pull(context=context, data_dir=DataDirResource(path=str(data_dir)))
+        )
+
+
+def test_malformed_records_are_counted_in_the_metadata(tmp_path, monkeypatch) -> None:
+    page = cursor_page([activity(1), activity(2, id=None), "not an activity"], False, None)
+    with HostileServer({ACTIVITIES: lambda query, headers: page}) as server:
+        results = _materialize(server.url, tmp_path, monkeypatch)
+    metadata = {result.asset_key.path[-1]: result.metadata for result in results}
+    assert set(metadata) == set(ENTITIES)
+    assert metadata["activities"]["records"] == 1
+    assert metadata["activities"]["quarantined_records"] == 2
+    assert metadata["users"]["quarantined_records"] == 0
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        pytest.param(Reply("<html>Bad gateway</html>", content_type="text/html"), id="html"),
+        pytest.param(cursor_page([activity(1)], True, None), id="no cursor"),
+        pytest.param(Reply({"error": {"message": f"bad key {SENTINEL}"}}, status=401), id="echo"),
+    ],
+)
+def test_a_failed_pull_is_a_one_line_failure(tmp_path, monkeypatch, reply: Reply) -> None:
+    # Regression: a non-JSON body escaped as a JSONDecodeError traceback, and a server
+    # error echoing the key reached the Dagster event log verbatim.
+    with (
+        HostileServer({ACTIVITIES: lambda query, headers: reply}) as server,
+        pytest.raises(dg.Failure) as caught,
+    ):
+        _materialize(server.url, tmp_path, monkeypatch)
+    description = caught.value.description
+    assert description.startswith(f"GET {ACTIVITIES} failed: ")
+    assert "\n" not in description and "SENTINEL" not in description
+    assert caught.value.__cause__ is None
