@@ -189,6 +189,10 @@ def _pivot(
         known[order[start:end]] = True
     value = entries.field("value")
     scalars = [value.field(name) for name in _SCALAR_NAMES]
+    # A list or map sent where a number or flag belongs is rejected too (not silently null).
+    structured = pc.or_(
+        pc.is_valid(value.field("arrayValue")), pc.is_valid(value.field("kvlistValue"))
+    )
     out: dict[str, pa.Array] = {}
     rejected: list[Rejected] = []
     for column, key, kind in columns:
@@ -212,7 +216,10 @@ def _pivot(
         scatter[parents[positions]] = np.arange(end - start)  # a repeated key: last wins
         if kind not in (STRING, STRING_LIST):
             typed = _valid(typed, column)
-            raw = _scalar_text(sent)
+            raw = pc.coalesce(
+                _scalar_text(sent),
+                pc.if_else(structured.take(take), "(a list or map)", pa.scalar(None, pa.string())),
+            )
             bad = _rejected(raw, typed)
             # Only the value that wins the scatter counts (a repeated key: the last one).
             bad = bad[scatter[parents[positions[bad]]] == bad]

@@ -135,6 +135,7 @@ def test_a_lone_surrogate_escape_is_quarantined(tmp_path: Path) -> None:
         pytest.param('{"doubleValue": -1000.5}', "-1000.5", id="negative"),
         pytest.param('{"stringValue": "$0.02"}', "$0.02", id="currency text"),
         pytest.param('{"intValue": "-3"}', "-3", id="negative int"),
+        pytest.param('{"arrayValue": {"values": []}}', "(a list or map)", id="a list"),
     ],
 )
 def test_impossible_costs_land_as_null_with_the_raw_value_kept(
