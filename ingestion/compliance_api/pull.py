@@ -13,7 +13,10 @@ goes on (see `quarantine`).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -46,6 +49,7 @@ LOGGER = logging.getLogger(__name__)
 ACTIVITIES_PATH = "/v1/compliance/activities"
 ACTIVITY_PAGE_LIMIT = 5000  # the documented maximum: fewest requests from the shared budget
 OVERLAP = timedelta(minutes=10)
+_SAFE_ID = re.compile(r"[A-Za-z0-9_\-]{1,100}")
 
 
 @dataclass
@@ -94,6 +98,18 @@ def _ids_landed_elsewhere(layout: DataLayout, days: list, name: str) -> set[str]
     return seen
 
 
+def _page_name(first: str, last: str) -> str:
+    """The file name of a page: its first and last ids, or their digest if unfit for a name.
+
+    Ids come from the server: one with a `/`, a NUL or 300 characters must not pick the
+    folder, fail the write, or exceed the file-name limit.
+    """
+    if _SAFE_ID.fullmatch(first) and _SAFE_ID.fullmatch(last):
+        return f"page-{first}-{last}.parquet"
+    digest = hashlib.sha256(json.dumps([first, last]).encode()).hexdigest()[:32]
+    return f"page-{digest}.parquet"
+
+
 def _land_page(layout: DataLayout, rows: list[dict]) -> int:
     """Write one page's rows durably, partitioned by UTC created date, under deterministic names.
 
@@ -103,7 +119,7 @@ def _land_page(layout: DataLayout, rows: list[dict]) -> int:
     """
     if not rows:
         return 0
-    name = f"page-{rows[0]['activity_id']}-{rows[-1]['activity_id']}.parquet"
+    name = _page_name(rows[0]["activity_id"], rows[-1]["activity_id"])
     table = pa.Table.from_pylist(rows, schema=ACTIVITIES_SCHEMA)
     days = pc.unique(table.column("created_date")).to_pylist()
     seen = _ids_landed_elsewhere(layout, days, name)

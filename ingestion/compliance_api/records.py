@@ -3,10 +3,11 @@
 A record lands only if every value it gives a typed column is of that type (or null), its
 identifying field is a non-empty string, its timestamps are RFC 3339 with an offset, and
 its text is valid Unicode; anything else raises MalformedRecord and the record is
-quarantined, never coerced. An activity's `created_at` must also lie between 2000 and a
-day after the pull: one record from the year 9999 would otherwise become the watermark and
-every later pull would ask for nothing. Snapshot timestamps have no window (they move no
-watermark), but must be castable, as staging casts them.
+quarantined, never coerced. An activity's `created_at` must also lie between 2020 and two
+days after the pull (the OTel landing's window): one record from the year 9999 would
+otherwise become the watermark and every later pull would ask for nothing. Snapshot
+timestamps have no window (they move no watermark), but must be castable, as staging casts
+them.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from ingestion.compliance_api.schemas import (
     SNAPSHOT_SCHEMAS,
 )
 
-EARLIEST_ACTIVITY = datetime(2000, 1, 1, tzinfo=UTC)
-FUTURE_SLACK = timedelta(days=1)  # clocks differ; a day is generous, a year is not
+EARLIEST_ACTIVITY = datetime(2020, 1, 1, tzinfo=UTC)  # Claude's audit log postdates it
+FUTURE_SLACK = timedelta(days=2)  # clocks differ; days are generous, a year is not
 # Strict RFC 3339 (what the API documents). Python accepts more (basic format, no offset),
 # and DuckDB's cast in staging accepts less, so a stricter check keeps builds working.
 _RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})")
@@ -151,7 +152,7 @@ def activity_row(record: object, landed_at: datetime, latest: datetime) -> dict[
         "actor_type": _text(actor, "type", "actor.type"),
         **{f"actor_{name}": _text(actor, name, f"actor.{name}") for name in ACTOR_FIELDS},
         "actor_json": json_text(actor, "actor", sort_keys=True),
-        "details_json": json_text(details, "the type-specific fields", sort_keys=True),
+        "details_json": json_text(details, "a type-specific field", sort_keys=True),
         "landed_at": landed_at,
     }
 

@@ -53,6 +53,8 @@ def test_a_pull_lands_every_record_the_api_serves(emulator, emulator_data, tmp_p
     assert summary.records["groups"] == len(emulator_data.groups)
     assert summary.records["sessions"] == len(emulator_data.sessions_local)
     assert summary.retries == 0
+    assert sum(summary.quarantined.values()) == 0  # the generator's records are all well formed
+    assert not layout.compliance("quarantine").exists()
 
 
 def test_later_pulls_fetch_only_what_is_newer(emulator, emulator_data, tmp_path: Path) -> None:
