@@ -357,13 +357,14 @@ ORG = "abcdef01-2345-6789-abcd-ef0123456789"
 GROUP = "rbac_group_01"
 
 
-def test_malformed_snapshot_records_are_quarantined_and_the_rest_lands(tmp_path: Path) -> None:
-    # Regression: a directory record without its id, or not an object, aborted the pull
-    # (`organization['uuid']`, `record['id']` KeyErrors, Arrow type errors).
-    layout = DataLayout(tmp_path)
+def _malformed_directory() -> dict[str, Route]:
+    """Every snapshot listing, each with one good record and one or two malformed ones."""
     org = {"uuid": ORG, "name": "Acme", "created_at": "2025-01-01T00:00:00Z"}
     user = {"id": "user_01", "email": "a@example.com", "created_at": "2025-02-01T00:00:00Z"}
-    routes = {
+    session = {"id": "local_1", "user": {"id": "user_01"}, "created_at": "2026-03-09T00:00:00Z"}
+    chats = [{"id": "chat_1", "created_at": "2026-03-09T00:00:00.123456789+05:00"}]
+    chats.append({"id": "chat_2", "user": "x"})
+    return {
         ORGANIZATIONS: _token_pages([org, {"name": "no uuid"}], ["not an org"]),
         f"{ORGANIZATIONS}/{ORG}/users": _token_pages(
             [user, {**user, "id": None}, {**user, "id": "user_02", "created_at": "soon"}]
@@ -372,14 +373,19 @@ def test_malformed_snapshot_records_are_quarantined_and_the_rest_lands(tmp_path:
         f"/v1/compliance/groups/{GROUP}/members": _token_pages(
             [{"user_id": "user_01", "email": "a@example.com"}, ["user_02"]]
         ),
-        SESSIONS: _token_pages([{"id": "local_1", "user": {"id": "user_01"}}, {"user": {}}]),
-        CHATS: lambda q, h: cursor_page(
-            [{"id": "chat_1"}, {"id": "chat_2", "user": "x"}], False, None
-        ),
+        SESSIONS: _token_pages([session, {"user": {}}]),
+        CHATS: lambda query, headers: cursor_page(chats, False, None),
         "/v1/compliance/apps/projects": _token_pages(
-            [{"id": "p1", "is_private": "yes"}, {"id": "p2"}]
+            [{"id": "p1", "is_private": "yes"}, {"id": "p2", "deleted_at": None}]
         ),
     }
+
+
+def test_malformed_snapshot_records_are_quarantined_and_the_rest_lands(tmp_path: Path) -> None:
+    # Regression: a directory record without its id, or not an object, aborted the pull
+    # (`organization['uuid']`, `record['id']` KeyErrors, Arrow type errors).
+    layout = DataLayout(tmp_path)
+    routes = _malformed_directory()
     summary = PullSummary()
     with HostileServer(routes) as server, _client(server.url) as client:
         pull_directory(client, layout, summary)
@@ -450,3 +456,21 @@ def test_the_cli_shows_quarantined_records(tmp_path: Path) -> None:
     row = next(line for line in completed.stdout.splitlines() if "activities" in line)
     assert re.findall(r"\d+", row) == ["1", "1"], completed.stdout  # landed, quarantined
     assert "quarantined" in completed.stdout.lower()
+
+
+def test_the_warehouse_builds_on_what_a_hostile_server_left(tmp_path: Path) -> None:
+    """Nothing that landed breaks a build: staging casts and reads every landed value."""
+    from warehouse.build import build_warehouse
+
+    layout = DataLayout(tmp_path)
+    odd = activity(1, type="é\u202e\x00", emoji={"text": "😀"})
+    page = cursor_page([odd, *MALFORMED, activity(2)], False, None)
+    routes = {**_malformed_directory(), ACTIVITIES: lambda query, headers: page}
+    with HostileServer(routes) as server, _client(server.url) as client:
+        summary = pull_compliance(client, layout, now=NOW)
+    assert summary.records["activities"] == 2 and summary.records["users"] == 1
+    result = build_warehouse(layout)
+    assert result.success, result.failures or result.error
+    with duckdb.connect(str(layout.build_database), read_only=True) as database:
+        staged = database.sql("select count(*) from staging.stg_compliance_api__activities")
+        assert staged.fetchall() == [(2,)]
