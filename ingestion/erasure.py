@@ -548,11 +548,14 @@ def _erase_landed(layout: DataLayout, identity: Identity, summary: ErasureSummar
 
 
 def _erase_quarantined_lines(layout: DataLayout, identity: Identity, summary: ErasureSummary):
-    """Drop quarantined raw lines that mention the person (one file at a time, atomically)."""
+    """Drop quarantined lines and records that mention the person (a file at a time, atomically)."""
     needles = [value.lower() for value in identity.mentions()]
     if not needles:
         return
-    for path in sorted(layout.otel_quarantine.glob("*.jsonl")):
+    # OTel lines, and Compliance API records quarantined per entity and page.
+    quarantined = [*layout.otel_quarantine.glob("*.jsonl")]
+    quarantined += layout.compliance("quarantine").glob("*/*.jsonl")
+    for path in sorted(quarantined):
         lines = path.read_text(errors="replace").splitlines(keepends=True)
         kept = [line for line in lines if not any(n in line.lower() for n in needles)]
         if len(kept) == len(lines):

@@ -41,6 +41,14 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> BuiltOrganisation:
     quarantine = layout.otel_quarantine / "lines-test-000000000000001.jsonl"
     quarantine.write_text("".join(json.dumps(line) + "\n" for line in lines))
     quarantine.chmod(0o600)
+    # Quarantined Compliance API records: the person's directory entry, and someone else's.
+    records = [
+        {"entity": "users", "reason": "id is null", "record_json": json.dumps({"email": email})}
+        for email in (person["email"], other)
+    ]
+    api_quarantine = layout.compliance("quarantine") / "users" / "2026-03-10-page-test.jsonl"
+    api_quarantine.parent.mkdir(parents=True)
+    api_quarantine.write_text("".join(json.dumps(record) + "\n" for record in records))
     return built
 
 
@@ -188,12 +196,14 @@ def test_forget_by_email_leaves_no_trace_and_keeps_everyone_else(built, tmp_path
     assert rows_after["metrics"] == rows_before["metrics"] - mine["metrics"]
     assert rows_after["users"] == rows_before["users"] - mine["users"]
     assert summary.rows_removed["otel_events"] == mine["events"]
-    assert summary.quarantine_lines_removed == 1
+    assert summary.quarantine_lines_removed == 2  # an OTel line and a Compliance record
     assert _others_cost(layout.serving_database, person["user_key"]) == others_cost
     # The other person's quarantined line is still there.
     other = _other_email(layout, person["email"])
     quarantined = (layout.otel_quarantine / "lines-test-000000000000001.jsonl").read_text()
     assert other in quarantined and len(quarantined.splitlines()) == 1
+    api_quarantine = layout.compliance("quarantine") / "users" / "2026-03-10-page-test.jsonl"
+    assert other in api_quarantine.read_text() and len(api_quarantine.read_text().splitlines()) == 1
 
     audit_path = layout.root / "state" / AUDIT_FILE
     assert audit_path.stat().st_mode & 0o777 == 0o600
