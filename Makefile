@@ -15,8 +15,11 @@ $(UV):
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 
-install: $(UV)  ## Create .venv from uv.lock (exact versions)
+# The Dagster definitions load target/manifest.json and never parse on import: install
+# prepares it (dagster-dbt's "prepare" step), and `make manifest` again after dbt edits.
+install: $(UV)  ## Create .venv from uv.lock (exact versions) and the dbt manifest
 	$(UV) sync --frozen
+	$(RUN) dbt parse --quiet
 
 demo: install  ## Generate an organisation and run the whole pipeline on it
 	$(RUN) cowork-analytics demo
@@ -46,7 +49,7 @@ chromium:  ## Headless Chromium (Debian's package) for the report rendering test
 
 # Two workers, one test file each (module fixtures stay in one process): most tests wait
 # on dbt or a pipeline run in a child process, so two cores finish in ~9 minutes, not ~14.
-# The dbt manifest is parsed first, so workers never parse it at the same time.
+# The dbt manifest is parsed first (install), so workers never parse it at the same time.
 unit: install manifest
 	$(RUN) pytest -n 2 --dist loadfile
 
@@ -64,8 +67,7 @@ fuzz: install  ## Long run of the property tests of hostile input
 e2e: install  ## Only the end-to-end tests
 	$(RUN) pytest -m e2e
 
-manifest: install  ## dbt parse (definitions also do this on load when needed)
-	$(RUN) dbt parse --quiet
+manifest: install  ## dbt parse: the manifest the Dagster definitions load (install runs it)
 
 check: install  ## Validate the Dagster definitions
 	$(RUN) dagster definitions validate

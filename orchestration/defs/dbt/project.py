@@ -1,44 +1,43 @@
-"""The dbt project (at the repository root), with its manifest prepared on first load."""
+"""The dbt project (at the repository root) and the manifest the definitions load.
+
+Loading the definitions does no dbt work: the manifest is prepared beforehand by
+`make install` (or `make manifest` after editing dbt files), which runs `dbt parse`, or
+by `prepare_manifest()` called explicitly. Under `dagster dev` (`cowork-analytics ui`)
+dagster-dbt's `prepare_if_dev` re-parses on load, its documented development loop.
+"""
 
 from __future__ import annotations
 
 from dagster_dbt import DbtProject
-from dbt.cli.main import dbtRunner
 
 from orchestration.lib.environment import REPOSITORY_ROOT
+
+PREPARE_COMMAND = "make manifest"
 
 dbt_project = DbtProject(project_dir=REPOSITORY_ROOT, profiles_dir=REPOSITORY_ROOT)
 
 
-def parse_dbt_project() -> None:
-    """Write target/manifest.json with dbt's in-process runner (no dbt on PATH needed)."""
-    result = dbtRunner().invoke(
-        [
-            "parse",
-            "--quiet",
-            "--project-dir",
-            str(dbt_project.project_dir),
-            "--profiles-dir",
-            str(dbt_project.profiles_dir),
-            "--target-path",
-            str(dbt_project.target_path),
-        ]
-    )
-    if not result.success:
-        raise RuntimeError(f"dbt parse failed: {result.exception}")
+class ManifestMissingError(FileNotFoundError):
+    """The dbt manifest the definitions load has not been prepared."""
 
 
-def manifest_is_stale() -> bool:
-    """True when there is no manifest, or a dbt file changed after it was written."""
+def prepare_manifest() -> None:
+    """Write target/manifest.json (dbt parse, with dagster-dbt's preparer): an explicit step."""
+    dbt_project.preparer.prepare(dbt_project)
+
+
+def require_manifest() -> None:
+    """Raise, in one line naming the command that prepares it, unless the manifest exists.
+
+    Raises:
+        ManifestMissingError: target/manifest.json does not exist.
+    """
     if not dbt_project.manifest_path.exists():
-        return True
-    written = dbt_project.manifest_path.stat().st_mtime_ns
-    sources = [REPOSITORY_ROOT / "dbt_project.yml", REPOSITORY_ROOT / "profiles.yml"]
-    sources += [path for path in (REPOSITORY_ROOT / "dbt_project").rglob("*") if path.is_file()]
-    return any(path.stat().st_mtime_ns > written for path in sources if path.exists())
+        raise ManifestMissingError(
+            f"{dbt_project.manifest_path} is missing: run `{PREPARE_COMMAND}` (dbt parse)"
+            " before loading the Dagster definitions"
+        )
 
 
-# A fresh clone has no target/manifest.json, and an edited project has a stale one: parse
-# so that definitions always load, and match the code, without a manual `dbt parse`.
-if manifest_is_stale():
-    parse_dbt_project()
+dbt_project.prepare_if_dev()
+require_manifest()
