@@ -12,6 +12,7 @@ from pathlib import Path
 from dagster import AssetCheckSeverity, AssetKey, DagsterEventType, DagsterInstance
 
 from orchestration.lib import environment
+from orchestration.lib.instance_settings import drop_removed_event_log_storage
 
 # The instance settings a data directory's Dagster home starts with: persistent SQLite
 # storage, the run queue, one step at a time per pool, run monitoring and retries from the
@@ -49,6 +50,8 @@ def configure_environment(data_dir: Path, otel_dirs: list[Path] | None = None) -
     settings = dagster_home / "dagster.yaml"
     if not settings.exists():
         shutil.copyfile(DAGSTER_SETTINGS, settings)
+    # A home set up by an older release may name an event log storage since removed.
+    drop_removed_event_log_storage(settings)
 
 
 def run_pipeline(log_level: str = "WARNING") -> PipelineRun:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from cowork_analytics import cli
+from cowork_analytics import cli, options
 from ingestion.errors import ConfigurationError
 
 CLI = Path(sys.executable).parent / "cowork-analytics"
@@ -110,15 +110,15 @@ def test_the_writability_check_refuses_what_it_cannot_write(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Runs as root too (where chmod does not stop writes): the check asks os.access.
-    monkeypatch.setattr(cli.os, "access", lambda path, mode: False)
+    monkeypatch.setattr(options.os, "access", lambda path, mode: False)
     with pytest.raises(ConfigurationError, match=r"COWORK_DATA_DIR: .* is not writable"):
-        cli._check_data_dir(tmp_path)
+        options.check_data_dir(tmp_path)
     with pytest.raises(
         ConfigurationError, match=re.escape(f"cannot be created: {tmp_path} is not writable")
     ):
-        cli._check_data_dir(tmp_path / "new" / "data")
+        options.check_data_dir(tmp_path / "new" / "data")
     monkeypatch.undo()
-    cli._check_data_dir(tmp_path / "new" / "data")  # creatable: nothing is created yet
+    options.check_data_dir(tmp_path / "new" / "data")  # creatable: nothing is created yet
     assert not (tmp_path / "new").exists()
 
 

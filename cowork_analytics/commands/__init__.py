@@ -1,0 +1,1 @@
+"""The command groups of `cowork-analytics`, one module each."""

@@ -1,0 +1,142 @@
+"""`ingest otel` and `ingest compliance`: land one source as Parquet."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
+from rich.table import Table
+
+from cowork_analytics.options import DataDirOption, check_privacy, console, resolve_data_dir
+from ingestion.errors import ConfigurationError
+
+app = typer.Typer(help="Land one source as Parquet.", no_args_is_help=True)
+
+
+@app.command("otel")
+def ingest_otel(
+    data_dir: DataDirOption = Path("data"),
+    inputs: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--input", help="Collector output folder or file (repeatable); default COWORK_OTEL_DIR."
+        ),
+    ] = None,
+    privacy: Annotated[
+        str,
+        typer.Option(
+            envvar="COWORK_PRIVACY", help="strict, standard or full: where content text lands."
+        ),
+    ] = "standard",
+    compact_above: Annotated[
+        int, typer.Option(min=1, help="Compact a date partition holding more files than this.")
+    ] = 32,
+) -> None:
+    """Land new complete messages of the collector's files (every framing) as Parquet."""
+    from ingestion.retention import apply_retention_from_environment, retention_from_environment
+
+    check_privacy(privacy)  # strict without a pepper stops here, before anything is read
+    retention_from_environment()
+    data_root = resolve_data_dir(data_dir)
+    folders = otel_inputs(inputs)
+    # Imported after the checks, so a bad setting is reported even while the landing's own
+    # imports are slow or broken.
+    from ingestion.otel.land import discover_files, land_otel
+    from ingestion.otel.privacy import PrivacyMode
+    from ingestion.paths import DataLayout
+
+    layout = DataLayout(data_root)
+    retention = apply_retention_from_environment(layout)
+    mode = PrivacyMode.parse(privacy)
+    total = sum(path.stat().st_size for path in discover_files(folders))
+    columns = (*Progress.get_default_columns()[:-1], DownloadColumn(), TransferSpeedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("Landing OTel files", total=total)
+        summary = land_otel(
+            folders,
+            layout,
+            progress=lambda consumed: progress.advance(task, consumed),
+            privacy=mode,
+            compact_above=compact_above,
+        )
+    table = Table(title="OTel landing", show_header=False)
+    retained = {key: value for key, value in retention.as_dict().items() if value is not None}
+    for key, value in (summary.as_dict() | retained).items():
+        table.add_row(
+            key.replace("_", " "), f"{value:,}" if isinstance(value, int | float) else str(value)
+        )
+    console.print(table)
+    for path in summary.unsupported_files:
+        console.print(f"[yellow]left unlanded (not a collector file format): {path}[/yellow]")
+    for path in summary.unreadable_files:
+        console.print(f"[yellow]left unlanded (cannot be read): {path}[/yellow]")
+
+
+def otel_inputs(inputs: list[Path] | None) -> list[Path]:
+    """The OTel inputs of `ingest otel` (`--input`, else `COWORK_OTEL_DIR`), each existing.
+
+    Raises:
+        ConfigurationError: an input that does not exist, naming where it came from.
+    """
+    from orchestration.lib.environment import otel_dirs
+
+    if inputs:
+        folders, setting = [path.expanduser().resolve() for path in inputs], "--input"
+    elif os.environ.get("COWORK_OTEL_DIR"):
+        folders, setting = otel_dirs(), "COWORK_OTEL_DIR"
+    else:
+        folders, setting = otel_dirs(), "COWORK_OTEL_DIR (not set; the default)"
+    for folder in folders:
+        if not folder.exists():
+            raise ConfigurationError(
+                f"{setting}: the OTel input {folder} does not exist (give the collector's"
+                " output folder with --input or COWORK_OTEL_DIR)"
+            )
+    return folders
+
+
+@app.command("compliance")
+def ingest_compliance(
+    data_dir: DataDirOption = Path("data"),
+    backfill_days: Annotated[
+        int, typer.Option(min=1, help="Activity history to fetch on the first run (days).")
+    ] = 30,
+) -> None:
+    """Pull the Compliance API (ANTHROPIC_COMPLIANCE_API_KEY): activities, directory, sessions."""
+    from ingestion.compliance_api.client import ComplianceClient
+    from ingestion.compliance_api.pull import pull_compliance
+    from ingestion.paths import DataLayout
+
+    layout = DataLayout(resolve_data_dir(data_dir))
+    # A missing key (ConfigurationError) and every failed pull (ComplianceApiError: a status,
+    # a deadline, a listing that would not end, a body that is not JSON) are UserErrors: the
+    # app prints their one redacted line, without a traceback unless --verbose.
+    client = ComplianceClient.from_environment()
+    with (
+        client,
+        Progress(*Progress.get_default_columns()[:-1], console=console, transient=True) as progress,
+    ):
+        task = progress.add_task("Pulling activities", total=None)
+        summary = pull_compliance(
+            client, layout, backfill_days=backfill_days, on_page=lambda n: progress.advance(task, n)
+        )
+    table = Table(title="Compliance API pull")
+    table.add_column("entity")
+    table.add_column("landed", justify="right")
+    table.add_column("quarantined", justify="right")
+    for entity in sorted(summary.records.keys() | summary.quarantined.keys()):
+        landed, held = summary.records.get(entity, 0), summary.quarantined.get(entity, 0)
+        table.add_row(entity, f"{landed:,}", f"{held:,}")
+    console.print(table)
+    console.print(
+        f"{summary.requests:,} requests, {summary.retries:,} retries,"
+        f" {summary.waited_seconds:,.1f} s waited"
+    )
+    if quarantined := sum(summary.quarantined.values()):
+        console.print(
+            f"[yellow]{quarantined:,} malformed record(s) quarantined, with the reason, in"
+            f" {layout.compliance('quarantine')}[/yellow]"
+        )
