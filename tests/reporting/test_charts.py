@@ -107,4 +107,5 @@ def test_empty_charts_still_draw_their_axes() -> None:
         charts.line_chart([], [], title="t", description="d"),
         charts.bullet_chart([], title="t", description="d"),
     ):
-        assert _parse(svg).iter(f"{SVG}line")
+        # Regression: this asserted the iterator itself, which is always true.
+        assert list(_parse(svg).iter(f"{SVG}line"))

@@ -86,6 +86,7 @@ def test_every_client_names_its_os_login(records: list[Record]) -> None:
     logins: dict[object, set[object]] = defaultdict(set)
     for record in records:
         logins[record.attributes["user.id"]].add(record.resource["process.owner"])
+    assert len(logins) >= 10  # Regression: no records at all passed (one device a person)
     assert all(len(names) == 1 for names in logins.values())
     assert len({next(iter(names)) for names in logins.values()}) == len(logins)
 
@@ -116,10 +117,15 @@ def test_a_reorganised_person_carries_the_new_team_from_the_move_day_on(
     assert groups[membership["group_id"]] == person["current_team_name"]
     assert membership["created_at"] == f"{moved_on}T00:00:00Z"
     # The ground truth follows the team day by day.
-    for row in _truth(small_org, "user_daily"):
-        if row["user_account_id"] == person["user_account_id"]:
-            expected = after if date.fromisoformat(row["usage_date"]) >= moved_on else before
-            assert row["team_name"] == team_ids[str(expected)]
+    days = [
+        r
+        for r in _truth(small_org, "user_daily")
+        if r["user_account_id"] == person["user_account_id"]
+    ]
+    assert {date.fromisoformat(r["usage_date"]) >= moved_on for r in days} == {False, True}
+    for row in days:
+        expected = after if date.fromisoformat(row["usage_date"]) >= moved_on else before
+        assert row["team_name"] == team_ids[str(expected)]
 
 
 def test_people_without_tags_stay_in_their_directory_team(
@@ -170,7 +176,9 @@ def test_smaller_organisations_and_single_days_get_fewer_quirks() -> None:
 def test_people_with_a_quirk_work_every_day() -> None:
     organisation = build_organisation(random.Random(3), QUIRK_MIN_PEOPLE, 0.5)
     plant_quirks(organisation, random.Random(4), date(2026, 3, 1), 14)
-    for person in (p for p in organisation.people if p.has_quirk):
+    quirky = [p for p in organisation.people if p.has_quirk]
+    assert len(quirky) >= 2  # Regression: a loop over nobody passed
+    for person in quirky:
         for offset in range(14):
             day = date(2026, 3, 1) + timedelta(days=offset)
             assert simulate_person_day(3, organisation.organization_uuid, person, day), day
