@@ -35,14 +35,18 @@ def test_malformed_records_are_counted_in_the_metadata(tmp_path, monkeypatch) ->
 
 
 @pytest.mark.parametrize(
-    "reply",
+    ("reply", "retried"),
     [
-        pytest.param(Reply("<html>Bad gateway</html>", content_type="text/html"), id="html"),
-        pytest.param(cursor_page([activity(1)], True, None), id="no cursor"),
-        pytest.param(Reply({"error": {"message": f"bad key {SENTINEL}"}}, status=401), id="echo"),
+        pytest.param(Reply("<html>Bad gateway</html>", content_type="text/html"), True, id="html"),
+        pytest.param(cursor_page([activity(1)], True, None), False, id="no cursor"),
+        pytest.param(
+            Reply({"error": {"message": f"bad key {SENTINEL}"}}, status=401), False, id="echo"
+        ),
     ],
 )
-def test_a_failed_pull_is_a_one_line_failure(tmp_path, monkeypatch, reply: Reply) -> None:
+def test_a_failed_pull_is_a_one_line_failure(
+    tmp_path, monkeypatch, reply: Reply, retried: bool
+) -> None:
     # Regression: a non-JSON body escaped as a JSONDecodeError traceback, and a server
     # error echoing the key reached the Dagster event log verbatim.
     with (
@@ -54,3 +58,6 @@ def test_a_failed_pull_is_a_one_line_failure(tmp_path, monkeypatch, reply: Reply
     assert description.startswith(f"GET {ACTIVITIES} failed: ")
     assert "\n" not in description and "SENTINEL" not in description
     assert caught.value.__cause__ is None
+    # A listing that would not end or a refused key fails the same way again: the step's
+    # retry policy must not spend the shared request budget on it.
+    assert caught.value.allow_retries is retried

@@ -5,6 +5,7 @@ import os
 import dagster as dg
 
 from ingestion.compliance_api.client import API_KEY_VARIABLE, ComplianceApiError, ComplianceClient
+from ingestion.compliance_api.errors import PaginationError
 from ingestion.compliance_api.pull import pull_compliance
 from orchestration.defs.resources import DataDirResource
 
@@ -30,6 +31,18 @@ DESCRIPTIONS = {
     "chats": "Chat metadata: ids, owners, timestamps, model (no messages).",
     "projects": "Project metadata: ids, owners, timestamps, privacy.",
 }
+
+
+def worth_retrying(error: ComplianceApiError) -> bool:
+    """Whether the step's retry policy should try the pull again.
+
+    A listing that would not end, or a refused key or request (4xx but 408/429), fails the
+    same way again: retrying would only spend the organisation's shared request budget.
+    An outage, a deadline or a proxy's error page may pass.
+    """
+    if isinstance(error, PaginationError):
+        return False
+    return error.status is None or error.status >= 500 or error.status in (200, 408, 429)
 
 
 @dg.multi_asset(
@@ -65,7 +78,9 @@ def compliance_api_pull(context: dg.AssetExecutionContext, data_dir: DataDirReso
             # One line naming the endpoint and status (server text redacted, never the key);
             # `from None`: the chained traceback would add nothing a person can act on.
             metadata = {"endpoint": error.path, "status": error.status or "no response"}
-            raise dg.Failure(description=str(error), metadata=metadata) from None
+            raise dg.Failure(
+                description=str(error), metadata=metadata, allow_retries=worth_retrying(error)
+            ) from None
     shared = {
         "requests": summary.requests,
         "retries": summary.retries,
