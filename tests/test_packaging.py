@@ -43,27 +43,26 @@ def test_the_cli_runs_from_a_non_editable_install(tmp_path: Path) -> None:
     # Run away from the checkout, so nothing is imported from it by accident.
     outside = tmp_path / "elsewhere"
     outside.mkdir()
-    environment = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-    help_text = subprocess.run(
-        [str(venv / "bin" / "cowork-analytics"), "--help"],
-        cwd=outside,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert help_text.returncode == 0, help_text.stderr[-2000:]
-    assert "demo" in help_text.stdout
+    help_text = _run_outside(outside, venv / "bin" / "cowork-analytics", "--help")
+    assert "demo" in help_text
 
     packages = tomllib.loads((REPOSITORY_ROOT / "pyproject.toml").read_text())["tool"]["hatch"]
     shipped = packages["build"]["targets"]["wheel"]["packages"]
-    found = subprocess.run(
-        [str(python), "-c", f"import {', '.join(shipped)}; print({shipped[0]}.__file__)"],
-        cwd=outside,
+    found = _run_outside(
+        outside, python, "-c", f"import {', '.join(shipped)}; print({shipped[0]}.__file__)"
+    )
+    assert Path(found.strip()).is_relative_to(venv)  # the installed copy, not the checkout
+
+
+def _run_outside(folder: Path, *command: str | Path) -> str:
+    environment = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    completed = subprocess.run(
+        [str(part) for part in command],
+        cwd=folder,
         env=environment,
         capture_output=True,
         text=True,
         timeout=120,
     )
-    assert found.returncode == 0, found.stderr[-2000:]
-    assert Path(found.stdout.strip()).is_relative_to(venv)  # the installed copy, not the checkout
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    return completed.stdout

@@ -5,6 +5,9 @@ from __future__ import annotations
 import dagster as dg
 
 PIPELINE_JOB_NAME = "cowork_pipeline"
+# The run queue admits one run with this tag at a time (`tag_concurrency_limits` in
+# deploy/dagster/dagster.yaml): an overlapping schedule and manual run show as queued.
+BUILDS_WAREHOUSE_TAG = "cowork/builds-warehouse"
 COMPLIANCE_ASSETS = dg.AssetSelection.key_prefixes(["compliance_api"])
 # Reports have their own daily schedule; the hourly pipeline does not rewrite them.
 REPORT_ASSETS = dg.AssetSelection.groups("reports")
@@ -23,6 +26,7 @@ def build_pipeline_job(pull_compliance: bool) -> dg.UnresolvedAssetJobDefinition
     return dg.define_asset_job(
         PIPELINE_JOB_NAME,
         selection=selection,
+        tags={BUILDS_WAREHOUSE_TAG: "true"},
         description="Land new OTel files, pull the Compliance API (when a key is set), build "
         "the warehouse with its tests, publish for readers.",
     )

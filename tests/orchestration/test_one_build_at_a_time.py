@@ -1,83 +1,131 @@
-"""The warehouse pool's slot goes to one claimant, however the claims interleave (D3)."""
+"""Two runs never build one warehouse at once, and a killed run blocks nothing (D3, D1).
 
-from __future__ import annotations
+The runs here are real Dagster runs, each in a process of its own, against a Dagster home
+with the production instance settings (deploy/dagster/dagster.yaml), of a job whose one
+step stands in for the build: in the `warehouse` pool, holding the build lock, as the dbt
+and publish steps do. The tests assert what the runs did (when each build held the
+warehouse, whether a later run finished), not which mechanism (pool, queue or lock) kept
+them apart: Dagster's SQLite pool may let two steps asking at once both start.
+"""
 
+import itertools
+import json
 import multiprocessing
+import os
+import signal
+import socket
+import time
 from pathlib import Path
 
-import pytest
+import dagster as dg
 
-from orchestration.lib.pool_storage import AtomicClaimSqliteEventLogStorage
+from cowork_analytics.pipeline import (
+    DAGSTER_SETTINGS,
+    HOST_TAG,
+    PROCESS_TAG,
+    release_abandoned_runs,
+)
+from ingestion.paths import DataLayout
+from orchestration.defs.resources import WAREHOUSE_POOL
+from warehouse.build_state import warehouse_lock
 
-POOL = "warehouse"
-
-
-@pytest.fixture
-def storage(tmp_path: Path) -> AtomicClaimSqliteEventLogStorage:
-    storage = AtomicClaimSqliteEventLogStorage(str(tmp_path))
-    storage.set_concurrency_slots(POOL, 1)
-    return storage
-
-
-def _holders(storage: AtomicClaimSqliteEventLogStorage) -> set[tuple[str, str]]:
-    return {
-        (slot.run_id, slot.step_key) for slot in storage.get_concurrency_info(POOL).claimed_slots
-    }
+BUILD_SECONDS = 0.3
+ROUNDS = 4
 
 
-def test_it_keeps_the_default_storage_folder(tmp_path: Path) -> None:
-    AtomicClaimSqliteEventLogStorage(str(tmp_path))
-    assert (tmp_path / "history" / "runs" / "index.db").exists()
+class BuildConfig(dg.Config):
+    data_dir: str
+    seconds: float = BUILD_SECONDS
 
 
-def test_a_slot_taken_between_reading_and_writing_is_not_taken_again(storage) -> None:
-    """The interleaving that let two runs build at once: both read the free slot, then both
-    write it. The second write must find the slot taken and change nothing."""
-    with storage.index_connection() as conn:
-        slot = storage._free_slot_id(conn, POOL)
-    assert slot is not None
-    assert storage.claim_concurrency_slot(POOL, "run-a", "dbt").is_claimed
-    with storage.index_connection() as conn:
-        assert not storage._take_slot(conn, slot, "run-b", "dbt")
-    assert _holders(storage) == {("run-a", "dbt")}
+@dg.op(pool=WAREHOUSE_POOL)
+def build_step(config: BuildConfig) -> None:
+    """Hold the warehouse for a while, and note when (inside the lock) it did."""
+    layout = DataLayout(Path(config.data_dir))
+    with warehouse_lock(layout):
+        started = time.time()
+        (layout.root / f"holding-{os.getpid()}").touch()
+        time.sleep(config.seconds)
+        with (layout.root / "builds.jsonl").open("a") as log:
+            log.write(json.dumps({"pid": os.getpid(), "start": started, "end": time.time()}))
+            log.write("\n")
 
 
-def test_the_loser_waits_and_claims_once_the_slot_is_freed(storage) -> None:
-    assert storage.claim_concurrency_slot(POOL, "run-a", "dbt").is_claimed
-    assert not storage.claim_concurrency_slot(POOL, "run-b", "dbt").is_claimed
-    storage.free_concurrency_slot_for_step("run-a", "dbt")
-    assert storage.claim_concurrency_slot(POOL, "run-b", "dbt").is_claimed
-    assert _holders(storage) == {("run-b", "dbt")}
+@dg.job
+def build_job() -> None:
+    build_step()
 
 
-def _claim_in_rounds(home: str, name: str, rounds: int, barrier, results) -> None:
-    storage = AtomicClaimSqliteEventLogStorage(home)
-    for round_ in range(rounds):
-        run_id = f"{name}-{round_}"
-        barrier.wait()  # both processes claim at the same moment
-        results.put((round_, storage.claim_concurrency_slot(POOL, run_id, "dbt").is_claimed))
-        barrier.wait()  # both have claimed (or been refused) before either frees
-        storage.free_concurrency_slots_for_run(run_id)
+def _run(home: str, data_dir: str, seconds: float = BUILD_SECONDS) -> bool:
+    """One run as the CLI starts it: abandoned runs released first, tagged with its process."""
+    with dg.DagsterInstance.from_config(home) as instance:
+        release_abandoned_runs(instance)
+        result = build_job.execute_in_process(
+            instance=instance,
+            run_config={
+                "ops": {"build_step": {"config": {"data_dir": data_dir, "seconds": seconds}}}
+            },
+            tags={HOST_TAG: socket.gethostname(), PROCESS_TAG: str(os.getpid())},
+            raise_on_error=False,
+        )
+        return result.success
 
 
-def test_two_processes_claiming_at_once_never_both_win(tmp_path: Path, storage) -> None:
-    """Dagster's own SQLite storage let both processes win 52 of 150 such rounds here."""
-    rounds = 60
+def _runs_in_rounds(home: str, data_dir: str, rounds: int, barrier, results) -> None:
+    for _ in range(rounds):
+        barrier.wait()  # both processes start a run at the same moment
+        results.put(_run(home, data_dir))
+        barrier.wait()  # both runs ended before the next round
+
+
+def _home(tmp_path: Path) -> tuple[str, str]:
+    home, data_dir = tmp_path / "dagster", tmp_path / "data"
+    home.mkdir()
+    data_dir.mkdir()
+    (home / "dagster.yaml").write_text(DAGSTER_SETTINGS.read_text())
+    return str(home), str(data_dir)
+
+
+def test_two_runs_started_together_never_build_at_once(tmp_path: Path) -> None:
+    """A scheduled and a manual run, started at the same instant, round after round."""
+    home, data_dir = _home(tmp_path)
     context = multiprocessing.get_context("spawn")
     barrier, results = context.Barrier(2), context.Queue()
     workers = [
-        context.Process(
-            target=_claim_in_rounds, args=(str(tmp_path), name, rounds, barrier, results)
-        )
-        for name in ("scheduled", "manual")
+        context.Process(target=_runs_in_rounds, args=(home, data_dir, ROUNDS, barrier, results))
+        for _ in range(2)
     ]
     for worker in workers:
         worker.start()
-    outcomes = [results.get(timeout=120) for _ in range(2 * rounds)]
+    outcomes = [results.get(timeout=300) for _ in range(2 * ROUNDS)]
     for worker in workers:
         worker.join(timeout=60)
         assert worker.exitcode == 0
-    winners = {round_: 0 for round_ in range(rounds)}
-    for round_, claimed in outcomes:
-        winners[round_] += claimed
-    assert set(winners.values()) == {1}, winners
+    assert all(outcomes), outcomes  # every run finished, none failed on a busy warehouse
+    lines = (Path(data_dir) / "builds.jsonl").read_text().splitlines()
+    builds = sorted((entry["start"], entry["end"]) for entry in map(json.loads, lines))
+    assert len(builds) == 2 * ROUNDS
+    overlapping = [(a, b) for a, b in itertools.pairwise(builds) if b[0] < a[1]]
+    assert not overlapping, overlapping
+
+
+def test_a_run_killed_while_building_blocks_no_later_run(tmp_path: Path) -> None:
+    home, data_dir = _home(tmp_path)
+    context = multiprocessing.get_context("spawn")
+    killed = context.Process(target=_run, args=(home, data_dir, 600))
+    killed.start()
+    deadline = time.monotonic() + 180
+    while not (Path(data_dir) / f"holding-{killed.pid}").exists():
+        assert killed.is_alive() and time.monotonic() < deadline, "the run never started building"
+        time.sleep(0.2)
+    os.kill(killed.pid, signal.SIGKILL)  # mid-build: holding the warehouse
+    killed.join()
+
+    later = context.Process(target=_run, args=(home, data_dir))
+    started = time.monotonic()
+    later.start()
+    later.join(timeout=120)
+    assert later.exitcode == 0, "the later run did not finish: the killed one still blocks it"
+    lines = (Path(data_dir) / "builds.jsonl").read_text().splitlines()
+    assert [json.loads(line)["pid"] for line in lines] == [later.pid]  # it built
+    assert time.monotonic() - started < 120

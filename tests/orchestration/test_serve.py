@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from orchestration.lib.pool_storage import AtomicClaimSqliteEventLogStorage
+from orchestration.defs.jobs import BUILDS_WAREHOUSE_TAG
 from tests.orchestration.instances import open_instance
 from tests.orchestration.servers import free_port
 
@@ -91,8 +91,9 @@ def test_serve_runs_the_daemon_and_the_ui_and_stops_both(tmp_path: Path) -> None
     with open_instance(tmp_path / "data" / "dagster") as instance:
         assert instance.run_retries_enabled
         assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
-        # pool slots are claimed atomically (two runs cannot both take the warehouse slot)
-        assert isinstance(instance.event_log_storage, AtomicClaimSqliteEventLogStorage)
+        # one pipeline run at a time leaves the queue (the others show as queued)
+        limits = instance.get_concurrency_config().run_queue_config.tag_concurrency_limits
+        assert {"key": BUILDS_WAREHOUSE_TAG, "limit": 1} in limits
 
 
 def test_systemd_units_run_the_installed_tools_on_our_code_location() -> None:
