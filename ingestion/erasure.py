@@ -688,8 +688,7 @@ def _compact_build_database(layout: DataLayout) -> None:
 def _rebuild(layout: DataLayout, summary: ErasureSummary) -> None:
     """Rebuild, publish every table whole and rewrite the Parquet export from scratch."""
     from warehouse.build import build_warehouse
-    from warehouse.export import export_parquet
-    from warehouse.publish import ServingPrivacy, publish_serving
+    from warehouse.publish import publish_build
 
     summary.full_refresh = _landed_history_covers_build(layout)
     # This erasure holds the warehouse lock already; it publishes every table whole below.
@@ -701,24 +700,7 @@ def _rebuild(layout: DataLayout, summary: ErasureSummary) -> None:
     if not result.success:
         return
     _compact_build_database(layout)
-    manifest = layout.dbt_target / "manifest.json"
-    # No unique keys: every table is copied whole, so no old row of the person survives.
-    publish_serving(
-        layout.build_database,
-        layout.serving_database,
-        unique_keys={},
-        privacy=ServingPrivacy.from_environment(manifest),
-    )
-    exported = layout.serving_parquet
-    fresh = exported.with_name(f".{exported.name}.new-{os.getpid()}")
-    shutil.rmtree(fresh, ignore_errors=True)
-    export_parquet(layout.serving_database, fresh)
-    old = exported.with_name(f".{exported.name}.old-{os.getpid()}")
-    if exported.exists():
-        os.replace(exported, old)
-    os.replace(fresh, exported)
-    fsync_directory(exported.parent)
-    shutil.rmtree(old, ignore_errors=True)
+    publish_build(layout, layout.dbt_target / "manifest.json", whole=True, lock_held=True)
 
 
 # -------------------------------------------------------------------------------- forget

@@ -6,7 +6,8 @@ blocking test succeeded are the marts published to the serving file. Tests that 
 quality only warn, so messy data never stops the marts; tests that guard our own logic
 (grains, keys) fail the build and leave the serving file as it was. The build holds the
 warehouse lock from dbt to publish, and a build file DuckDB cannot open is rebuilt from the
-landed Parquet (see `warehouse.build_state`).
+landed Parquet (`warehouse.build_state.building`, as in Dagster's dbt asset); the publish is
+`warehouse.publish.publish_build`, as in Dagster's serving asset and erasure.
 """
 
 from __future__ import annotations
@@ -24,19 +25,8 @@ from pathlib import Path
 
 from ingestion.otel.privacy import PrivacyMode, pii_pepper
 from ingestion.paths import LOCAL_TARGET, DataLayout
-from warehouse.build_state import (
-    discard_if_unreadable,
-    record_build,
-    reports_damage,
-    warehouse_lock,
-)
-from warehouse.export import export_parquet
-from warehouse.publish import (
-    PublishResult,
-    ServingPrivacy,
-    publish_serving,
-    unique_keys_from_manifest,
-)
+from warehouse.build_state import building, warehouse_lock
+from warehouse.publish import PublishResult, publish_build
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 
@@ -113,32 +103,9 @@ def build_warehouse(
 
     Raises:
         PepperMissingError: privacy `strict` without a pepper (before dbt starts).
-        PrivacyLeakError: under `strict`, a mart would publish e-mail addresses.
+        PrivacyLeakError: under `strict`, a table would publish e-mail addresses.
     """
     pii_pepper(PrivacyMode.parse(os.environ.get("COWORK_PRIVACY")))
-    arguments = (layout, target, full_refresh, publish, quiet, dbt_vars, threads)
-    with nullcontext() if lock_held else warehouse_lock(layout, on_wait=on_wait):
-        result = _build_and_publish(*arguments)
-        if result.damaged:
-            # dbt found blocks of the build file damaged: rebuild it from the landed data.
-            result = _build_and_publish(*arguments)
-        return result
-
-
-def _build_and_publish(
-    layout: DataLayout,
-    target: str,
-    full_refresh: bool,
-    publish: bool,
-    quiet: bool,
-    dbt_vars: dict[str, object] | None,
-    threads: int | None,
-) -> BuildResult:
-    # Absolute, since Spark resolves the landing folders against its own working directory.
-    environment = os.environ | {"COWORK_DATA_DIR": str(layout.root.resolve())}
-    duckdb_build = target == LOCAL_TARGET
-    layout.build_database.parent.mkdir(parents=True, exist_ok=True)
-    discarded = discard_if_unreadable(layout) if duckdb_build else None
     arguments = dbt_arguments("build", layout, target=target, full_refresh=full_refresh)
     if quiet:
         arguments.append("--quiet")
@@ -146,11 +113,37 @@ def _build_and_publish(
         arguments += ["--vars", json.dumps(dbt_vars)]
     if threads:
         arguments += ["--threads", str(threads)]
+    started = time.perf_counter()
+    with nullcontext() if lock_held else warehouse_lock(layout, on_wait=on_wait):
+        if target != LOCAL_TARGET:
+            # Spark builds elsewhere and is never published: no outcome to record.
+            result = _run_dbt(layout, target, arguments)
+        else:
+            result = _build_duckdb(layout, arguments)
+            if result.damaged:
+                # dbt found blocks of the build file damaged: rebuild it from the landed data.
+                result = _build_duckdb(layout, arguments)
+            if result.success and publish:
+                manifest = layout.dbt_target / "manifest.json"
+                result.published = publish_build(layout, manifest, lock_held=True)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _build_duckdb(layout: DataLayout, arguments: list[str]) -> BuildResult:
+    with building(layout, f"cli-{os.getpid()}", lock_held=True) as attempt:
+        result = _run_dbt(layout, LOCAL_TARGET, arguments)
+        attempt.finish(result.success, [*result.failures, result.error or ""])
+    result.discarded, result.damaged = attempt.discarded, attempt.damaged
+    return result
+
+
+def _run_dbt(layout: DataLayout, target: str, arguments: list[str]) -> BuildResult:
+    """Run dbt in a child process and count what its run results say."""
+    # Absolute, since Spark resolves the landing folders against its own working directory.
+    environment = os.environ | {"COWORK_DATA_DIR": str(layout.root.resolve())}
     run_results = layout.dbt_target_for(target) / "run_results.json"
     run_results.unlink(missing_ok=True)
-    started = time.perf_counter()
-    if duckdb_build:  # the outcome gates publishing, which only the DuckDB build does
-        record_build(layout, "running", run=f"cli-{os.getpid()}")
     completed = subprocess.run(
         [sys.executable, "-c", "from dbt.cli.main import cli; cli()", *arguments],
         env=environment,
@@ -158,7 +151,7 @@ def _build_and_publish(
         cwd=PROJECT_DIR,
         check=False,
     )
-    result = BuildResult(success=False, seconds=0.0, discarded=discarded)
+    result = BuildResult(success=False, seconds=0.0)
     nodes = json.loads(run_results.read_text())["results"] if run_results.exists() else []
     for node in nodes:
         status, unique_id = node["status"], node["unique_id"]
@@ -177,19 +170,4 @@ def _build_and_publish(
     result.success = completed.returncode == 0 and not result.failures
     if completed.returncode != 0 and not nodes:
         result.error = f"dbt exited with status {completed.returncode} before running any node"
-    failed_damaged = not result.success and reports_damage([*result.failures, result.error or ""])
-    result.damaged = duckdb_build and failed_damaged
-    outcome = "passed" if result.success else "damaged" if result.damaged else "failed"
-    if duckdb_build:
-        record_build(layout, outcome, run=f"cli-{os.getpid()}")
-    if result.success and publish and duckdb_build:
-        manifest = layout.dbt_target / "manifest.json"
-        result.published = publish_serving(
-            layout.build_database,
-            layout.serving_database,
-            unique_keys=unique_keys_from_manifest(manifest),
-            privacy=ServingPrivacy.from_environment(manifest),
-        )
-        export_parquet(layout.serving_database, layout.serving_parquet)
-    result.seconds = time.perf_counter() - started
     return result

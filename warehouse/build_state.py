@@ -13,6 +13,10 @@ dbt and the publish are separate steps (separate Dagster ops, or one after the o
 - A build file DuckDB cannot open (a damaged file or WAL, a disk that filled up mid-write),
   or one a build found damaged while reading it (`damaged`), is moved aside and rebuilt
   from the landed Parquet, which holds everything it was made from.
+
+`building()` applies the three around one dbt build, whoever runs dbt (the CLI's child
+process or Dagster's dbt resource), and `warehouse.publish.publish_build` publishes only
+what it recorded as `passed`.
 """
 
 from __future__ import annotations
@@ -20,6 +24,9 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -131,3 +138,70 @@ def discard_if_unreadable(layout: DataLayout) -> Path | None:
         if path.exists():
             path.replace(aside / f"{stamp}-{path.name}")
     return aside
+
+
+@dataclass
+class BuildAttempt:
+    """One dbt build of the build database, as `building()` recorded it."""
+
+    layout: DataLayout
+    run: str
+    discarded: Path | None = None  # where an unreadable build file was moved aside
+    outcome: str | None = None  # `passed`, `failed` or `damaged` once finished
+    messages: list[str] = field(default_factory=list)  # dbt's errors, when it failed
+
+    def finish(self, passed: bool, messages: Iterable[str] = ()) -> str:
+        """Record how dbt ended: `passed`, `damaged` (the file itself) or `failed`.
+
+        Args:
+            passed: every model and blocking test succeeded.
+            messages: dbt's error messages when it did not (they tell damage apart).
+        """
+        self.messages = [] if passed else [message for message in messages if message]
+        self.outcome = "passed" if passed else "damaged" if self.damaged else "failed"
+        record_build(self.layout, self.outcome, self.run)
+        return self.outcome
+
+    @property
+    def damaged(self) -> bool:
+        """Whether the build file itself is damaged: rebuild it (once) from the landing."""
+        return reports_damage(self.messages)
+
+    @property
+    def busy(self) -> bool:
+        """Something outside the pipeline held the build file: try again later."""
+        return any(m in message for message in self.messages for m in LOCK_CONFLICT_MARKERS)
+
+
+@contextmanager
+def building(
+    layout: DataLayout,
+    run: str,
+    *,
+    on_wait: Callable[[], None] | None = None,
+    lock_held: bool = False,
+) -> Iterator[BuildAttempt]:
+    """Hold the warehouse for one dbt build and record its outcome.
+
+    Takes `warehouse_lock` (unless the caller holds it), moves an unreadable build file
+    aside, records `running`, and leaves the outcome the caller gives `finish()` (or
+    `failed`, when the block ends without one). The caller runs dbt inside the block.
+
+    Args:
+        layout: the data directory.
+        run: who builds (a Dagster run id, or `cli-<pid>`), for the outcome record.
+        on_wait: called once when another build holds the warehouse and this one waits.
+        lock_held: the caller already holds `warehouse_lock` (a retry, an erasure).
+
+    Raises:
+        duckdb.IOException: another process holds the build file open.
+    """
+    with nullcontext() if lock_held else warehouse_lock(layout, on_wait=on_wait):
+        layout.build_database.parent.mkdir(parents=True, exist_ok=True)
+        attempt = BuildAttempt(layout, run, discarded=discard_if_unreadable(layout))
+        record_build(layout, "running", run)
+        try:
+            yield attempt
+        finally:
+            if attempt.outcome is None:  # dbt raised or was interrupted
+                attempt.finish(False)

@@ -6,7 +6,9 @@ days holding rows rebuilt since the last export are rewritten, unless the mart w
 published under another privacy mode or pepper since (its table comment says which): then
 every day is rewritten, so the files never mix real identifiers and pseudonyms. Every other
 mart is one file, `<mart>.parquet`, rewritten each time. Each file is written beside its
-final name and renamed into place, so a reader never sees a half-written file.
+final name and renamed into place, so a reader never sees a half-written file. A fresh
+export (after an erasure) writes a whole new directory and swaps it for the old one, so no
+file of the previous version survives.
 """
 
 from __future__ import annotations
@@ -34,12 +36,21 @@ def _copy(connection: duckdb.DuckDBPyConnection, query: str, target: Path) -> No
         temporary.unlink(missing_ok=True)
 
 
-def export_parquet(serving_database: Path, directory: Path) -> dict[str, int]:
+def export_parquet(
+    serving_database: Path, directory: Path, *, fresh: bool = False
+) -> dict[str, int]:
     """Write the marts of `serving_database` as Parquet under `directory`.
+
+    Args:
+        serving_database: the published marts.
+        directory: where the Parquet files go.
+        fresh: write every file into a new directory and swap it for `directory`.
 
     Returns:
         Files written per mart.
     """
+    if fresh:
+        return _export_afresh(serving_database, directory)
     directory.mkdir(parents=True, exist_ok=True)
     state_path = directory / STATE_FILE
     state = json.loads(state_path.read_text()) if state_path.exists() else {}
@@ -87,4 +98,17 @@ def export_parquet(serving_database: Path, directory: Path) -> dict[str, int]:
     temporary.write_text(json.dumps(state, indent=1, sort_keys=True) + "\n")
     os.replace(temporary, state_path)
     fsync_directory(directory)
+    return written
+
+
+def _export_afresh(serving_database: Path, directory: Path) -> dict[str, int]:
+    new = directory.with_name(f".{directory.name}.new-{os.getpid()}")
+    shutil.rmtree(new, ignore_errors=True)
+    written = export_parquet(serving_database, new)
+    old = directory.with_name(f".{directory.name}.old-{os.getpid()}")
+    if directory.exists():
+        os.replace(directory, old)
+    os.replace(new, directory)
+    fsync_directory(directory.parent)
+    shutil.rmtree(old, ignore_errors=True)
     return written

@@ -19,6 +19,9 @@ Under privacy `strict`, identifier columns are replaced by keyed pseudonyms on t
 publish. Each published table's comment records the privacy mode (and the pepper's
 fingerprint) it was written under; a table written under another one is copied whole, so a
 serving file never mixes real identifiers with pseudonyms, or two peppers.
+
+`publish_build` is the one way the CLI, Dagster and erasure publish: under the warehouse
+lock, only a build recorded as passed, then the Parquet export of what was served.
 """
 
 from __future__ import annotations
@@ -27,14 +30,18 @@ import json
 import os
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from contextlib import nullcontext
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import duckdb
 
 from ingestion.otel.privacy import PrivacyMode, pii_pepper
 from ingestion.parquet import fsync_directory
+from ingestion.paths import DataLayout
 from ingestion.sql_text import quote_identifier
+from warehouse.build_state import require_publishable, warehouse_lock
+from warehouse.export import export_parquet
 from warehouse.pseudonyms import (
     columns_with_emails,
     create_pseudonym_table,
@@ -57,6 +64,8 @@ class PublishResult:
     path: Path
     tables: dict[str, int]  # "schema.table" -> rows
     incremental_tables: tuple[str, ...] = ()  # tables that took only their rebuilt rows
+    privacy: PrivacyMode = PrivacyMode.STANDARD
+    exported: dict[str, int] = field(default_factory=dict)  # mart -> Parquet files written
 
 
 class PrivacyLeakError(RuntimeError):
@@ -310,4 +319,45 @@ def publish_serving(
     finally:
         temporary.unlink(missing_ok=True)
         temporary.with_name(temporary.name + ".wal").unlink(missing_ok=True)
-    return PublishResult(serving_database, result.tables, result.incremental_tables)
+    return PublishResult(serving_database, result.tables, result.incremental_tables, privacy.mode)
+
+
+def publish_build(
+    layout: DataLayout,
+    manifest: Path,
+    *,
+    whole: bool = False,
+    privacy: ServingPrivacy | None = None,
+    on_wait: Callable[[], None] | None = None,
+    lock_held: bool = False,
+) -> PublishResult:
+    """Publish the latest passed build: the serving database, then its Parquet export.
+
+    Args:
+        layout: the data directory.
+        manifest: dbt's manifest of the build (unique keys and identifier columns).
+        whole: copy every table and rewrite the Parquet export from scratch, so nothing
+            of the previous version survives (an erasure).
+        privacy: the privacy mode, pepper and identifier columns (default: the environment's).
+        on_wait: called once when another build holds the warehouse and this one waits.
+        lock_held: the caller already holds `warehouse_lock` (it built just before).
+
+    Raises:
+        BuildNotPublishableError: the latest build did not pass (nothing was published).
+        PepperMissingError: privacy `strict` without a usable pepper.
+        PrivacyLeakError: under `strict`, a table would publish e-mail addresses.
+    """
+    privacy = privacy or ServingPrivacy.from_environment(manifest)
+    with nullcontext() if lock_held else warehouse_lock(layout, on_wait=on_wait):
+        # Another run may have built since this one's dbt step: publish only a build that
+        # passed, never one that failed or is half done.
+        require_publishable(layout)
+        result = publish_serving(
+            layout.build_database,
+            layout.serving_database,
+            # No unique keys: every table is copied whole.
+            unique_keys={} if whole else unique_keys_from_manifest(manifest),
+            privacy=privacy,
+        )
+        exported = export_parquet(layout.serving_database, layout.serving_parquet, fresh=whole)
+    return replace(result, exported=exported)
