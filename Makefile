@@ -9,7 +9,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PYTHON)
 RUN := $(UV) run --frozen --no-sync
 
-.PHONY: install demo test lint fix format-check sqlfluff chromium unit spark e2e fuzz check manifest ui clean
+.PHONY: install demo test test-fast lint fix format-check sqlfluff chromium unit spark e2e fuzz check manifest ui clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -46,6 +46,11 @@ chromium:  ## Headless Chromium (Debian's package) for the report rendering test
 			echo "(the report rendering test is skipped without it)"; \
 		fi; \
 	}
+
+# The fast tier: pure and small tests (tests/conftest.py lists their modules), about a
+# minute on two cores, for the edit-test loop.
+test-fast: install  ## Only the fast tier of the tests
+	$(RUN) pytest -n 2 -q -m "fast and not spark"
 
 # Two workers, one test file each (module fixtures stay in one process): most tests wait
 # on dbt or a pipeline run in a child process, so two cores finish in ~9 minutes, not ~14.

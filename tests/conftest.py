@@ -16,6 +16,40 @@ from simulation.generate import GenerationResult, generate
 settings.register_profile("cowork", deadline=None)
 settings.load_profile("cowork")
 
+# The fast tier (`make test-fast`, about a minute on 2 cores): modules of pure and small
+# tests, none of which builds a warehouse, runs Dagster or starts a browser. A new module
+# belongs to the full suite until it is listed here.
+FAST_TIER = frozenset(
+    {
+        "tests/alerting/test_alert_units.py",
+        "tests/ingestion/compliance_api/test_client.py",
+        "tests/ingestion/compliance_api/test_fuzz_pull.py",
+        "tests/ingestion/compliance_api/test_quarantine.py",
+        "tests/ingestion/compliance_api/test_records.py",
+        "tests/ingestion/otel/test_coerce.py",
+        "tests/ingestion/otel/test_collector_config.py",
+        "tests/ingestion/otel/test_fuzz_landing.py",
+        "tests/ingestion/otel/test_poison_pills.py",
+        "tests/ingestion/test_redaction.py",
+        "tests/orchestration/test_freshness.py",
+        "tests/orchestration/test_telemetry_health.py",
+        "tests/reporting/test_charts.py",
+        "tests/reporting/test_periods.py",
+        "tests/simulation/test_pricing.py",
+        "tests/test_architecture.py",
+        "tests/test_landing_schemas.py",
+    }
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the tests of the fast tier's modules `fast`."""
+    root = Path(config.rootpath)
+    for item in items:
+        if item.path.relative_to(root).as_posix() in FAST_TIER:
+            item.add_marker(pytest.mark.fast)
+
+
 SMALL_ORG = {
     "seed": 11,
     "users": 12,
