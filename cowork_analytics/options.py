@@ -76,7 +76,7 @@ def check_pipeline_settings() -> None:
     The pipeline's steps read these settings themselves; checked here, a bad one ends the
     command in one line instead of a failed step after minutes of work.
     """
-    from ingestion.retention import retention_from_environment
+    from governance.retention import retention_from_environment
 
     check_privacy()
     retention_from_environment()

@@ -15,7 +15,7 @@ table is copied whole. If any table then differs from the build in its row count
 publish starts over and copies everything.
 
 Under privacy `strict`, identifier columns are replaced by keyed pseudonyms on the way (see
-`warehouse.pseudonyms`), and a table whose new rows still hold an e-mail address stops the
+`governance.pseudonyms`), and a table whose new rows still hold an e-mail address stops the
 publish. Each published table's comment records the privacy mode (and the pepper's
 fingerprint) it was written under; a table written under another one is copied whole, so a
 serving file never mixes real identifiers with pseudonyms, or two peppers.
@@ -36,13 +36,7 @@ from pathlib import Path
 
 import duckdb
 
-from ingestion.otel.privacy import PrivacyMode, pii_pepper
-from ingestion.parquet import fsync_directory
-from ingestion.paths import DataLayout
-from ingestion.sql_text import quote_identifier
-from warehouse.build_state import require_publishable, warehouse_lock
-from warehouse.export import export_parquet
-from warehouse.pseudonyms import (
+from governance.pseudonyms import (
     columns_with_emails,
     create_pseudonym_table,
     identifier_columns_from_manifest,
@@ -50,6 +44,12 @@ from warehouse.pseudonyms import (
     pseudonymised_select,
     table_reference,
 )
+from ingestion.otel.privacy import PrivacyMode, pii_pepper
+from ingestion.parquet import fsync_directory
+from ingestion.paths import DataLayout
+from ingestion.sql_text import quote_identifier
+from warehouse.build_state import require_publishable, warehouse_lock
+from warehouse.export import export_parquet
 
 PUBLISHED_SCHEMAS = ("marts",)
 # BI tools embed their own, often older, DuckDB (Superset's extra pins duckdb<2): the

@@ -20,7 +20,7 @@ def forget(
     data_dir: DataDirOption = Path("data"),
 ) -> None:
     """Erase one person's landed and derived data (an erasure request), then rebuild."""
-    from ingestion.erasure import PersonNotFoundError, forget_person
+    from governance.erasure import PersonNotFoundError, forget_person
     from ingestion.paths import DataLayout
 
     layout = DataLayout(resolve_data_dir(data_dir))

@@ -36,7 +36,7 @@ def ingest_otel(
     ] = 32,
 ) -> None:
     """Land new complete messages of the collector's files (every framing) as Parquet."""
-    from ingestion.retention import apply_retention_from_environment, retention_from_environment
+    from governance.retention import apply_retention_from_environment, retention_from_environment
 
     check_privacy(privacy)  # strict without a pepper stops here, before anything is read
     retention_from_environment()

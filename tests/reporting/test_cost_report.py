@@ -19,6 +19,7 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
+from governance.pseudonyms import EMAIL_PATTERN, identifier_columns_from_manifest
 from ingestion.otel.privacy import PrivacyMode
 from reporting.cost_report import build_cost_report
 from reporting.csv_export import render_csv
@@ -29,7 +30,6 @@ from reporting.periods import month_of, parse_period
 from reporting.render import render_html
 from simulation.behaviour import PROMPTS
 from tests.conftest import BuiltOrganisation
-from warehouse.pseudonyms import EMAIL_PATTERN, identifier_columns_from_manifest
 from warehouse.publish import ServingPrivacy, publish_serving
 
 NOW = datetime(2026, 3, 19, 6, 0, tzinfo=UTC)

@@ -18,6 +18,7 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
+from governance.pseudonyms import EMAIL_PATTERN, identifier_columns_from_manifest, pseudonym
 from ingestion.compliance_api.client import ComplianceClient
 from ingestion.compliance_api.pull import PullSummary, pull_directory
 from ingestion.otel.land import land_otel
@@ -27,7 +28,6 @@ from simulation.compliance_emulator import ComplianceEmulator, EmulatorData
 from simulation.generate import GenerationResult
 from warehouse.build import build_warehouse
 from warehouse.export import export_parquet
-from warehouse.pseudonyms import EMAIL_PATTERN, identifier_columns_from_manifest, pseudonym
 from warehouse.publish import (
     PrivacyLeakError,
     ServingPrivacy,

@@ -2,8 +2,8 @@
 
 import dagster as dg
 
+from governance.retention import apply_retention_from_environment
 from ingestion.otel.land import LandingSummary, land_otel
-from ingestion.retention import apply_retention_from_environment
 from orchestration.defs.resources import DataDirResource, OtelInputResource
 
 EVENTS = dg.AssetKey(["otel", "events"])

@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from ingestion.erasure import AUDIT_FILE, PersonNotFoundError, forget_person, resolve_identity
+from governance.erasure import AUDIT_FILE, PersonNotFoundError, forget_person, resolve_identity
 from ingestion.paths import DataLayout
 from tests.conftest import SMALL_ORG, BuiltOrganisation, build_organisation_warehouse
 
@@ -255,7 +255,7 @@ def test_an_interrupted_erasure_finishes_on_the_rerun(built, tmp_path, point, af
         [
             sys.executable,
             "-c",
-            "import sys; from ingestion.erasure import forget_person;"
+            "import sys; from governance.erasure import forget_person;"
             " from ingestion.paths import DataLayout;"
             " forget_person(DataLayout(__import__('pathlib').Path(sys.argv[1])), sys.argv[2])",
             str(layout.root),

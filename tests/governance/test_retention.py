@@ -13,10 +13,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ingestion.erasure import forget_person
+from governance.erasure import forget_person
+from governance.retention import apply_retention, retention_from_environment
 from ingestion.errors import ConfigurationError
 from ingestion.paths import DataLayout
-from ingestion.retention import apply_retention, retention_from_environment
 from tests.conftest import SMALL_ORG, BuiltOrganisation, build_organisation_warehouse
 from warehouse.build import build_warehouse
 

@@ -1,0 +1,87 @@
+"""Erase one person from the landed data, the build database and what is served.
+
+`forget_person(layout, "ID_OR_EMAIL")` finds every alias of the person (`aliases`), then,
+holding the landing lock and the warehouse lock (no landing and no build meanwhile),
+rewrites the landed files without them (`landed`), purges the build database, rebuilds and
+publishes whole (`purge`), and appends an audit line that holds no identifier (`audit`).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from governance.erasure.aliases import (
+    AliasSearchError,
+    Identity,
+    PersonNotFoundError,
+    resolve_identity,
+)
+from governance.erasure.audit import (
+    AUDIT_FILE,
+    ErasureSummary,
+    append_audit,
+    clear_pending,
+    is_pending,
+    mark_pending,
+    request_hash,
+)
+from governance.erasure.landed import erase_landed, erase_quarantined_lines
+from governance.erasure.purge import erase_build_database, rebuild_and_publish
+from ingestion.crash import crash_point
+from ingestion.locks import exclusive_lock
+from ingestion.otel.privacy import PrivacyMode, pii_pepper
+from ingestion.paths import DataLayout
+from warehouse.build_state import warehouse_lock
+
+__all__ = [
+    "AUDIT_FILE",
+    "AliasSearchError",
+    "ErasureSummary",
+    "Identity",
+    "PersonNotFoundError",
+    "forget_person",
+    "resolve_identity",
+]
+
+
+def forget_person(layout: DataLayout, given: str, *, rebuild: bool = True) -> ErasureSummary:
+    """Erase the person `given` names from every landed file, the build and the serving side.
+
+    Rerunning finishes an interrupted erasure and is otherwise a no-op on the landed data.
+
+    Raises:
+        PersonNotFoundError: nothing names the identifier (and nothing was changed).
+        AliasSearchError: the person's aliases could not all be found (nothing was changed).
+        PepperMissingError: privacy `strict` without a usable pepper (nothing was changed).
+    """
+    # `strict` without a pepper would stop the publish after the erasure: stop before it.
+    pii_pepper(PrivacyMode.parse(os.environ.get("COWORK_PRIVACY")))
+    started = time.perf_counter()
+    summary = ErasureSummary(request_hash=request_hash(layout, given))
+    with (
+        exclusive_lock(layout.manifest.with_name(".landing.lock")),
+        warehouse_lock(layout),
+    ):
+        try:
+            identity = resolve_identity(layout, given)
+        except PersonNotFoundError:
+            # An erasure interrupted after the build database was cleaned: only the rebuild
+            # and publish remain (the marker holds the request's hash, no identifier).
+            if not is_pending(layout, summary.request_hash):
+                raise
+            identity = None
+        mark_pending(layout, summary.request_hash)
+        if identity is not None:
+            summary.identifiers = identity.counts()
+            erase_landed(layout, identity, summary)
+            erase_quarantined_lines(layout, identity, summary)
+            erase_build_database(layout, identity, summary)
+        crash_point("erasure_before_rebuild")
+        if rebuild:
+            rebuild_and_publish(layout, summary)
+            if summary.build_success:
+                clear_pending(layout)
+    summary.seconds = time.perf_counter() - started
+    append_audit(layout, summary)
+    return summary
