@@ -36,8 +36,10 @@ FAST_TIER = frozenset(
         "tests/reporting/test_charts.py",
         "tests/reporting/test_periods.py",
         "tests/simulation/test_pricing.py",
+        "tests/governance/test_aliases.py",
         "tests/test_architecture.py",
         "tests/test_landing_schemas.py",
+        "tests/test_layering.py",
     }
 )
 
