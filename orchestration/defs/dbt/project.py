@@ -2,8 +2,10 @@
 
 Loading the definitions does no dbt work: the manifest is prepared beforehand by
 `make install` (or `make manifest` after editing dbt files), which runs `dbt parse`, or
-by `prepare_manifest()` called explicitly. Under `dagster dev` (`cowork-analytics ui`)
-dagster-dbt's `prepare_if_dev` re-parses on load, its documented development loop.
+by `prepare_manifest()` called explicitly. Not even under `dagster dev`
+(`cowork-analytics ui`): dagster-dbt's `prepare_if_dev` would rewrite the repository's
+manifest while other processes (runs, the daemon, tests) read it, and a code location that
+loads in the middle of that fails to load.
 """
 
 from __future__ import annotations
@@ -39,5 +41,4 @@ def require_manifest() -> None:
         )
 
 
-dbt_project.prepare_if_dev()
 require_manifest()
