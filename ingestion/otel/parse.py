@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
-from ingestion.otel.schema import ANY_VALUE, OTLP_LINE
+from ingestion.otel.schema import ANY_VALUE, OTLP_LINE, SCALAR_VALUE
 
 # pyarrow parses blocks in parallel; a block must hold the longest line.
 BLOCK_SIZE = 16 << 20
@@ -130,15 +130,10 @@ def _nested_value_holders(array: pa.Array, owners: np.ndarray, found: list[np.nd
         for values, value_owners in inner:
             if len(values) == 0:
                 continue
-            empty = pc.and_(
-                pc.is_valid(values),
-                pc.and_(*[pc.is_null(values.field(name)) for name in ("stringValue", "intValue")]),
-            )
-            empty = pc.and_(
-                empty,
-                pc.and_(*[pc.is_null(values.field(n)) for n in ("doubleValue", "boolValue")]),
-            )
-            empty = pc.and_(empty, pc.is_null(values.field("bytesValue")))
+            # Sent (not a null value), yet none of the scalar fields the schema reads is set.
+            empty = pc.is_valid(values)
+            for name in SCALAR_VALUE.names:
+                empty = pc.and_(empty, pc.is_null(values.field(name)))
             hits = np.flatnonzero(empty.to_numpy(zero_copy_only=False))
             if len(hits):
                 found.append(value_owners[hits])

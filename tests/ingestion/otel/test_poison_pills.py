@@ -51,10 +51,13 @@ def _api_request(cost: dict, index: int = 0, **attributes: dict) -> str:
     return otlp_line("api_request", NOW_NS + index, cost_usd=cost, **attributes)
 
 
-def _every_line_accounted_for(summary: LandingSummary, lines: int) -> None:
+def _every_line_accounted_for(tmp_path: Path, summary: LandingSummary, lines: int) -> None:
+    """Lines in = lines that landed a record + lines in the quarantine files."""
     assert summary.lines == lines
-    landed_lines = summary.lines - summary.quarantined_lines
-    assert landed_lines + summary.quarantined_lines == lines
+    landed = {row["source_byte_offset"] for row in _events(tmp_path, "source_byte_offset")}
+    quarantined = _quarantined_lines(tmp_path)
+    assert len(quarantined) == summary.quarantined_lines
+    assert len(landed) + len(quarantined) == lines
 
 
 def test_a_null_line_first_in_a_block_is_quarantined_not_a_crash(tmp_path: Path) -> None:
@@ -97,7 +100,7 @@ def test_lines_that_are_not_one_object_are_quarantined(tmp_path: Path, line: str
     good = _api_request({"doubleValue": 0.5})
     later = _api_request({"doubleValue": 0.25}, index=1)
     summary = _land(tmp_path, f"{good}\n{line}\n{later}\n".encode())
-    _every_line_accounted_for(summary, 3)
+    _every_line_accounted_for(tmp_path, summary, 3)
     assert (summary.records_landed, summary.quarantined_lines) == (2, 1)
     offsets = sorted(row["source_byte_offset"] for row in _events(tmp_path))
     assert offsets == [0, len(good) + len(line) + 2]
@@ -110,7 +113,7 @@ def test_invalid_utf8_is_quarantined_and_what_landed_stays_readable(tmp_path: Pa
     bad = bad.replace(b"MODEL", b"claude-\xff\xfe")
     good = _api_request({"doubleValue": 0.25}, index=1).encode()
     summary = _land(tmp_path, good + b"\n" + bad + b"\n" + good.replace(b"0.25", b"0.5") + b"\n")
-    _every_line_accounted_for(summary, 3)
+    _every_line_accounted_for(tmp_path, summary, 3)
     assert summary.quarantined_lines == 1
     assert len(_events(tmp_path, "model")) == 2  # DuckDB reads every landed file
     [quarantined] = _quarantined_lines(tmp_path)
