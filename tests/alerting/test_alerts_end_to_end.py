@@ -27,8 +27,8 @@ from alerting.deliver import WebhookSender
 from alerting.run import send_detected_alerts
 from alerting.store import AlertStore, store_path
 from simulation.behaviour import PROMPTS, SENSITIVE_PATHS
-from tests.alerting.receiver import Receiver, dead_url, key_of
-from tests.conftest import BuiltOrganisation
+from tests.support.organisations import BuiltOrganisation
+from tests.support.receiver import Receiver, dead_url, key_of
 
 NOW = datetime(2026, 3, 18, 23, 59, tzinfo=UTC)
 SECRET = "s3cretWebhookToken"

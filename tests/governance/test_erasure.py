@@ -23,7 +23,7 @@ import pytest
 
 from governance.erasure import AUDIT_FILE, PersonNotFoundError, forget_person, resolve_identity
 from ingestion.paths import DataLayout
-from tests.conftest import SMALL_ORG, BuiltOrganisation, build_organisation_warehouse
+from tests.support.organisations import SMALL_ORG, BuiltOrganisation, build_organisation_warehouse
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from governance.erasure import forget_person
 from governance.retention import apply_retention, retention_from_environment
 from ingestion.errors import ConfigurationError
 from ingestion.paths import DataLayout
-from tests.conftest import SMALL_ORG, BuiltOrganisation, build_organisation_warehouse
+from tests.support.organisations import SMALL_ORG, BuiltOrganisation, build_organisation_warehouse
 from warehouse.build import build_warehouse
 
 # The small organisation spans 7 to 10 March 2026; "now" is the 11th.

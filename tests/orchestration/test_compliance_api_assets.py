@@ -8,7 +8,7 @@ import pytest
 from ingestion.compliance_api.client import API_KEY_VARIABLE, BASE_URL_VARIABLE
 from orchestration.defs.compliance_api.assets import ENTITIES, compliance_api_pull
 from orchestration.defs.resources import DataDirResource
-from tests.ingestion.compliance_api.hostile import HostileServer, Reply, activity, cursor_page
+from tests.support.hostile_api import HostileServer, Reply, activity, cursor_page
 
 ACTIVITIES = "/v1/compliance/activities"
 SENTINEL = "sk-ant-api01-SENTINEL-" + "d" * 40

@@ -24,8 +24,8 @@ from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus
 
 from ingestion.paths import DataLayout
 from simulation.generate import GenerationResult
-from tests.orchestration.instances import open_instance
-from tests.warehouse.checksums import checksums
+from tests.support.checksums import checksums
+from tests.support.instances import open_instance
 from warehouse.build_state import latest_build
 
 pytestmark = pytest.mark.e2e

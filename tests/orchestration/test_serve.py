@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 
 from orchestration.defs.jobs import BUILDS_WAREHOUSE_TAG
-from tests.orchestration.instances import open_instance
-from tests.orchestration.servers import free_port
+from tests.support.instances import open_instance
+from tests.support.servers import free_port
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = REPOSITORY_ROOT / "deploy"

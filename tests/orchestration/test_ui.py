@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.orchestration.servers import free_port
+from tests.support.servers import free_port
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 JOBS_QUERY = """

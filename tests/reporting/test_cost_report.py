@@ -1,6 +1,6 @@
 """The cost report against the marts it reads, in both privacy modes, and its three files.
 
-Built on the planted organisation (tests/conftest.py: 12 people, 12 February to 18 March
+Built on the planted organisation (tests/support/organisations.py: 12 people, 12 February to 18 March
 2026, a cost spike on 17 March). Every figure the report shows is compared with SQL written
 here, independently, on the same serving database.
 """
@@ -29,7 +29,7 @@ from reporting.markdown import render_markdown
 from reporting.periods import month_of, parse_period
 from reporting.render import render_html
 from simulation.behaviour import PROMPTS
-from tests.conftest import BuiltOrganisation
+from tests.support.organisations import BuiltOrganisation
 from warehouse.publish import ServingPrivacy, publish_serving
 
 NOW = datetime(2026, 3, 19, 6, 0, tzinfo=UTC)

@@ -21,7 +21,7 @@ import pytest
 
 from reporting.files import write_cost_report
 from reporting.periods import parse_period
-from tests.conftest import BuiltOrganisation
+from tests.support.organisations import BuiltOrganisation
 
 CHROMIUM_ARGS = [
     "--headless",

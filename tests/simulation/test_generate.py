@@ -10,7 +10,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 
 from ingestion.otel.otlp_json import encode_logs_json
 from simulation.generate import generate
-from tests.conftest import SMALL_ORG
+from tests.support.organisations import SMALL_ORG
 
 COMPARED = (
     "prompts",

@@ -18,7 +18,7 @@ from simulation.generate import GenerationResult
 from simulation.ground_truth import GroundTruth, mcp_server_of, seconds, usd
 from simulation.organisation import Organisation, build_organisation
 from simulation.pricing import normalise_model_id, price_on
-from tests.simulation.collector_files import Record, log_records
+from tests.support.collector_files import Record, log_records
 
 TOKENS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens")
 SPLIT = ("cache_creation_5m_tokens", "cache_creation_1h_tokens")

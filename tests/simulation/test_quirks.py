@@ -14,7 +14,7 @@ import pytest
 from simulation.behaviour import simulate_person_day, utc_date
 from simulation.generate import GenerationResult
 from simulation.organisation import QUIRK_MIN_PEOPLE, build_organisation, plant_quirks
-from tests.simulation.collector_files import Record, log_records, metric_points
+from tests.support.collector_files import Record, log_records, metric_points
 
 ACCOUNT_ATTRIBUTES = ("user.account_id", "user.account_uuid", "user.email", "organization.id")
 

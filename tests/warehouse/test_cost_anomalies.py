@@ -1,6 +1,6 @@
 """fct_cost_anomalies on generated organisations: it flags the planted spike and nothing else.
 
-The planted organisation (tests/conftest.py `PLANTED_ORG`: 12 people, five weeks) has one
+The planted organisation (tests/support/organisations.py `PLANTED_ORG`: 12 people, five weeks) has one
 person with a day of many times their usual spend. The same organisation generated without
 the spike has ordinary ups and downs only (busier days, a prompt on an Opus model), and
 none of them passes the rule's defaults (5 robust standard deviations and $5 above the
@@ -17,7 +17,7 @@ import duckdb
 import pytest
 
 from simulation.verify import mart_mismatches
-from tests.conftest import PLANTED_ORG, BuiltOrganisation, build_organisation_warehouse
+from tests.support.organisations import PLANTED_ORG, BuiltOrganisation, build_organisation_warehouse
 
 ANOMALIES = """
     select

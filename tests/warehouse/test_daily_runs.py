@@ -34,7 +34,7 @@ from ingestion.otel.land import land_otel
 from ingestion.paths import DataLayout
 from simulation.compliance_emulator import ComplianceEmulator, EmulatorData
 from simulation.generate import GenerationResult, generate
-from tests.warehouse.checksums import checksums
+from tests.support.checksums import checksums
 from tests.warehouse.test_incremental import NO_LOOKBACK, _ok
 from warehouse.build import build_warehouse
 

@@ -21,7 +21,7 @@ from ingestion.otel.land import land_otel
 from ingestion.paths import DataLayout
 from simulation.compliance_emulator import ComplianceEmulator, EmulatorData
 from simulation.generate import GenerationResult
-from tests.warehouse.checksums import checksums as _checksums
+from tests.support.checksums import checksums as _checksums
 from warehouse.build import BuildResult, build_warehouse
 from warehouse.publish import publish_serving
 

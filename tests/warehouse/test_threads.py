@@ -7,7 +7,7 @@ from pathlib import Path
 from ingestion.otel.land import land_otel
 from ingestion.paths import DataLayout
 from simulation.generate import GenerationResult
-from tests.warehouse.checksums import checksums
+from tests.support.checksums import checksums
 from warehouse.build import build_warehouse
 
 

@@ -38,7 +38,7 @@ from ingestion.compliance_api.paging import PullLimits
 from ingestion.compliance_api.pull import pull_compliance
 from ingestion.compliance_api.schemas import SNAPSHOT_KEYS, SNAPSHOT_SCHEMAS
 from ingestion.paths import DataLayout
-from tests.fuzzing import FUZZ_EXAMPLES
+from tests.support.fuzzing import FUZZ_EXAMPLES
 
 PREFIX = "/v1/compliance"
 NOW = datetime(2026, 3, 11, tzinfo=UTC)

@@ -32,7 +32,7 @@ from ingestion.compliance_api.pull import (
 )
 from ingestion.manifest import Manifest
 from ingestion.paths import DataLayout
-from tests.ingestion.compliance_api.hostile import (
+from tests.support.hostile_api import (
     HostileServer,
     Reply,
     Route,

@@ -16,7 +16,7 @@ from ingestion.compliance_api.pull import pull_activities, pull_compliance
 from ingestion.manifest import Manifest
 from ingestion.paths import DataLayout
 from simulation.compliance_emulator import ComplianceEmulator
-from tests.conftest import SMALL_ORG
+from tests.support.organisations import SMALL_ORG
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[3]
 END_OF_PERIOD = datetime(SMALL_ORG["end_date"].year, 3, 11, tzinfo=UTC)

@@ -13,7 +13,7 @@ from ingestion.compliance_api.records import (
     snapshot_row,
 )
 from ingestion.compliance_api.schemas import ACTIVITIES_SCHEMA, SNAPSHOT_SCHEMAS
-from tests.ingestion.compliance_api.hostile import activity
+from tests.support.hostile_api import activity
 
 LANDED_AT = datetime(2026, 3, 11, tzinfo=UTC)
 LATEST = datetime(2026, 3, 13, tzinfo=UTC)

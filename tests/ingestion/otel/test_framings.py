@@ -10,7 +10,7 @@ from ingestion.otel.land import land_otel
 from ingestion.paths import DataLayout
 from simulation.collector import FileFormat
 from simulation.generate import generate
-from tests.conftest import SMALL_ORG
+from tests.support.organisations import SMALL_ORG
 
 PROVENANCE = "source_file_fingerprint, source_byte_offset, landed_at"
 FORMATS = {

@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 
 from ingestion.otel.land import EARLIEST_EVENT_AT, LATEST_AHEAD, land_otel
 from ingestion.paths import DataLayout
-from tests.fuzzing import FUZZ_EXAMPLES
+from tests.support.fuzzing import FUZZ_EXAMPLES
 
 AMOUNTS = (
     "cost_usd",
@@ -259,7 +259,7 @@ def test_mutated_lines_are_landed_or_quarantined_never_a_crash(
 def test_any_attribute_value_on_a_cost_lands_finite_or_null(
     tmp_path_factory: pytest.TempPathFactory, value: dict
 ) -> None:
-    from tests.ingestion.otel.lines import otlp_line
+    from tests.support.otel_lines import otlp_line
 
     now = int(datetime.now(UTC).timestamp() * 1e9)
     line = otlp_line("api_request", now, cost_usd=value, input_tokens=value, extra=value)

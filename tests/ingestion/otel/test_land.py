@@ -9,7 +9,7 @@ import pytest
 from ingestion.otel.land import land_otel
 from ingestion.otel.privacy import PrivacyMode
 from ingestion.paths import DataLayout
-from tests.ingestion.otel.lines import otlp_line as _line
+from tests.support.otel_lines import otlp_line as _line
 
 
 def _landed(layout: DataLayout) -> duckdb.DuckDBPyRelation:

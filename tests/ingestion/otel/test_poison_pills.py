@@ -19,7 +19,7 @@ import pytest
 from ingestion.otel.land import LandingSummary, land_otel
 from ingestion.otel.privacy import PrivacyMode
 from ingestion.paths import DataLayout
-from tests.ingestion.otel.lines import otlp_line
+from tests.support.otel_lines import otlp_line
 
 NOW_NS = time.time_ns() - 3600 * 10**9
 
