@@ -12,8 +12,12 @@ from tests.support.organisations import (
     PLANTED_ORG,
     SMALL_ORG,
     BuiltOrganisation,
-    build_organisation_warehouse,
+    build_first_file_warehouse,
+    build_otel_only_warehouse,
+    copy_data_dir,
+    shared_organisation_warehouse,
 )
+from tests.support.shared import shared_directory
 
 # Property tests call Arrow kernels whose first call can take longer than Hypothesis's
 # default 200 ms deadline on a busy 2-core machine; correctness, not latency, is tested.
@@ -67,7 +71,47 @@ def otel_dir(small_org: GenerationResult) -> Path:
     return Path(small_org.otel_dir)
 
 
+# The built warehouses below are built once per run and shared by the xdist workers
+# (tests/support/shared.py). Those not named a copy are read-only: a test that changes one
+# copies its data directory first.
+
+
 @pytest.fixture(scope="session")
 def planted_org(tmp_path_factory: pytest.TempPathFactory) -> BuiltOrganisation:
-    """12 people over five weeks with a planted cost spike, built and published (standard)."""
-    return build_organisation_warehouse(tmp_path_factory.mktemp("planted_org"), **PLANTED_ORG)
+    """12 people over five weeks with a planted cost spike, built and published (standard);
+    this worker's own copy of the data directory (reports are written into it)."""
+    shared = shared_organisation_warehouse(tmp_path_factory, "planted_org", **PLANTED_ORG)
+    return copy_data_dir(shared, tmp_path_factory.mktemp("planted_org") / "data")
+
+
+@pytest.fixture(scope="session")
+def small_org_warehouse(tmp_path_factory: pytest.TempPathFactory) -> BuiltOrganisation:
+    """The small organisation (not rotated) with its Compliance side, built and published
+    (standard). Read-only."""
+    return shared_organisation_warehouse(tmp_path_factory, "small_org_warehouse", **SMALL_ORG)
+
+
+@pytest.fixture(scope="session")
+def first_file_warehouse(
+    small_org: GenerationResult, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """The small organisation's first rotated log file alone (`collector/`), landed, built
+    and published (`data/`), no Compliance side. Read-only."""
+    return shared_directory(
+        tmp_path_factory,
+        "first_file_warehouse",
+        lambda root: build_first_file_warehouse(root, Path(small_org.otel_dir)),
+    )
+
+
+@pytest.fixture(scope="session")
+def small_org_otel_warehouse(
+    small_org: GenerationResult, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """Every collector file of the small organisation landed (no Compliance side), built
+    with one dbt thread and published (`data/`). Read-only."""
+    return shared_directory(
+        tmp_path_factory,
+        "small_org_otel_warehouse",
+        lambda root: build_otel_only_warehouse(root, Path(small_org.otel_dir)),
+    )

@@ -2,8 +2,8 @@
 holds the person's e-mail or ids; everyone else's data is intact; a rerun is a no-op; an
 erasure interrupted between two files finishes on the rerun.
 
-One small organisation (OTel + Compliance from the emulator) is built once; each test
-erases in its own copy of the data directory.
+One small organisation (OTel + Compliance from the emulator) is built once per run
+(`small_org_warehouse`); each test erases in its own copy of the data directory.
 """
 
 from __future__ import annotations
@@ -23,12 +23,14 @@ import pytest
 
 from governance.erasure import AUDIT_FILE, PersonNotFoundError, forget_person, resolve_identity
 from ingestion.paths import DataLayout
-from tests.support.organisations import SMALL_ORG, BuiltOrganisation, build_organisation_warehouse
+from tests.support.organisations import BuiltOrganisation, copy_data_dir
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> BuiltOrganisation:
-    built = build_organisation_warehouse(tmp_path_factory.mktemp("erasure"), **SMALL_ORG)
+def built(
+    small_org_warehouse: BuiltOrganisation, tmp_path_factory: pytest.TempPathFactory
+) -> BuiltOrganisation:
+    built = copy_data_dir(small_org_warehouse, tmp_path_factory.mktemp("erasure") / "data")
     layout = DataLayout(built.data_dir)
     person = _person(layout)
     other = _other_email(layout, person["email"])

@@ -2,9 +2,10 @@
 
 Every pipeline run here is a real Dagster run in a process of its own (the pipeline job,
 in process, against a SQLite Dagster instance in the data directory), on the small
-organisation's OTel files and without a Compliance key. A reference data directory gets
-every file in one clean run; the scenarios' data directory gets the same files in two
-deliveries, and its second run is SIGKILLed while dbt builds.
+organisation's OTel files and without a Compliance key. The reference is one clean build
+of every file (`small_org_otel_warehouse`, built once per test run); the scenarios' data
+directory gets the same files in two deliveries, and its second run is SIGKILLed while dbt
+builds.
 """
 
 from __future__ import annotations
@@ -113,13 +114,9 @@ def collector_files(small_org: GenerationResult) -> list[Path]:
 
 
 @pytest.fixture(scope="module")
-def reference(collector_files, tmp_path_factory) -> DataLayout:
-    """One clean run over every file."""
-    root = tmp_path_factory.mktemp("reference")
-    _deliver(collector_files, root / "otel")
-    run = _finish(_start(root / "data", root / "otel"))
-    assert run["success"], run["failures"]
-    return DataLayout(root / "data")
+def reference(small_org_otel_warehouse: Path) -> DataLayout:
+    """One clean build of every file (shared by the session: read-only)."""
+    return DataLayout(small_org_otel_warehouse / "data")
 
 
 @pytest.fixture(scope="module")

@@ -73,16 +73,12 @@ def _answer(layout: DataLayout) -> list[str]:
 
 
 def test_readers_see_the_old_or_the_new_warehouse_never_a_mix(
-    small_org: GenerationResult, tmp_path: Path
+    small_org: GenerationResult, first_file_warehouse: Path, tmp_path: Path
 ) -> None:
+    # The old warehouse: a copy of the one built and published from the first collector file.
+    shutil.copytree(first_file_warehouse / "data", tmp_path / "data")
     layout = DataLayout(tmp_path / "data")
     otel = Path(small_org.otel_dir)
-    logs = [*sorted(otel.glob("logs-*.jsonl")), otel / "logs.jsonl"]
-    first = tmp_path / "first"
-    first.mkdir()
-    shutil.copy(logs[0], first / logs[0].name)
-    land_otel([first], layout)
-    assert build_warehouse(layout).success
     old = _answer(layout)
 
     stop = tmp_path / "stop-reading"

@@ -2,7 +2,8 @@
 Dagster asset check; no mart is built and the serving file stays as it was.
 
 Every test starts from a copy of one warehouse built and published from one collector file
-of the small organisation (built once per module, to keep the two extra builds fast).
+of the small organisation (`first_file_warehouse`, built once per run, to keep the two
+extra builds fast).
 """
 
 from __future__ import annotations
@@ -17,32 +18,16 @@ import duckdb
 import pytest
 
 from cowork_analytics.pipeline import configure_environment, run_pipeline
-from ingestion.otel.land import land_otel
 from ingestion.paths import DataLayout
 from orchestration.defs.checks.telemetry_health import (
     TelemetryHealthResource,
     recent_telemetry_health,
 )
 from orchestration.defs.resources import DataDirResource
-from simulation.generate import GenerationResult
 from warehouse.build import build_warehouse
 
 EVENTS_RECONCILIATION = "stg_otel__events_reconciles_with_landing"
 STAGED_EVENTS = dg.AssetKey(["staging", "stg_otel__events"])
-
-
-@pytest.fixture(scope="module")
-def built(small_org: GenerationResult, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A data directory with one collector file landed, built and published (do not change)."""
-    root = tmp_path_factory.mktemp("reconciliation")
-    collector = root / "collector"
-    collector.mkdir()
-    logs = sorted(Path(small_org.otel_dir).glob("logs-*.jsonl"))
-    shutil.copy(logs[0], collector / logs[0].name)
-    layout = DataLayout(root / "data")
-    land_otel([collector], layout)
-    assert build_warehouse(layout).success
-    return root
 
 
 def _copy(built: Path, tmp_path: Path) -> tuple[DataLayout, Path]:
@@ -92,9 +77,9 @@ def _refile_a_record_under_the_next_day(layout: DataLayout) -> tuple[str, int]:
 
 
 def test_a_duplicate_staged_row_fails_the_key_and_reconciliation_tests(
-    built: Path, tmp_path: Path
+    first_file_warehouse: Path, tmp_path: Path
 ) -> None:
-    layout, _ = _copy(built, tmp_path)
+    layout, _ = _copy(first_file_warehouse, tmp_path)
     published = _digest(layout.serving_database)
 
     # GIVEN a second copy of one row of the latest staging run, as a writer outside dbt's
@@ -132,9 +117,9 @@ def test_a_duplicate_staged_row_fails_the_key_and_reconciliation_tests(
 
 
 def test_d4_in_dagster_a_failed_reconciliation_blocks_the_marts(
-    built: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    first_file_warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    layout, collector = _copy(built, tmp_path)
+    layout, collector = _copy(first_file_warehouse, tmp_path)
     published = _digest(layout.serving_database)
     monkeypatch.delenv("ANTHROPIC_COMPLIANCE_API_KEY", raising=False)
     for name, value in {
@@ -180,13 +165,15 @@ def test_d4_in_dagster_a_failed_reconciliation_blocks_the_marts(
         ).fetchall() == [(day, landed, landed + 1)]
 
 
-def test_the_telemetry_health_check_reads_the_built_mart(built: Path) -> None:
+def test_the_telemetry_health_check_reads_the_built_mart(first_file_warehouse: Path) -> None:
     result = recent_telemetry_health(
-        data_dir=DataDirResource(path=str(built / "data")),
+        data_dir=DataDirResource(path=str(first_file_warehouse / "data")),
         telemetry_health=TelemetryHealthResource(lookback_days=99),
     )
     assert result.severity == dg.AssetCheckSeverity.WARN
-    with duckdb.connect(str(DataLayout(built / "data").serving_database), read_only=True) as db:
+    with duckdb.connect(
+        str(DataLayout(first_file_warehouse / "data").serving_database), read_only=True
+    ) as db:
         expected = dict(
             db.execute(
                 "select source, sum(events) from marts.fct_telemetry_health group by 1"
