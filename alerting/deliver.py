@@ -10,7 +10,6 @@ the `httpx` and `httpcore` loggers replaces the URL with its host.
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,13 +18,7 @@ import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
 LOGGER = logging.getLogger(__name__)
-WEBHOOK_VARIABLE = "COWORK_ALERT_WEBHOOK_URL"
 RETRYABLE_STATUSES = {408, 425, 429, 500, 502, 503, 504}
-
-
-def webhook_url() -> str | None:
-    """`COWORK_ALERT_WEBHOOK_URL`, or None when alerts are not configured."""
-    return os.environ.get(WEBHOOK_VARIABLE) or None
 
 
 def webhook_host(url: str) -> str:

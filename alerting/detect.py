@@ -14,7 +14,6 @@ them: e-mail under `standard`, a pseudonym under `strict`.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -23,6 +22,7 @@ from pathlib import Path
 import duckdb
 
 from alerting.alerts import Alert, AlertKind, Severity
+from configuration.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -47,11 +47,11 @@ class DetectionSettings:
     min_events: int = 50
 
     @classmethod
-    def from_environment(cls) -> DetectionSettings:
-        """Settings from `COWORK_ALERT_LOOKBACK_DAYS` and `COWORK_ALERT_SILENT_DAYS`."""
+    def from_settings(cls, settings: Settings) -> DetectionSettings:
+        """The windows of the product's settings, the thresholds' defaults."""
         return cls(
-            lookback_days=int(os.environ.get("COWORK_ALERT_LOOKBACK_DAYS", "3")),
-            silent_after_days=int(os.environ.get("COWORK_ALERT_SILENT_DAYS", "2")),
+            lookback_days=settings.alert_lookback_days,
+            silent_after_days=settings.alert_silent_days,
         )
 
 
@@ -276,9 +276,9 @@ def detect_alerts(
     Args:
         serving_database: the published DuckDB file (opened read-only).
         now: the current time (UTC); tests pass the simulated period's end.
-        settings: windows and thresholds; from the environment when None.
+        settings: windows and thresholds; the defaults when None.
     """
-    settings = settings or DetectionSettings.from_environment()
+    settings = settings or DetectionSettings()
     if not serving_database.exists():
         return []
     today = now.date()

@@ -8,14 +8,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from alerting.alerts import Alert
-from alerting.deliver import WEBHOOK_VARIABLE, WebhookSender, webhook_host, webhook_url
+from alerting.deliver import WebhookSender, webhook_host
 from alerting.detect import DetectionSettings, detect_alerts
 from alerting.slack import slack_payload
 from alerting.store import AlertStore, store_path
+from configuration.settings import ALERT_WEBHOOK_URL
 
 LOGGER = logging.getLogger(__name__)
 NOT_CONFIGURED_NOTICE = (
-    f"Alerts: {WEBHOOK_VARIABLE} is not set, so no alert is sent (detected alerts are not"
+    f"Alerts: {ALERT_WEBHOOK_URL} is not set, so no alert is sent (detected alerts are not"
     " recorded either: they go out once a webhook is set)."
 )
 
@@ -58,10 +59,10 @@ def send_alerts(
         alerts: detected alerts (duplicates by key are sent once).
         data_dir: the data directory (its `state/alerts.sqlite` is the store).
         dry_run: list what would be sent; send and record nothing.
-        url: the webhook; `COWORK_ALERT_WEBHOOK_URL` when None.
+        url: the webhook (`Settings.alert_webhook_url`); None: not configured.
         sender: a configured sender (tests set its backoff); one for `url` when None.
     """
-    url = url or (sender.url if sender else webhook_url())
+    url = url or (sender.url if sender else None)
     unique = list({alert.key: alert for alert in alerts}.values())
     summary = SendSummary(configured=url is not None, detected=len(unique))
     store = AlertStore(store_path(data_dir))
@@ -106,12 +107,16 @@ def send_alerts(
 def send_detected_alerts(
     data_dir: Path,
     *,
+    url: str | None = None,
     now: datetime | None = None,
     dry_run: bool = False,
     settings: DetectionSettings | None = None,
     sender: WebhookSender | None = None,
 ) -> SendSummary:
-    """Detect alerts in the data directory's serving database and send the new ones."""
+    """Detect alerts in the data directory's serving database and send the new ones.
+
+    `url` is the webhook (None: not configured); `settings` the detection windows.
+    """
     serving = data_dir / "serving" / "warehouse.duckdb"
     alerts = detect_alerts(serving, now or datetime.now(UTC), settings)
-    return send_alerts(alerts, data_dir, dry_run=dry_run, sender=sender)
+    return send_alerts(alerts, data_dir, dry_run=dry_run, url=url, sender=sender)

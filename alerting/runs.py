@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import os
 from datetime import date
 
 from alerting.alerts import Alert, AlertKind, Severity
 from alerting.slack import redact
+from configuration.settings import DEFAULT_DAGSTER_URL
 
-DAGSTER_URL_VARIABLE = "COWORK_DAGSTER_URL"
-DEFAULT_DAGSTER_URL = "http://127.0.0.1:3000"
 MESSAGE_LIMIT = 300
 
 
-def run_link(run_id: str) -> str:
-    """The run's page in the Dagster UI (`COWORK_DAGSTER_URL`, default the local UI)."""
-    base = os.environ.get(DAGSTER_URL_VARIABLE) or DEFAULT_DAGSTER_URL
-    return f"{base.rstrip('/')}/runs/{run_id}"
+def run_link(run_id: str, dagster_url: str = DEFAULT_DAGSTER_URL) -> str:
+    """The run's page in the Dagster UI (`Settings.dagster_url`, default the local UI)."""
+    return f"{dagster_url.rstrip('/')}/runs/{run_id}"
 
 
 def _short(message: str) -> str:
@@ -25,7 +22,11 @@ def _short(message: str) -> str:
 
 
 def run_failed_alert(
-    run_id: str, job_name: str, message: str, failed_steps: list[str] | None = None
+    run_id: str,
+    job_name: str,
+    message: str,
+    failed_steps: list[str] | None = None,
+    dagster_url: str = DEFAULT_DAGSTER_URL,
 ) -> Alert:
     """A run that failed: its job, failed steps and the first line of the error."""
     steps = failed_steps or []
@@ -41,13 +42,18 @@ def run_failed_alert(
         f"Run {run_id[:8]} of {job_name} failed. Open the run for the step logs; the serving "
         "database is only ever replaced by a build that passed.",
         tuple(fields),
-        run_link(run_id),
+        run_link(run_id, dagster_url),
         "Dagster run",
     )
 
 
 def check_failed_alert(
-    asset: str, check: str, day: date, run_id: str, description: str | None = None
+    asset: str,
+    check: str,
+    day: date,
+    run_id: str,
+    description: str | None = None,
+    dagster_url: str = DEFAULT_DAGSTER_URL,
 ) -> Alert:
     """A failed ERROR-severity asset check; one alert per asset, check and UTC day."""
     fields = [("Asset", asset), ("Check", check), ("Day", str(day)), ("Run", run_id)]
@@ -61,6 +67,6 @@ def check_failed_alert(
         f"The asset check {check} on {asset} failed with severity ERROR. Open the run for "
         "its metadata.",
         tuple(fields),
-        run_link(run_id),
+        run_link(run_id, dagster_url),
         "Dagster run",
     )

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
+from configuration.errors import UserError
 from cowork_analytics.commands import (
     alerts,
     erasure,
@@ -22,7 +23,6 @@ from cowork_analytics.commands import (
     simulation,
     warehouse,
 )
-from ingestion.errors import UserError
 
 # Set by the app callback's --verbose: errors then show their traceback too.
 _options = SimpleNamespace(verbose=False)

@@ -5,7 +5,6 @@ Kept out of the command line: the CLI only prints what happens here.
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from cowork_analytics.pipeline import configure_environment
+from configuration.settings import Secret, Settings
 from ingestion.paths import DataLayout
 from simulation.compliance_emulator import ComplianceEmulator, EmulatorData
 from simulation.generate import GenerationResult, generate
@@ -21,15 +20,15 @@ from simulation.verify import mart_mismatches
 
 # Accepted by the emulator, never by Anthropic: the demo needs a key of the right shape.
 DEMO_KEY = "sk-ant-api01-demo-emulator-key"
-COMPLIANCE_VARIABLES = ("ANTHROPIC_COMPLIANCE_BASE_URL", "ANTHROPIC_COMPLIANCE_API_KEY")
 
 
 @dataclass(frozen=True)
 class DemoOrganisation:
-    """The simulated organisation a demo runs on, and where its Compliance API is served."""
+    """The simulated organisation, its Compliance API's address, and settings using both."""
 
     generated: GenerationResult
     compliance_url: str
+    settings: Settings
 
 
 def reset(layout: DataLayout) -> None:
@@ -45,31 +44,31 @@ def reset(layout: DataLayout) -> None:
 
 @contextmanager
 def demo_organisation(
-    layout: DataLayout, *, users: int, days: int, seed: int, end_date: date | None
+    layout: DataLayout,
+    settings: Settings,
+    *,
+    users: int,
+    days: int,
+    seed: int,
+    end_date: date | None,
 ) -> Iterator[DemoOrganisation]:
     """Simulate an organisation into the data directory and serve its Compliance side.
 
-    While the block runs, the pipeline reads the simulated collector files, and the
-    Compliance API variables point at the emulator with a throw-away key; both are put back
-    when it ends.
+    The organisation's `settings` are the given ones pointed at the simulated collector
+    files and at the emulator, with a throw-away key; the emulator stops when the block ends.
     """
     reset(layout)
     generated = generate(layout.simulated, seed=seed, users=users, days=days, end_date=end_date)
-    configure_environment(layout.root, [Path(generated.otel_dir)])
-    previous = {name: os.environ.get(name) for name in COMPLIANCE_VARIABLES}
     emulator = ComplianceEmulator(EmulatorData.load(layout.simulated / "compliance")).start()
-    # The pipeline's Compliance step reads its key and URL from the environment.
-    os.environ["ANTHROPIC_COMPLIANCE_BASE_URL"] = emulator.url
-    os.environ["ANTHROPIC_COMPLIANCE_API_KEY"] = DEMO_KEY
     try:
-        yield DemoOrganisation(generated, emulator.url)
+        demo_settings = settings.with_changes(
+            configured_otel_dirs=(Path(generated.otel_dir),),
+            compliance_api_key=Secret(DEMO_KEY),
+            compliance_base_url=emulator.url,
+        )
+        yield DemoOrganisation(generated, emulator.url, demo_settings)
     finally:
         emulator.stop()
-        for name, value in previous.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def ground_truth_mismatches(layout: DataLayout) -> list[str]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from dagster import AssetCheckSeverity, AssetKey, DagsterEventType, DagsterInstance
 
-from orchestration.lib import environment
+from configuration.settings import Settings
 from orchestration.lib.instance_settings import drop_removed_event_log_storage
 
 # The instance settings a data directory's Dagster home starts with: persistent SQLite
@@ -39,34 +39,36 @@ class PipelineRun:
     notices: list[str] = field(default_factory=list)  # sources skipped, and why
 
 
-def configure_environment(data_dir: Path, otel_dirs: list[Path] | None = None) -> None:
-    """Point the orchestration layer (and dbt, which inherits the environment) at a data dir."""
-    data_dir = data_dir.resolve()
-    os.environ["COWORK_DATA_DIR"] = str(data_dir)
-    if otel_dirs:
-        os.environ["COWORK_OTEL_DIR"] = os.pathsep.join(str(path.resolve()) for path in otel_dirs)
-    dagster_home = Path(os.environ.setdefault("DAGSTER_HOME", str(data_dir / "dagster")))
-    dagster_home.mkdir(parents=True, exist_ok=True)
-    settings = dagster_home / "dagster.yaml"
-    if not settings.exists():
-        shutil.copyfile(DAGSTER_SETTINGS, settings)
+def prepare_dagster_home(settings: Settings) -> Path:
+    """The Dagster home of `settings` (`DAGSTER_HOME`, else `<data>/dagster`), set up."""
+    home = settings.dagster_home
+    home.mkdir(parents=True, exist_ok=True)
+    instance_settings = home / "dagster.yaml"
+    if not instance_settings.exists():
+        shutil.copyfile(DAGSTER_SETTINGS, instance_settings)
     # A home set up by an older release may name an event log storage since removed.
-    drop_removed_event_log_storage(settings)
+    drop_removed_event_log_storage(instance_settings)
+    return home
 
 
-def run_pipeline(log_level: str = "WARNING") -> PipelineRun:
-    """Execute the `cowork_pipeline` job once, in process, against the configured environment.
+def open_instance(settings: Settings) -> DagsterInstance:
+    """The Dagster instance of `settings`' home (its dagster.yaml), set up if new."""
+    return DagsterInstance.from_config(str(prepare_dagster_home(settings)))
+
+
+def run_pipeline(settings: Settings, log_level: str = "WARNING") -> PipelineRun:
+    """Execute the `cowork_pipeline` job once, in process, with `settings`.
 
     Args:
+        settings: the data directory, sources, privacy and keys to run with.
         log_level: level of the run's console log (the full log is in the Dagster instance).
     """
-    # Imported here so that the definitions see the environment configured just before.
     from orchestration.definitions import build_definitions
     from orchestration.defs.jobs import PIPELINE_JOB_NAME
 
     started = time.perf_counter()
-    job = build_definitions().resolve_job_def(PIPELINE_JOB_NAME)
-    with DagsterInstance.get() as instance:
+    job = build_definitions(settings).resolve_job_def(PIPELINE_JOB_NAME)
+    with open_instance(settings) as instance:
         release_abandoned_runs(instance)
         result = job.execute_in_process(
             instance=instance,
@@ -74,7 +76,7 @@ def run_pipeline(log_level: str = "WARNING") -> PipelineRun:
             run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
             tags=_process_tags(),
         )
-    return _summarise(result, time.perf_counter() - started)
+    return _summarise(result, time.perf_counter() - started, settings)
 
 
 def _process_tags() -> dict[str, str]:
@@ -124,31 +126,39 @@ def release_abandoned_runs(instance: DagsterInstance) -> list[str]:
     return abandoned
 
 
-def resume_pipeline(run_id: str) -> PipelineRun:
+def resume_pipeline(settings: Settings, run_id: str) -> PipelineRun:
     """Re-execute a failed pipeline run from its failure (what the daemon's run retries do).
 
     Only the steps that failed, or never finished or started, run again; the others' results
     stand. A run of this CLI whose process died is marked failed first (see
     `release_abandoned_runs`); under the daemon, its run monitoring does that.
     """
-    from dagster import ReexecutionOptions, execute_job, reconstructable
-
-    from orchestration.definitions import pipeline_job
+    from dagster import ReexecutionOptions, build_reconstructable_job, execute_job
 
     started = time.perf_counter()
-    with DagsterInstance.get() as instance:
+    # The steps run in child processes, which rebuild the job from these arguments (the
+    # paths a command may have changed; secrets they read from their own environment).
+    job = build_reconstructable_job(
+        "orchestration.definitions",
+        "pipeline_job_for",
+        reconstructable_kwargs={
+            "data_dir": str(settings.data_dir),
+            "otel_dirs": [str(path) for path in settings.configured_otel_dirs],
+        },
+    )
+    with open_instance(settings) as instance:
         release_abandoned_runs(instance)
         result = execute_job(
-            reconstructable(pipeline_job),
+            job,
             instance=instance,
             reexecution_options=ReexecutionOptions.from_failure(run_id, instance),
             raise_on_error=False,
             tags=_process_tags(),
         )
-        return _summarise(result, time.perf_counter() - started)
+        return _summarise(result, time.perf_counter() - started, settings)
 
 
-def _summarise(result, seconds: float) -> PipelineRun:
+def _summarise(result, seconds: float, settings: Settings) -> PipelineRun:
     failures = [
         f"{event.step_key}: {event.event_specific_data.error.message.strip()}"
         for event in result.all_events
@@ -190,5 +200,5 @@ def _summarise(result, seconds: float) -> PipelineRun:
         materialised,
         checks,
         published,
-        environment.skipped_sources(),
+        settings.skipped_sources(),
     )

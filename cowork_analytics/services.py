@@ -45,12 +45,15 @@ def _stop(processes: dict[str, subprocess.Popen]) -> None:
             process.wait()
 
 
-def supervise(commands: dict[str, list[str]], cwd: Path, on_exit=None) -> int:
+def supervise(
+    commands: dict[str, list[str]], cwd: Path, env: dict[str, str] | None = None, on_exit=None
+) -> int:
     """Start every command and wait until one exits or this process is told to stop.
 
     Args:
         commands: name -> command line.
         cwd: the working directory of the children.
+        env: the children's environment (default: this process's).
         on_exit: called with (name, exit code) when a child exits on its own.
 
     Returns:
@@ -64,7 +67,9 @@ def supervise(commands: dict[str, list[str]], cwd: Path, on_exit=None) -> int:
         stop_requested = True
 
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-    processes = {name: subprocess.Popen(command, cwd=cwd) for name, command in commands.items()}
+    processes = {
+        name: subprocess.Popen(command, cwd=cwd, env=env) for name, command in commands.items()
+    }
     try:
         while not stop_requested:
             for name, process in processes.items():

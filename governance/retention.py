@@ -1,5 +1,6 @@
 """Retention: drop landed OTel date partitions older than the configured number of days.
 
+The days are settings (`Settings.content_retention_days`, `raw_retention_days`):
 `COWORK_RETENTION_DAYS` bounds the raw content area (prompt, response and tool-input text);
 `COWORK_RAW_RETENTION_DAYS` bounds every landed OTel dataset (events, metrics, content) and
 the quarantine. Whole partitions go: each is first renamed out of the landing (so a reader
@@ -12,18 +13,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from ingestion.errors import ConfigurationError
 from ingestion.locks import exclusive_lock
 from ingestion.parquet import fsync_directory
 from ingestion.paths import DataLayout
-
-CONTENT_ENV = "COWORK_RETENTION_DAYS"
-RAW_ENV = "COWORK_RAW_RETENTION_DAYS"
 
 
 @dataclass
@@ -43,35 +39,6 @@ class RetentionSummary:
             "retention_partitions_dropped": sum(self.partitions_dropped.values()),
             "retention_quarantine_files_dropped": self.quarantine_files_dropped,
         }
-
-
-def _days(name: str) -> int | None:
-    value = os.environ.get(name, "").strip()
-    if not value:
-        return None
-    try:
-        days = int(value)
-    except ValueError:
-        raise ConfigurationError(
-            f"{name}: {value!r} is not a whole number of days (unset it to keep everything)"
-        ) from None
-    if days < 1:
-        # Zero would drop today's landing too; "keep everything" is spelled by unsetting it.
-        raise ConfigurationError(
-            f"{name}: {value!r} is not a number of days to keep: give at least 1, or unset it"
-            " to keep everything"
-        )
-    return days
-
-
-def retention_from_environment() -> tuple[int | None, int | None]:
-    """(content days, raw days) from `COWORK_RETENTION_DAYS` / `COWORK_RAW_RETENTION_DAYS`.
-
-    Raises:
-        ConfigurationError: a value that is not a whole number of days, at least 1; the
-            message names the variable and its value.
-    """
-    return _days(CONTENT_ENV), _days(RAW_ENV)
 
 
 def _partition_date(path: Path) -> date | None:
@@ -134,13 +101,3 @@ def apply_retention(
                     summary.quarantine_files_dropped += 1
         shutil.rmtree(trash, ignore_errors=True)
     return summary
-
-
-def apply_retention_from_environment(
-    layout: DataLayout, now: datetime | None = None
-) -> RetentionSummary:
-    """`apply_retention` with the days of the environment (nothing when neither is set)."""
-    content_days, raw_days = retention_from_environment()
-    return apply_retention(
-        layout, now or datetime.fromtimestamp(time.time()).astimezone(), content_days, raw_days
-    )

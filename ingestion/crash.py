@@ -11,6 +11,13 @@ import signal
 from collections import Counter
 
 _REACHED: Counter[str] = Counter()
+_IN_WORKER = False
+
+
+def mark_worker() -> None:
+    """Say that this process is a landing worker: its crash kills the whole run."""
+    global _IN_WORKER
+    _IN_WORKER = True
 
 
 def crash_point(name: str) -> None:
@@ -19,6 +26,6 @@ def crash_point(name: str) -> None:
         return
     _REACHED[name] += 1
     if _REACHED[name] >= int(os.environ.get("COWORK_TEST_CRASH_AFTER", "1")):
-        if os.environ.get("COWORK_LANDING_WORKER"):
+        if _IN_WORKER:
             os.kill(os.getppid(), signal.SIGKILL)  # a worker process: the whole run dies
         os.kill(os.getpid(), signal.SIGKILL)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import dagster as dg
 
+from configuration.settings import Settings
 from orchestration.defs.alerts.assets import alert_deliveries
 from orchestration.defs.alerts.sensors import alert_on_failed_checks, alert_on_run_failure
 from orchestration.defs.checks.freshness import (
@@ -31,12 +34,17 @@ from orchestration.defs.reports.assets import (
 )
 from orchestration.defs.resources import build_resources
 from orchestration.defs.serving.assets import serving_warehouse
-from orchestration.lib import environment
 
 
-def build_definitions() -> dg.Definitions:
-    """All assets, jobs and schedules, with resources configured from the environment now."""
-    pipeline = build_pipeline_job(pull_compliance=environment.compliance_configured())
+def build_definitions(settings: Settings | None = None) -> dg.Definitions:
+    """All assets, jobs and schedules, with resources carrying `settings`.
+
+    Args:
+        settings: what to run with; by default read from the environment now, the one
+            place the code location reads it (a bad setting fails the load in one line).
+    """
+    settings = settings or Settings.from_environment()
+    pipeline = build_pipeline_job(pull_compliance=settings.compliance_api_key is not None)
     return dg.Definitions(
         assets=[
             otel_landing,
@@ -54,13 +62,20 @@ def build_definitions() -> dg.Definitions:
         jobs=[pipeline, otel_landing_job, cost_report_job],
         schedules=[build_hourly_schedule(pipeline), daily_cost_report_schedule],
         sensors=[new_otel_files, alert_on_run_failure, alert_on_failed_checks],
-        resources={**build_resources(), "telemetry_health": TelemetryHealthResource()},
+        resources={**build_resources(settings), "telemetry_health": TelemetryHealthResource()},
     )
 
 
 defs = build_definitions()
 
 
-def pipeline_job() -> dg.JobDefinition:
-    """The pipeline job of `defs`: the target `dg.reconstructable` needs to re-execute it."""
-    return defs.resolve_job_def(PIPELINE_JOB_NAME)
+def pipeline_job_for(data_dir: str, otel_dirs: list[str]) -> dg.JobDefinition:
+    """The pipeline job on a data directory: what `dg.build_reconstructable_job` rebuilds.
+
+    A re-execution's step processes call this with the paths the command ran with; every
+    other setting they read from their environment, as the command did.
+    """
+    settings = Settings.from_environment().with_changes(
+        data_dir=Path(data_dir), configured_otel_dirs=tuple(Path(path) for path in otel_dirs)
+    )
+    return build_definitions(settings).resolve_job_def(PIPELINE_JOB_NAME)

@@ -10,7 +10,6 @@ text is read: no mart holds any.
 
 from __future__ import annotations
 
-import os
 import re
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import duckdb
 
+from configuration.settings import PrivacyMode
 from reporting.figures import (
     Amount,
     Anomaly,
@@ -41,7 +41,8 @@ _PRIVACY_MARKER = re.compile(r"cowork-analytics privacy (\w+)")
 def serving_privacy(connection: duckdb.DuckDBPyConnection) -> str:
     """The privacy mode the serving file was published under (its tables' comment).
 
-    Files published before the mode was recorded fall back to `COWORK_PRIVACY`.
+    A file that does not say (published before the mode was recorded) is read as `strict`:
+    the report then shows pseudonyms, never an e-mail address it was not sure it may show.
     """
     row = connection.execute(
         "select comment from duckdb_tables()"
@@ -50,7 +51,7 @@ def serving_privacy(connection: duckdb.DuckDBPyConnection) -> str:
     match = _PRIVACY_MARKER.search(row[0] or "") if row else None
     if match:
         return match[1]
-    return (os.environ.get("COWORK_PRIVACY") or "standard").strip().lower()
+    return PrivacyMode.STRICT.value
 
 
 def person_label(

@@ -70,3 +70,52 @@ def test_production_code_imports_no_private_dagster_module() -> None:
         if module.split(".")[0].startswith("dagster") and "._" in f".{module}"
     ]
     assert not private, private
+
+
+# Reading or writing the environment: `os.environ` (any use), `os.getenv`, `os.putenv`.
+ENVIRONMENT_ACCESS = {("os", "environ"), ("os", "getenv"), ("os", "putenv"), ("os", "unsetenv")}
+
+
+def _environment_accesses(folder: Path) -> Iterator[tuple[Path, int]]:
+    """(file, line) of every use of the environment under `folder`."""
+    for path in sorted(folder.rglob("*.py")):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and (node.value.id, node.attr) in ENVIRONMENT_ACCESS
+            ) or (
+                isinstance(node, ast.ImportFrom)
+                and node.module == "os"
+                and any(("os", alias.name) in ENVIRONMENT_ACCESS for alias in node.names)
+            ):
+                yield path, node.lineno
+
+
+def test_settings_are_read_from_the_environment_in_one_place() -> None:
+    """Only `configuration/` reads the product's settings from the environment.
+
+    So nothing under `orchestration/defs/` reads it, and nothing writes it to pass settings
+    along (a child process gets its environment as an argument).
+    """
+    allowed = {
+        "configuration/settings.py",  # the one reader of the product's settings
+        "ingestion/crash.py",  # COWORK_TEST_CRASH_AT: a fault-injection hook for tests
+        "orchestration/lib/instance_settings.py",  # its script reads Dagster's DAGSTER_HOME
+    }
+    found = [
+        _where(path, line)
+        for package in _wheel_packages()
+        for path, line in _environment_accesses(REPOSITORY_ROOT / package)
+        if str(path.relative_to(REPOSITORY_ROOT)) not in allowed
+    ]
+    assert not found, f"read settings through configuration.settings.Settings: {found}"
+
+
+def test_the_check_sees_every_kind_of_environment_access(tmp_path: Path) -> None:
+    (tmp_path / "module.py").write_text(
+        "import os\nfrom os import getenv\nos.environ['A'] = '1'\nx = os.environ.get('B')\n"
+        "os.putenv('C', '2')\n"
+    )
+    assert sorted(line for _, line in _environment_accesses(tmp_path)) == [2, 3, 4, 5]

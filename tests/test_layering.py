@@ -44,6 +44,21 @@ def test_ingestion_imports_nothing_above_it(path: Path) -> None:
     assert not above, f"{path.relative_to(REPOSITORY_ROOT)} imports {sorted(above)}"
 
 
+CONFIGURATION_MODULES = sorted((REPOSITORY_ROOT / "configuration").rglob("*.py"))
+
+
+@pytest.mark.parametrize(
+    "path",
+    CONFIGURATION_MODULES,
+    ids=[str(p.relative_to(REPOSITORY_ROOT)) for p in CONFIGURATION_MODULES],
+)
+def test_configuration_is_the_bottom_layer(path: Path) -> None:
+    """Every package reads its settings from `configuration/`, which imports none of them."""
+    first_party = {p.parent.name for p in REPOSITORY_ROOT.glob("*/__init__.py")}
+    above = _imported_packages(path) & (first_party - {"configuration"})
+    assert not above, f"{path.relative_to(REPOSITORY_ROOT)} imports {sorted(above)}"
+
+
 def test_the_check_sees_lazy_imports(tmp_path: Path) -> None:
     module = tmp_path / "lazy.py"
     module.write_text("def run():\n    from warehouse.build import build_warehouse\n")

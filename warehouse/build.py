@@ -23,7 +23,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingestion.otel.privacy import PrivacyMode, pii_pepper
+from configuration.settings import Settings
 from ingestion.paths import LOCAL_TARGET, DataLayout
 from warehouse.build_state import building, warehouse_lock
 from warehouse.publish import PublishResult, publish_build
@@ -48,8 +48,24 @@ class BuildResult:
     damaged: bool = False  # dbt failed because the build file is damaged
 
 
+def dbt_vars_for(layout: DataLayout, extra: dict[str, object] | None = None) -> list[str]:
+    """The `--vars` of every dbt run on a data directory: where it is, and `extra`.
+
+    The profile and the sources read `cowork_data_dir` (falling back on `COWORK_DATA_DIR`
+    for a person running dbt by hand), so a command's `--data-dir` reaches dbt as an
+    argument, not through the environment.
+    """
+    # Absolute, since Spark resolves the landing folders against its own working directory.
+    return ["--vars", json.dumps({"cowork_data_dir": str(layout.root.resolve()), **(extra or {})})]
+
+
 def dbt_arguments(
-    command: str, layout: DataLayout, *, target: str = LOCAL_TARGET, full_refresh: bool = False
+    command: str,
+    layout: DataLayout,
+    *,
+    target: str = LOCAL_TARGET,
+    full_refresh: bool = False,
+    dbt_vars: dict[str, object] | None = None,
 ) -> list[str]:
     """The dbt command line for this data directory (its own target and log folders)."""
     arguments = [
@@ -65,6 +81,7 @@ def dbt_arguments(
         str(layout.dbt_target_for(target)),
         "--log-path",
         str(layout.dbt_logs),
+        *dbt_vars_for(layout, dbt_vars),
     ]
     if full_refresh:
         arguments.append("--full-refresh")
@@ -74,6 +91,7 @@ def dbt_arguments(
 def build_warehouse(
     layout: DataLayout,
     *,
+    settings: Settings | None = None,
     target: str = LOCAL_TARGET,
     full_refresh: bool = False,
     publish: bool = True,
@@ -86,7 +104,9 @@ def build_warehouse(
     """Run `dbt build` on what has landed under `layout`, then publish the marts.
 
     Args:
-        layout: the data directory (exported as `COWORK_DATA_DIR` for the dbt profile).
+        layout: the data directory (given to dbt's child process as `COWORK_DATA_DIR`).
+        settings: the privacy mode and pepper of the publish (default: the product's
+            defaults, `standard`).
         target: the dbt profile target: `local` is the DuckDB build database, which is
             published; `spark` builds the same models with Spark into the data directory's
             `build/spark` (not published: BI tools read the DuckDB serving copy).
@@ -102,15 +122,13 @@ def build_warehouse(
         Counts by node type and status, failures, warnings and the publish result.
 
     Raises:
-        PepperMissingError: privacy `strict` without a pepper (before dbt starts).
         PrivacyLeakError: under `strict`, a table would publish e-mail addresses.
     """
-    pii_pepper(PrivacyMode.parse(os.environ.get("COWORK_PRIVACY")))
-    arguments = dbt_arguments("build", layout, target=target, full_refresh=full_refresh)
+    arguments = dbt_arguments(
+        "build", layout, target=target, full_refresh=full_refresh, dbt_vars=dbt_vars
+    )
     if quiet:
         arguments.append("--quiet")
-    if dbt_vars:
-        arguments += ["--vars", json.dumps(dbt_vars)]
     if threads:
         arguments += ["--threads", str(threads)]
     started = time.perf_counter()
@@ -125,7 +143,9 @@ def build_warehouse(
                 result = _build_duckdb(layout, arguments)
             if result.success and publish:
                 manifest = layout.dbt_target / "manifest.json"
-                result.published = publish_build(layout, manifest, lock_held=True)
+                result.published = publish_build(
+                    layout, manifest, settings=settings, lock_held=True
+                )
     result.seconds = time.perf_counter() - started
     return result
 
@@ -140,13 +160,10 @@ def _build_duckdb(layout: DataLayout, arguments: list[str]) -> BuildResult:
 
 def _run_dbt(layout: DataLayout, target: str, arguments: list[str]) -> BuildResult:
     """Run dbt in a child process and count what its run results say."""
-    # Absolute, since Spark resolves the landing folders against its own working directory.
-    environment = os.environ | {"COWORK_DATA_DIR": str(layout.root.resolve())}
     run_results = layout.dbt_target_for(target) / "run_results.json"
     run_results.unlink(missing_ok=True)
     completed = subprocess.run(
         [sys.executable, "-c", "from dbt.cli.main import cli; cli()", *arguments],
-        env=environment,
         # The project's relative paths (landing schema files, Spark's log settings).
         cwd=PROJECT_DIR,
         check=False,

@@ -36,6 +36,7 @@ from pathlib import Path
 
 import duckdb
 
+from configuration.settings import PrivacyMode, Settings
 from governance.pseudonyms import (
     columns_with_emails,
     create_pseudonym_table,
@@ -44,7 +45,6 @@ from governance.pseudonyms import (
     pseudonymised_select,
     table_reference,
 )
-from ingestion.otel.privacy import PrivacyMode, pii_pepper
 from ingestion.parquet import fsync_directory
 from ingestion.paths import DataLayout
 from ingestion.sql_text import quote_identifier
@@ -81,14 +81,9 @@ class ServingPrivacy:
     identifiers: dict[str, list[str]] = field(default_factory=dict)  # "schema.table" -> columns
 
     @classmethod
-    def from_environment(cls, manifest: Path) -> ServingPrivacy:
-        """The mode and pepper of the environment, identifier columns from the manifest.
-
-        Raises:
-            PepperMissingError: `strict` without a usable `COWORK_PII_PEPPER`.
-        """
-        mode = PrivacyMode.parse(os.environ.get("COWORK_PRIVACY"))
-        return cls(mode, pii_pepper(mode), identifier_columns_from_manifest(manifest))
+    def from_settings(cls, settings: Settings, manifest: Path) -> ServingPrivacy:
+        """The settings' mode and pepper, identifier columns from the manifest."""
+        return cls(settings.privacy, settings.pepper, identifier_columns_from_manifest(manifest))
 
     @property
     def pseudonymises(self) -> bool:
@@ -327,7 +322,7 @@ def publish_build(
     manifest: Path,
     *,
     whole: bool = False,
-    privacy: ServingPrivacy | None = None,
+    settings: Settings | None = None,
     on_wait: Callable[[], None] | None = None,
     lock_held: bool = False,
 ) -> PublishResult:
@@ -338,16 +333,16 @@ def publish_build(
         manifest: dbt's manifest of the build (unique keys and identifier columns).
         whole: copy every table and rewrite the Parquet export from scratch, so nothing
             of the previous version survives (an erasure).
-        privacy: the privacy mode, pepper and identifier columns (default: the environment's).
+        settings: the privacy mode and pepper to publish under (default: the product's
+            defaults, `standard`).
         on_wait: called once when another build holds the warehouse and this one waits.
         lock_held: the caller already holds `warehouse_lock` (it built just before).
 
     Raises:
         BuildNotPublishableError: the latest build did not pass (nothing was published).
-        PepperMissingError: privacy `strict` without a usable pepper.
         PrivacyLeakError: under `strict`, a table would publish e-mail addresses.
     """
-    privacy = privacy or ServingPrivacy.from_environment(manifest)
+    privacy = ServingPrivacy.from_settings(settings or Settings(data_dir=layout.root), manifest)
     with nullcontext() if lock_held else warehouse_lock(layout, on_wait=on_wait):
         # Another run may have built since this one's dbt step: publish only a build that
         # passed, never one that failed or is half done.

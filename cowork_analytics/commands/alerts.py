@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from cowork_analytics.options import DataDirOption, console, resolve_data_dir
-from ingestion.errors import UserError
+from configuration.errors import UserError
+from cowork_analytics.options import DataDirOption, command_settings, console
 
 app = typer.Typer(help="Alerts to the webhook (COWORK_ALERT_WEBHOOK_URL).", no_args_is_help=True)
 
@@ -22,16 +22,23 @@ def alerts_send(
     ] = False,
 ) -> None:
     """Send the alerts the published marts call for (each once); print what was sent."""
-    from alerting.deliver import webhook_url
+    from alerting.detect import DetectionSettings
     from alerting.run import NOT_CONFIGURED_NOTICE, send_detected_alerts
     from ingestion.paths import DataLayout
 
-    layout = DataLayout(resolve_data_dir(data_dir))
+    settings = command_settings(data_dir)
+    layout = DataLayout(settings.data_dir)
     if not layout.serving_database.exists():
         raise UserError(f"No serving database at {layout.serving_database}: build first.")
-    if webhook_url() is None and not dry_run:
+    webhook = settings.alert_webhook_url
+    if webhook is None and not dry_run:
         console.print(f"[yellow]{NOT_CONFIGURED_NOTICE}[/yellow]")
-    summary = send_detected_alerts(layout.root, dry_run=dry_run)
+    summary = send_detected_alerts(
+        layout.root,
+        url=webhook.value if webhook else None,
+        dry_run=dry_run,
+        settings=DetectionSettings.from_settings(settings),
+    )
     table = Table(title="Alerts" + (" (dry run)" if dry_run else ""))
     table.add_column("key")
     table.add_column("severity")

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from cowork_analytics.options import DataDirOption, console, resolve_data_dir
+from cowork_analytics.options import DataDirOption, command_settings, console
 
 
 def forget(
@@ -23,7 +23,8 @@ def forget(
     from governance.erasure import PersonNotFoundError, forget_person
     from ingestion.paths import DataLayout
 
-    layout = DataLayout(resolve_data_dir(data_dir))
+    settings = command_settings(data_dir)
+    layout = DataLayout(settings.data_dir)
     if not yes:
         typer.confirm(
             "Erase every landed record, mart row and export of this person and rebuild the"
@@ -31,7 +32,7 @@ def forget(
             abort=True,
         )
     try:
-        summary = forget_person(layout, user)
+        summary = forget_person(layout, user, settings=settings)
     except PersonNotFoundError:
         console.print("Nothing landed or built names this identifier: nothing was erased.")
         raise typer.Exit(1) from None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -10,8 +9,9 @@ import typer
 from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
 from rich.table import Table
 
-from cowork_analytics.options import DataDirOption, check_privacy, console, resolve_data_dir
-from ingestion.errors import ConfigurationError
+from configuration.errors import ConfigurationError
+from configuration.settings import PrivacyMode, Settings
+from cowork_analytics.options import DataDirOption, command_settings, console
 
 app = typer.Typer(help="Land one source as Parquet.", no_args_is_help=True)
 
@@ -36,21 +36,21 @@ def ingest_otel(
     ] = 32,
 ) -> None:
     """Land new complete messages of the collector's files (every framing) as Parquet."""
-    from governance.retention import apply_retention_from_environment, retention_from_environment
-
-    check_privacy(privacy)  # strict without a pepper stops here, before anything is read
-    retention_from_environment()
-    data_root = resolve_data_dir(data_dir)
-    folders = otel_inputs(inputs)
+    # Strict without a pepper, a bad retention or path stops here, before anything is read.
+    settings = command_settings(data_dir, privacy=PrivacyMode.parse(privacy))
+    folders = otel_inputs(inputs, settings)
     # Imported after the checks, so a bad setting is reported even while the landing's own
     # imports are slow or broken.
+    from governance.retention import apply_retention
     from ingestion.otel.land import discover_files, land_otel
-    from ingestion.otel.privacy import PrivacyMode
     from ingestion.paths import DataLayout
 
-    layout = DataLayout(data_root)
-    retention = apply_retention_from_environment(layout)
-    mode = PrivacyMode.parse(privacy)
+    layout = DataLayout(settings.data_dir)
+    retention = apply_retention(
+        layout,
+        content_days=settings.content_retention_days,
+        raw_days=settings.raw_retention_days,
+    )
     total = sum(path.stat().st_size for path in discover_files(folders))
     columns = (*Progress.get_default_columns()[:-1], DownloadColumn(), TransferSpeedColumn())
     with Progress(*columns, console=console, transient=True) as progress:
@@ -59,7 +59,8 @@ def ingest_otel(
             folders,
             layout,
             progress=lambda consumed: progress.advance(task, consumed),
-            privacy=mode,
+            privacy=settings.privacy,
+            pepper=settings.pepper,
             compact_above=compact_above,
         )
     table = Table(title="OTel landing", show_header=False)
@@ -75,20 +76,18 @@ def ingest_otel(
         console.print(f"[yellow]left unlanded (cannot be read): {path}[/yellow]")
 
 
-def otel_inputs(inputs: list[Path] | None) -> list[Path]:
+def otel_inputs(inputs: list[Path] | None, settings: Settings) -> list[Path]:
     """The OTel inputs of `ingest otel` (`--input`, else `COWORK_OTEL_DIR`), each existing.
 
     Raises:
         ConfigurationError: an input that does not exist, naming where it came from.
     """
-    from orchestration.lib.environment import otel_dirs
-
     if inputs:
         folders, setting = [path.expanduser().resolve() for path in inputs], "--input"
-    elif os.environ.get("COWORK_OTEL_DIR"):
-        folders, setting = otel_dirs(), "COWORK_OTEL_DIR"
+    elif settings.configured_otel_dirs:
+        folders, setting = list(settings.otel_dirs), "COWORK_OTEL_DIR"
     else:
-        folders, setting = otel_dirs(), "COWORK_OTEL_DIR (not set; the default)"
+        folders, setting = list(settings.otel_dirs), "COWORK_OTEL_DIR (not set; the default)"
     for folder in folders:
         if not folder.exists():
             raise ConfigurationError(
@@ -110,11 +109,12 @@ def ingest_compliance(
     from ingestion.compliance_api.pull import pull_compliance
     from ingestion.paths import DataLayout
 
-    layout = DataLayout(resolve_data_dir(data_dir))
+    settings = command_settings(data_dir)
+    layout = DataLayout(settings.data_dir)
     # A missing key (ConfigurationError) and every failed pull (ComplianceApiError: a status,
     # a deadline, a listing that would not end, a body that is not JSON) are UserErrors: the
     # app prints their one redacted line, without a traceback unless --verbose.
-    client = ComplianceClient.from_environment()
+    client = ComplianceClient.from_settings(settings)
     with (
         client,
         Progress(*Progress.get_default_columns()[:-1], console=console, transient=True) as progress,

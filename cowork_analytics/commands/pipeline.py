@@ -18,26 +18,26 @@ from cowork_analytics.options import (
     DataDirOption,
     HostOption,
     PortOption,
-    check_pipeline_settings,
+    command_settings,
     console,
-    resolve_data_dir,
 )
 
 if TYPE_CHECKING:
+    from configuration.settings import Settings
     from ingestion.paths import DataLayout
 
 # `dagster dev` and the daemon find the code location through pyproject.toml, here.
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_pipeline_logged(layout) -> object:
+def run_pipeline_logged(layout: DataLayout, settings: Settings) -> object:
     """Run the job with its console output (dbt's log included) sent to a log file."""
     from cowork_analytics.pipeline import run_pipeline
 
     log_path = layout.root / "logs" / "last-pipeline-run.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("w") as log, contextlib.redirect_stdout(log):
-        result = run_pipeline()
+        result = run_pipeline(settings)
     console.print(f"  run log: {log_path}")
     return result
 
@@ -115,17 +115,15 @@ def print_cost_summary(serving_database: Path) -> None:
     console.print(table)
 
 
-def _pipeline_layout(data_dir: Path) -> DataLayout:
-    """Check the pipeline's settings, then point the orchestration layer at the data dir."""
-    check_pipeline_settings()
-    root = resolve_data_dir(data_dir)
+def _pipeline_settings(data_dir: Path) -> tuple[Settings, DataLayout]:
+    """The pipeline's settings, checked before Dagster is even imported, and its layout."""
+    settings = command_settings(data_dir)
     # Imported after the checks: Dagster takes seconds to import.
-    from cowork_analytics.pipeline import configure_environment
+    from cowork_analytics.pipeline import prepare_dagster_home
     from ingestion.paths import DataLayout
 
-    layout = DataLayout(root)
-    configure_environment(layout.root)
-    return layout
+    prepare_dagster_home(settings)
+    return settings, DataLayout(settings.data_dir)
 
 
 def ui(
@@ -134,7 +132,7 @@ def ui(
     port: PortOption = 3000,
 ) -> None:
     """Start the Dagster UI (and its daemon, so schedules and sensors run) on this data dir."""
-    layout = _pipeline_layout(data_dir)
+    settings, layout = _pipeline_settings(data_dir)
     console.print(f"Dagster UI on http://{host}:{port} for {layout.root} (Ctrl-C stops it).")
     dagster = Path(sys.executable).parent / "dagster"
     # `dagster dev` finds the code location through pyproject.toml's [tool.dagster].
@@ -142,6 +140,9 @@ def ui(
         completed = subprocess.run(
             [str(dagster), "dev", "--host", host, "--port", str(port)],
             cwd=REPOSITORY_ROOT,
+            # The UI's processes read their settings from their environment: this one's,
+            # with the data directory (and Dagster home) this command was given.
+            env=settings.child_environment(),
             check=False,
         )
         if completed.returncode not in (0, -2, 130):
@@ -154,11 +155,10 @@ def serve(
     port: PortOption = 3000,
 ) -> None:
     """Run in production on one machine: the Dagster daemon and web server, until stopped."""
-    layout = _pipeline_layout(data_dir)
+    settings, layout = _pipeline_settings(data_dir)
     from cowork_analytics.services import dagster_commands, supervise
-    from orchestration.lib.environment import skipped_sources
 
-    for notice in skipped_sources():
+    for notice in settings.skipped_sources():
         console.print(f"[yellow]notice[/yellow] {notice}")
     console.print(
         f"Serving {layout.root}: the daemon (hourly pipeline, daily report, new-files sensor)"
@@ -167,6 +167,7 @@ def serve(
     code = supervise(
         dagster_commands(Path(sys.executable).parent, host, port),
         cwd=REPOSITORY_ROOT,
+        env=settings.child_environment(),
         on_exit=lambda name, status: console.print(
             f"[red]{name} exited with status {status}; stopping the other[/red]"
         ),
@@ -176,8 +177,8 @@ def serve(
 
 def run(data_dir: DataDirOption = Path("data")) -> None:
     """Run the whole pipeline job once in this process (land, build, publish)."""
-    layout = _pipeline_layout(data_dir)
-    result = run_pipeline_logged(layout)
+    settings, layout = _pipeline_settings(data_dir)
+    result = run_pipeline_logged(layout, settings)
     print_run(result)
     if not result.success:
         raise typer.Exit(1)
@@ -195,17 +196,13 @@ def demo(
 ) -> None:
     """Generate an organisation, run the pipeline job on it, and print where everything is."""
     started = time.perf_counter()
-    check_pipeline_settings()
-    layout_root = resolve_data_dir(data_dir)
-    # Imported after the checks: Dagster takes seconds to import.
+    settings, layout = _pipeline_settings(data_dir)
     from cowork_analytics.demo import demo_organisation, ground_truth_mismatches
-    from ingestion.paths import DataLayout
 
-    layout = DataLayout(layout_root)
     console.print(f"Simulating {users} users over {days} days into {layout.simulated} ...")
     last_day = date.fromisoformat(end_date) if end_date else None
     with demo_organisation(
-        layout, users=users, days=days, seed=seed, end_date=last_day
+        layout, settings, users=users, days=days, seed=seed, end_date=last_day
     ) as organisation:
         generated = organisation.generated
         console.print(
@@ -220,7 +217,7 @@ def demo(
         console.print(
             "Running the pipeline job (land OTel, pull Compliance, dbt build, publish) ..."
         )
-        result = run_pipeline_logged(layout)
+        result = run_pipeline_logged(layout, organisation.settings)
     print_run(result)
     if not result.success:
         raise typer.Exit(1)

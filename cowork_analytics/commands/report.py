@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
-from cowork_analytics.options import DataDirOption, console, resolve_data_dir
-from ingestion.errors import UserError
+from configuration.errors import UserError
+from cowork_analytics.options import DataDirOption, command_settings, console
 
 app = typer.Typer(help="Reports on the published marts.", no_args_is_help=True)
 
@@ -37,7 +37,7 @@ def report_cost(
             period = parse_month(month) if month else month_of(datetime.now(UTC).date())
     except ValueError as error:
         raise typer.BadParameter(str(error), param_hint="--week" if week else "--month") from None
-    layout = DataLayout(resolve_data_dir(data_dir))
+    layout = DataLayout(command_settings(data_dir).data_dir)
     if not layout.serving_database.exists():
         raise UserError(
             f"No serving database at {layout.serving_database}: run `cowork-analytics build`"

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cowork_analytics.options import DataDirOption, check_privacy, console, resolve_data_dir
+from cowork_analytics.options import DataDirOption, command_settings, console
 
 
 def build(
@@ -29,12 +29,13 @@ def build(
     from warehouse.build import build_warehouse
     from warehouse.publish import PrivacyLeakError
 
-    check_privacy()  # the publish of strict needs the pepper: fail before building
-    layout = DataLayout(resolve_data_dir(data_dir))
+    settings = command_settings(data_dir)  # strict without a pepper stops here
+    layout = DataLayout(settings.data_dir)
     console.print(f"Building the warehouse from {layout.root / 'landing'} (target {target}) ...")
     try:
         result = build_warehouse(
             layout,
+            settings=settings,
             target=target,
             full_refresh=full_refresh,
             quiet=not verbose,

@@ -8,9 +8,9 @@ publishes whole (`purge`), and appends an audit line that holds no identifier (`
 
 from __future__ import annotations
 
-import os
 import time
 
+from configuration.settings import Settings
 from governance.erasure.aliases import (
     AliasSearchError,
     Identity,
@@ -30,7 +30,6 @@ from governance.erasure.landed import erase_landed, erase_quarantined_lines
 from governance.erasure.purge import erase_build_database, rebuild_and_publish
 from ingestion.crash import crash_point
 from ingestion.locks import exclusive_lock
-from ingestion.otel.privacy import PrivacyMode, pii_pepper
 from ingestion.paths import DataLayout
 from warehouse.build_state import warehouse_lock
 
@@ -45,7 +44,9 @@ __all__ = [
 ]
 
 
-def forget_person(layout: DataLayout, given: str, *, rebuild: bool = True) -> ErasureSummary:
+def forget_person(
+    layout: DataLayout, given: str, *, settings: Settings | None = None, rebuild: bool = True
+) -> ErasureSummary:
     """Erase the person `given` names from every landed file, the build and the serving side.
 
     Rerunning finishes an interrupted erasure and is otherwise a no-op on the landed data.
@@ -53,12 +54,10 @@ def forget_person(layout: DataLayout, given: str, *, rebuild: bool = True) -> Er
     Raises:
         PersonNotFoundError: nothing names the identifier (and nothing was changed).
         AliasSearchError: the person's aliases could not all be found (nothing was changed).
-        PepperMissingError: privacy `strict` without a usable pepper (nothing was changed).
     """
-    # `strict` without a pepper would stop the publish after the erasure: stop before it.
-    pii_pepper(PrivacyMode.parse(os.environ.get("COWORK_PRIVACY")))
+    settings = settings or Settings(data_dir=layout.root)
     started = time.perf_counter()
-    summary = ErasureSummary(request_hash=request_hash(layout, given))
+    summary = ErasureSummary(request_hash=request_hash(layout, given, settings.pii_pepper))
     with (
         exclusive_lock(layout.manifest.with_name(".landing.lock")),
         warehouse_lock(layout),
@@ -79,7 +78,7 @@ def forget_person(layout: DataLayout, given: str, *, rebuild: bool = True) -> Er
             erase_build_database(layout, identity, summary)
         crash_point("erasure_before_rebuild")
         if rebuild:
-            rebuild_and_publish(layout, summary)
+            rebuild_and_publish(layout, summary, settings)
             if summary.build_success:
                 clear_pending(layout)
     summary.seconds = time.perf_counter() - started

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from configuration.settings import Secret
 from ingestion.paths import DataLayout
 
 AUDIT_FILE = "erasure-audit.jsonl"
@@ -59,11 +60,10 @@ class ErasureSummary:
         }
 
 
-def _hash_key(layout: DataLayout) -> bytes:
-    """COWORK_PII_PEPPER when set, else a random per-install salt kept owner-only in state/."""
-    pepper = os.environ.get("COWORK_PII_PEPPER")
-    if pepper:
-        return pepper.encode()
+def _hash_key(layout: DataLayout, pepper: Secret | None) -> bytes:
+    """The pepper (`COWORK_PII_PEPPER`) when set, else a per-install salt in state/."""
+    if pepper is not None:
+        return pepper.value.encode()
     path = layout.root / "state" / SALT_FILE
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -73,16 +73,18 @@ def _hash_key(layout: DataLayout) -> bytes:
     return path.read_text().strip().encode()
 
 
-def request_hash(layout: DataLayout, identifier: str) -> str:
+def request_hash(layout: DataLayout, identifier: str, pepper: Secret | None = None) -> str:
     """A keyed hash of the request: the same person hashes alike, but cannot be read back."""
-    return hmac.new(_hash_key(layout), identifier.strip().lower().encode(), "sha256").hexdigest()
+    return hmac.new(
+        _hash_key(layout, pepper), identifier.strip().lower().encode(), "sha256"
+    ).hexdigest()
 
 
 def append_audit(layout: DataLayout, summary: ErasureSummary) -> Path:
     """Append one owner-only audit line: when, who ran it, and the summary's counts."""
     record = {
         "at": datetime.now(UTC).isoformat(),
-        "operator": os.environ.get("USER") or _login(),
+        "operator": _login(),
         **summary.as_dict(),
     }
     path = layout.root / "state" / AUDIT_FILE

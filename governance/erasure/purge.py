@@ -16,6 +16,7 @@ import shutil
 
 import duckdb
 
+from configuration.settings import Settings
 from governance.erasure.aliases import Identity, in_list
 from governance.erasure.audit import ErasureSummary
 from ingestion.parquet import fsync_directory
@@ -135,8 +136,11 @@ def _compact_build_database(layout: DataLayout) -> None:
         fresh.with_name(fresh.name + ".wal").unlink(missing_ok=True)
 
 
-def rebuild_and_publish(layout: DataLayout, summary: ErasureSummary) -> None:
-    """Rebuild, publish every table whole and rewrite the Parquet export from scratch."""
+def rebuild_and_publish(layout: DataLayout, summary: ErasureSummary, settings: Settings) -> None:
+    """Rebuild, publish every table whole and rewrite the Parquet export from scratch.
+
+    `settings` gives the privacy mode and pepper to publish under.
+    """
     summary.full_refresh = _landed_history_covers_build(layout)
     # This erasure holds the warehouse lock already; it publishes every table whole below.
     result = build_warehouse(
@@ -147,4 +151,10 @@ def rebuild_and_publish(layout: DataLayout, summary: ErasureSummary) -> None:
     if not result.success:
         return
     _compact_build_database(layout)
-    publish_build(layout, layout.dbt_target / "manifest.json", whole=True, lock_held=True)
+    publish_build(
+        layout,
+        layout.dbt_target / "manifest.json",
+        whole=True,
+        settings=settings,
+        lock_held=True,
+    )

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import random
 import threading
 import time
@@ -28,18 +27,24 @@ from typing import Any
 import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception_type
 
+from configuration.errors import ConfigurationError
+from configuration.settings import (
+    COMPLIANCE_API_KEY,
+    COMPLIANCE_BASE_URL,
+    DEFAULT_COMPLIANCE_BASE_URL,
+    Settings,
+)
 from ingestion.compliance_api.errors import (
     ComplianceApiError,
     DeadlineExceededError,
     InvalidResponseError,
 )
-from ingestion.errors import ConfigurationError
 from ingestion.redaction import protect_http_logs, redact, redact_keys
 
 LOGGER = logging.getLogger(__name__)
-DEFAULT_BASE_URL = "https://api.anthropic.com"
-BASE_URL_VARIABLE = "ANTHROPIC_COMPLIANCE_BASE_URL"
-API_KEY_VARIABLE = "ANTHROPIC_COMPLIANCE_API_KEY"
+DEFAULT_BASE_URL = DEFAULT_COMPLIANCE_BASE_URL
+BASE_URL_VARIABLE = COMPLIANCE_BASE_URL
+API_KEY_VARIABLE = COMPLIANCE_API_KEY
 REQUESTS_PER_MINUTE = 600
 RETRYABLE_STATUSES = {408, 409, 429, 500, 502, 503, 504, 529}
 # The largest real page (5,000 activities) is a few megabytes; a few minutes is generous
@@ -205,18 +210,17 @@ class ComplianceClient:
         self._jitter = random.Random(seed)
 
     @classmethod
-    def from_environment(cls, **options: Any) -> ComplianceClient:
-        """A client from ANTHROPIC_COMPLIANCE_API_KEY and ANTHROPIC_COMPLIANCE_BASE_URL.
+    def from_settings(cls, settings: Settings, **options: Any) -> ComplianceClient:
+        """A client with the settings' key and base URL.
 
         Raises:
-            ConfigurationError: the key variable is unset or empty (the message names it).
+            ConfigurationError: no key is configured (the message names its variable).
         """
-        key = os.environ.get(API_KEY_VARIABLE, "")
-        if not key:
+        if settings.compliance_api_key is None:
             raise ConfigurationError(
                 f"{API_KEY_VARIABLE} is not set: the Compliance API needs a key"
             )
-        return cls(key, os.environ.get(BASE_URL_VARIABLE) or DEFAULT_BASE_URL, **options)
+        return cls(settings.compliance_api_key.value, settings.compliance_base_url, **options)
 
     def redact(self, text: str, *, thorough: bool = True) -> str:
         """`text` (from a server) without the key or anything shaped like a key.

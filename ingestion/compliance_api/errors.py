@@ -7,7 +7,7 @@ carry server text only after redaction (the client's job), never the key.
 
 from __future__ import annotations
 
-from ingestion.errors import UserError
+from configuration.errors import UserError
 
 
 class ComplianceApiError(UserError, RuntimeError):

@@ -16,7 +16,6 @@ import hashlib
 import json
 import logging
 import multiprocessing
-import os
 import signal
 import threading
 import time
@@ -31,7 +30,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ingestion.crash import crash_point
+from configuration.settings import PepperMissingError
+from ingestion.crash import crash_point, mark_worker
 from ingestion.locks import exclusive_lock
 from ingestion.manifest import Manifest
 from ingestion.otel.compaction import compact_partitions
@@ -45,7 +45,7 @@ from ingestion.otel.framing import (
 from ingestion.otel.metrics import lines_to_metric_points
 from ingestion.otel.parse import BadLine, parse_lines
 from ingestion.otel.pivot import records_to_events
-from ingestion.otel.privacy import PrivacyMode, apply_privacy, pii_pepper
+from ingestion.otel.privacy import PrivacyMode, apply_privacy
 from ingestion.parquet import write_parquet_atomically
 from ingestion.paths import DataLayout
 
@@ -440,7 +440,7 @@ def _add(total: LandingSummary, part: LandingSummary) -> None:
 
 
 def _worker_started() -> None:
-    os.environ["COWORK_LANDING_WORKER"] = "1"
+    mark_worker()
     # If the landing process is killed, its workers must die with it rather than finish a
     # batch behind the back of the rerun (Linux: PR_SET_PDEATHSIG).
     try:
@@ -475,7 +475,7 @@ def land_otel(
         privacy: what happens to prompt, response and tool-input text.
         compact_above: merge a date partition's files once it holds more than this many.
         parallel_above_bytes: use worker processes when this much input is waiting.
-        pepper: the key of `strict`'s hashes; default `COWORK_PII_PEPPER`.
+        pepper: the key of `strict`'s hashes (`Settings.pepper`); required under `strict`.
 
     Returns:
         Counts of what was landed, skipped and quarantined.
@@ -484,7 +484,9 @@ def land_otel(
         PepperMissingError: `strict` without a pepper (checked before anything is read).
     """
     started = time.perf_counter()
-    key = (pepper or pii_pepper(privacy) or b"") if privacy is PrivacyMode.STRICT else b""
+    if privacy is PrivacyMode.STRICT and not pepper:
+        raise PepperMissingError("privacy strict: the landing was given no pepper to hash with")
+    key = pepper if privacy is PrivacyMode.STRICT else b""
     # One landing at a time per data directory (the sensor's run, the hourly run and the
     # CLI may overlap): two would read the same offsets, land records twice, and sweep each
     # other's temporary files.

@@ -6,6 +6,8 @@
 - `standard` (default): the text lands only in a restricted area (`landing/otel/content/`,
   files readable by the owner only), keyed by `event_id`; the general landing has none.
 - `full`: the text lands in place, with everything else.
+
+The mode and its pepper are settings (`configuration.settings`); this module applies them.
 """
 
 from __future__ import annotations
@@ -13,11 +15,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
-from enum import StrEnum
 
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from configuration.settings import PrivacyMode
 
 # Columns holding free text typed or produced in a session.
 TEXT_COLUMNS = ("prompt", "response")
@@ -25,62 +27,6 @@ TEXT_COLUMNS = ("prompt", "response")
 JSON_DETAIL_COLUMNS = ("tool_input", "tool_parameters")
 CONTENT_COLUMNS = (*TEXT_COLUMNS, *JSON_DETAIL_COLUMNS)
 HASH_PREFIX = "hmac:"
-PEPPER_VARIABLE = "COWORK_PII_PEPPER"
-MINIMUM_PEPPER_LENGTH = 16
-
-
-class PrivacyMode(StrEnum):
-    """How much content text the landing keeps."""
-
-    STRICT = "strict"
-    STANDARD = "standard"
-    FULL = "full"
-
-    @classmethod
-    def parse(cls, value: str | None) -> PrivacyMode:
-        """Read `COWORK_PRIVACY`; unset means `standard`.
-
-        Raises:
-            ValueError: an unknown mode, naming the accepted ones.
-        """
-        if not value:
-            return cls.STANDARD
-        try:
-            return cls(value.strip().lower())
-        except ValueError:
-            accepted = ", ".join(mode.value for mode in cls)
-            raise ValueError(f"COWORK_PRIVACY={value!r} is not one of: {accepted}") from None
-
-
-class PepperMissingError(ValueError):
-    """Privacy `strict` was asked for without a usable `COWORK_PII_PEPPER`."""
-
-
-def pii_pepper(mode: PrivacyMode) -> bytes | None:
-    """The secret of every keyed hash and pseudonym under `strict` (`COWORK_PII_PEPPER`).
-
-    One pepper for the landing's hashed paths and the serving's pseudonyms, so the same
-    person or path maps to the same value everywhere within an installation, and to a
-    different one in an installation with another pepper.
-
-    Returns:
-        The pepper under `strict`, else None (nothing is hashed).
-
-    Raises:
-        PepperMissingError: `strict` without a pepper, or with one too short to be secret.
-    """
-    if mode is not PrivacyMode.STRICT:
-        return None
-    pepper = os.environ.get(PEPPER_VARIABLE, "")
-    if len(pepper) < MINIMUM_PEPPER_LENGTH:
-        problem = f"is shorter than {MINIMUM_PEPPER_LENGTH} characters" if pepper else "is not set"
-        raise PepperMissingError(
-            f"COWORK_PRIVACY=strict needs a secret pepper, but {PEPPER_VARIABLE} {problem}. "
-            "Generate one with `python3 -c 'import secrets; print(secrets.token_hex(32))'`, "
-            "keep it with your other secrets, and never change it: pseudonyms and hashed "
-            "paths follow it."
-        )
-    return pepper.encode()
 
 
 def keyed_hash(key: bytes, value: str) -> str:

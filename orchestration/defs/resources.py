@@ -1,4 +1,4 @@
-"""Resources shared by the assets: where data lives, where OTel files arrive, and dbt."""
+"""Resources shared by the assets: the product's settings, check thresholds, and dbt."""
 
 import shutil
 import sys
@@ -7,23 +7,93 @@ from pathlib import Path
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
-from ingestion.otel.privacy import PrivacyMode
+from configuration.settings import (
+    ALERT_WEBHOOK_URL,
+    COMPLIANCE_API_KEY,
+    DEFAULT_COMPLIANCE_BASE_URL,
+    DEFAULT_DAGSTER_URL,
+    PII_PEPPER,
+    PrivacyMode,
+    Secret,
+    Settings,
+)
 from ingestion.paths import DataLayout
 from orchestration.defs.dbt.project import dbt_project
-from orchestration.lib import environment
 
 # The Dagster pool of every step that writes or publishes the DuckDB build database.
 WAREHOUSE_POOL = "warehouse"
 
 
-class DataDirResource(dg.ConfigurableResource):
-    """The data directory (`COWORK_DATA_DIR`): landing, state, build and serving files."""
+class SettingsResource(dg.ConfigurableResource):
+    """The product's settings (`configuration.settings.Settings`) as Dagster resource config.
 
-    path: str
+    Built from the settings the code location read when it loaded. A secret read from the
+    environment is a `dg.EnvVar`: Dagster keeps the variable's name, never its value, and
+    reads it in the process that runs the step.
+    """
+
+    data_dir: str
+    otel_dirs: list[str] | None = None  # None: <data_dir>/simulated/otel
+    privacy: str = PrivacyMode.STANDARD.value
+    pii_pepper: str | None = None
+    content_retention_days: int | None = None
+    raw_retention_days: int | None = None
+    compliance_api_key: str | None = None
+    compliance_base_url: str = DEFAULT_COMPLIANCE_BASE_URL
+    alert_webhook_url: str | None = None
+    dagster_url: str = DEFAULT_DAGSTER_URL
+    alert_lookback_days: int = 3
+    alert_silent_days: int = 2
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "SettingsResource":
+        """The resource of `settings`, with its secrets as references to their variables."""
+        return cls(
+            data_dir=str(settings.data_dir),
+            otel_dirs=[str(path) for path in settings.configured_otel_dirs] or None,
+            privacy=settings.privacy.value,
+            pii_pepper=_reference(settings.pii_pepper),
+            content_retention_days=settings.content_retention_days,
+            raw_retention_days=settings.raw_retention_days,
+            compliance_api_key=_reference(settings.compliance_api_key),
+            compliance_base_url=settings.compliance_base_url,
+            alert_webhook_url=_reference(settings.alert_webhook_url),
+            dagster_url=settings.dagster_url,
+            alert_lookback_days=settings.alert_lookback_days,
+            alert_silent_days=settings.alert_silent_days,
+        )
+
+    def settings(self) -> Settings:
+        """The settings, validated again (a bad value in the launchpad fails in one line)."""
+        return Settings(
+            data_dir=Path(self.data_dir),
+            configured_otel_dirs=tuple(Path(path) for path in self.otel_dirs or ()),
+            privacy=PrivacyMode.parse(self.privacy),
+            pii_pepper=_secret(self.pii_pepper, PII_PEPPER),
+            content_retention_days=self.content_retention_days,
+            raw_retention_days=self.raw_retention_days,
+            compliance_api_key=_secret(self.compliance_api_key, COMPLIANCE_API_KEY),
+            compliance_base_url=self.compliance_base_url,
+            alert_webhook_url=_secret(self.alert_webhook_url, ALERT_WEBHOOK_URL),
+            dagster_url=self.dagster_url,
+            alert_lookback_days=self.alert_lookback_days,
+            alert_silent_days=self.alert_silent_days,
+        )
 
     def layout(self) -> DataLayout:
         """Paths under the data directory."""
-        return DataLayout(Path(self.path))
+        return DataLayout(Path(self.data_dir))
+
+
+def _reference(secret: Secret | None) -> str | dg.EnvVar | None:
+    if secret is None:
+        return None
+    # A value given in code (the demo's emulator key) has no variable to point at.
+    return dg.EnvVar(secret.variable) if secret.variable else secret.value
+
+
+def _secret(value: str | None, variable: str) -> Secret | None:
+    return Secret(value, variable) if value else None
 
 
 class FreshnessResource(dg.ConfigurableResource):
@@ -33,24 +103,11 @@ class FreshnessResource(dg.ConfigurableResource):
     fail_after_hours: float = 24.0
 
 
-class OtelInputResource(dg.ConfigurableResource):
-    """Where the collector writes (`COWORK_OTEL_DIR`) and how its content is kept.
+class QuarantineThresholdsResource(dg.ConfigurableResource):
+    """Share of quarantined lines above which the landing's check warns, then fails."""
 
-    `privacy` is `COWORK_PRIVACY`; the quarantine rates are the check's thresholds.
-    """
-
-    paths: list[str]
-    privacy: str = "standard"
-    quarantine_warn_rate: float = 0.001
-    quarantine_error_rate: float = 0.05
-
-    def folders(self) -> list[Path]:
-        """The input folders."""
-        return [Path(path) for path in self.paths]
-
-    def privacy_mode(self) -> PrivacyMode:
-        """The parsed privacy mode (a clear error for an unknown one)."""
-        return PrivacyMode.parse(self.privacy)
+    warn_rate: float = 0.001
+    error_rate: float = 0.05
 
 
 def dbt_executable() -> str:
@@ -59,14 +116,11 @@ def dbt_executable() -> str:
     return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
 
 
-def build_resources() -> dict[str, object]:
-    """Resources configured from the environment."""
+def build_resources(settings: Settings) -> dict[str, object]:
+    """The resources of the definitions, carrying `settings`."""
     return {
-        "data_dir": DataDirResource(path=str(environment.data_dir())),
-        "otel_input": OtelInputResource(
-            paths=[str(path) for path in environment.otel_dirs()],
-            privacy=environment.privacy_mode(),
-        ),
+        "settings": SettingsResource.from_settings(settings),
+        "otel_quarantine": QuarantineThresholdsResource(),
         "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()),
         "freshness": FreshnessResource(),
     }

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
-import pytest
 
 from alerting.alerts import Alert, AlertKind, Severity
 from alerting.detect import DetectionSettings, telemetry_alerts
 from alerting.runs import check_failed_alert, run_failed_alert, run_link
 from alerting.slack import HEADER_LIMIT, slack_payload
 from alerting.store import AlertStore
+from configuration.settings import Settings
 
 ALERT = Alert(
     AlertKind.BUDGET,
@@ -56,11 +56,12 @@ def test_secrets_are_redacted_from_every_part() -> None:
     assert "/runs/0123456789abcdef" in raw
 
 
-def test_links_follow_cowork_dagster_url(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("COWORK_DAGSTER_URL", raising=False)
+def test_links_follow_cowork_dagster_url() -> None:
     assert run_link("abc") == "http://127.0.0.1:3000/runs/abc"
-    monkeypatch.setenv("COWORK_DAGSTER_URL", "https://dagster.example.com/")
-    alert = check_failed_alert("otel/events", "quarantine_rate", date(2026, 3, 18), "abc")
+    url = Settings.from_environment({"COWORK_DAGSTER_URL": "https://dagster.example.com/"})
+    alert = check_failed_alert(
+        "otel/events", "quarantine_rate", date(2026, 3, 18), "abc", None, url.dagster_url
+    )
     assert alert.key == "check_failed:otel/events:quarantine_rate:2026-03-18"
     assert alert.link == "https://dagster.example.com/runs/abc"
 
@@ -112,10 +113,9 @@ def test_telemetry_silent_and_degraded(tmp_path: Path) -> None:
     assert "3.2% of records missing" in alerts[0].text
 
 
-def test_the_failure_sensor_alerts_on_the_run_and_its_failed_checks(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_failure_sensor_alerts_on_the_run_and_its_failed_checks(tmp_path: Path) -> None:
     from orchestration.defs.alerts.sensors import alert_on_run_failure, failed_run_alerts
+    from orchestration.defs.resources import SettingsResource
 
     @dg.asset(check_specs=[dg.AssetCheckSpec("always_fails", asset="checked")])
     def checked() -> dg.MaterializeResult:
@@ -126,8 +126,6 @@ def test_the_failure_sensor_alerts_on_the_run_and_its_failed_checks(
     def broken() -> None:
         raise RuntimeError("boom sk-ant-api01-secret")
 
-    monkeypatch.setenv("COWORK_DATA_DIR", str(tmp_path))
-    monkeypatch.delenv("COWORK_ALERT_WEBHOOK_URL", raising=False)
     with dg.instance_for_test() as instance:
         result = dg.materialize([checked, broken], instance=instance, raise_on_error=False)
         assert not result.success
@@ -146,5 +144,6 @@ def test_the_failure_sensor_alerts_on_the_run_and_its_failed_checks(
             dagster_run=run,
             dagster_event=failure,
         ).for_run_failure()
-        skipped = alert_on_run_failure(context)
+        settings = SettingsResource(data_dir=str(tmp_path))  # no webhook configured
+        skipped = alert_on_run_failure(context, settings=settings)
         assert "COWORK_ALERT_WEBHOOK_URL is not set" in skipped.skip_message

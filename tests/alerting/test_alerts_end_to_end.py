@@ -160,17 +160,22 @@ def test_a_receiver_that_is_down_fails_nothing_and_gets_the_alerts_next_time(
 def test_the_pipeline_asset_succeeds_when_delivery_fails(
     data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from configuration.settings import Settings
     from orchestration.defs.alerts.assets import alert_deliveries
-    from orchestration.defs.resources import DataDirResource
+    from orchestration.defs.resources import SettingsResource
 
-    monkeypatch.setenv("COWORK_ALERT_WEBHOOK_URL", dead_url())
+    # As in production: the URL comes from the environment, and the resource keeps only
+    # the variable's name (dg.EnvVar), which Dagster reads when the step runs.
+    webhook = {"COWORK_ALERT_WEBHOOK_URL": dead_url()}
+    monkeypatch.setenv("COWORK_ALERT_WEBHOOK_URL", webhook["COWORK_ALERT_WEBHOOK_URL"])
+    settings = Settings.from_environment({"COWORK_DATA_DIR": str(data_dir), **webhook})
     monkeypatch.setattr(
         alert_run, "WebhookSender", functools.partial(WebhookSender, backoff_base=0.01)
     )
     with dg.instance_for_test() as instance:
         result = dg.materialize(
             [alert_deliveries],
-            resources={"data_dir": DataDirResource(path=str(data_dir))},
+            resources={"settings": SettingsResource.from_settings(settings)},
             instance=instance,
         )
     assert result.success
@@ -182,10 +187,7 @@ def test_the_pipeline_asset_succeeds_when_delivery_fails(
     assert SECRET not in json.dumps(metadata, default=str)
 
 
-def test_without_a_webhook_nothing_is_sent_or_recorded(
-    data_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv("COWORK_ALERT_WEBHOOK_URL", raising=False)
+def test_without_a_webhook_nothing_is_sent_or_recorded(data_dir: Path) -> None:
     summary = send_detected_alerts(data_dir, now=NOW)
     assert not summary.configured and summary.sent == [] and summary.would_send
     assert AlertStore(store_path(data_dir)).all() == []

@@ -16,8 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from cowork_analytics import cli, options
-from ingestion.errors import ConfigurationError
+from configuration import settings as settings_module
+from configuration.errors import ConfigurationError
+from configuration.settings import Settings
+from cowork_analytics import cli
 
 CLI = Path(sys.executable).parent / "cowork-analytics"
 # A short pepper is refused by `strict`; long enough ones are at least 16 characters.
@@ -110,15 +112,17 @@ def test_the_writability_check_refuses_what_it_cannot_write(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Runs as root too (where chmod does not stop writes): the check asks os.access.
-    monkeypatch.setattr(options.os, "access", lambda path, mode: False)
-    with pytest.raises(ConfigurationError, match=r"COWORK_DATA_DIR: .* is not writable"):
-        options.check_data_dir(tmp_path)
+    monkeypatch.setattr(settings_module.os, "access", lambda path, mode: False)
+    with pytest.raises(
+        ConfigurationError, match=r"COWORK_DATA_DIR \(--data-dir\): .* is not writable"
+    ):
+        Settings(data_dir=tmp_path)
     with pytest.raises(
         ConfigurationError, match=re.escape(f"cannot be created: {tmp_path} is not writable")
     ):
-        options.check_data_dir(tmp_path / "new" / "data")
+        Settings(data_dir=tmp_path / "new" / "data")
     monkeypatch.undo()
-    options.check_data_dir(tmp_path / "new" / "data")  # creatable: nothing is created yet
+    Settings(data_dir=tmp_path / "new" / "data")  # creatable: nothing is created yet
     assert not (tmp_path / "new").exists()
 
 

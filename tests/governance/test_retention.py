@@ -13,9 +13,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from configuration.errors import ConfigurationError
+from configuration.settings import Settings
 from governance.erasure import forget_person
-from governance.retention import apply_retention, retention_from_environment
-from ingestion.errors import ConfigurationError
+from governance.retention import apply_retention
 from ingestion.paths import DataLayout
 from tests.support.organisations import SMALL_ORG, BuiltOrganisation, build_organisation_warehouse
 from warehouse.build import build_warehouse
@@ -42,31 +43,29 @@ def _daily(database: Path) -> dict[str, tuple[int, float]]:
     return {day: (count, cost) for day, count, cost in rows}
 
 
-def test_nothing_is_dropped_without_settings(built, tmp_path, monkeypatch) -> None:
-    monkeypatch.delenv("COWORK_RETENTION_DAYS", raising=False)
-    monkeypatch.delenv("COWORK_RAW_RETENTION_DAYS", raising=False)
-    assert retention_from_environment() == (None, None)
+def _retention(environ: dict[str, str]) -> tuple[int | None, int | None]:
+    settings = Settings.from_environment(environ)
+    return settings.content_retention_days, settings.raw_retention_days
+
+
+def test_nothing_is_dropped_without_settings(built, tmp_path) -> None:
+    assert _retention({}) == (None, None)
     layout = DataLayout(tmp_path / "data")
     shutil.copytree(built.data_dir / "landing", layout.root / "landing")
     summary = apply_retention(layout, NOW, None, None)
     assert summary.partitions_dropped == {}
     assert _days(layout.otel_events) == _days(DataLayout(built.data_dir).otel_events)
-    monkeypatch.setenv("COWORK_RAW_RETENTION_DAYS", "0")
     with pytest.raises(ValueError, match="COWORK_RAW_RETENTION_DAYS"):
-        retention_from_environment()
+        _retention({"COWORK_RAW_RETENTION_DAYS": "0"})
+    assert _retention({"COWORK_RETENTION_DAYS": "7", "COWORK_RAW_RETENTION_DAYS": "30"}) == (7, 30)
 
 
 @pytest.mark.parametrize("value", ["abc", "-3", "0", "1.5", "30d"])
 @pytest.mark.parametrize("variable", ["COWORK_RETENTION_DAYS", "COWORK_RAW_RETENTION_DAYS"])
-def test_a_bad_setting_names_the_variable_and_its_value(
-    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
-) -> None:
+def test_a_bad_setting_names_the_variable_and_its_value(variable: str, value: str) -> None:
     # Regression: "abc" ended in int()'s "invalid literal", naming neither.
-    monkeypatch.delenv("COWORK_RETENTION_DAYS", raising=False)
-    monkeypatch.delenv("COWORK_RAW_RETENTION_DAYS", raising=False)
-    monkeypatch.setenv(variable, value)
     with pytest.raises(ConfigurationError, match=re.escape(f"{variable}: {value!r} ")):
-        retention_from_environment()
+        _retention({variable: value})
 
 
 def test_old_partitions_go_and_marts_keep_their_aggregates(built, tmp_path) -> None:

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from configuration.settings import Secret, Settings
 from orchestration.definitions import build_definitions
 from orchestration.defs.compliance_api.assets import ENTITIES
 from orchestration.defs.jobs import PIPELINE_JOB_NAME
@@ -85,19 +86,20 @@ def test_the_cost_report_has_its_own_daily_schedule() -> None:
     assert report not in pipeline.asset_layer.selected_asset_keys
 
 
-def test_new_otel_files_sensor_requests_a_run_only_on_change(tmp_path, monkeypatch) -> None:
+def test_new_otel_files_sensor_requests_a_run_only_on_change(tmp_path) -> None:
     from orchestration.defs.otel.sensors import new_otel_files
+    from orchestration.defs.resources import SettingsResource
 
-    monkeypatch.setenv("COWORK_OTEL_DIR", str(tmp_path))
+    settings = SettingsResource(data_dir=str(tmp_path / "data"), otel_dirs=[str(tmp_path)])
     live = tmp_path / "logs.jsonl"
     live.write_text("{}\n")
-    first = new_otel_files(dg.build_sensor_context())
+    first = new_otel_files(dg.build_sensor_context(), settings=settings)
     assert isinstance(first, dg.RunRequest)
     context = dg.build_sensor_context(cursor=_cursor_after(new_otel_files, tmp_path))
-    assert isinstance(new_otel_files(context), dg.SkipReason)
+    assert isinstance(new_otel_files(context, settings=settings), dg.SkipReason)
     with live.open("a") as handle:
         handle.write("{}\n")
-    assert isinstance(new_otel_files(context), dg.RunRequest)
+    assert isinstance(new_otel_files(context, settings=settings), dg.RunRequest)
 
 
 def _cursor_after(sensor, folder) -> str:
@@ -108,23 +110,21 @@ def _cursor_after(sensor, folder) -> str:
     return json.dumps(snapshot([folder]), sort_keys=True)
 
 
-def test_the_pipeline_leaves_out_compliance_pulls_without_a_key(monkeypatch) -> None:
-    monkeypatch.delenv("ANTHROPIC_COMPLIANCE_API_KEY", raising=False)
-    without = build_definitions().resolve_job_def(PIPELINE_JOB_NAME)
-    monkeypatch.setenv("ANTHROPIC_COMPLIANCE_API_KEY", "sk-ant-api01-test")
-    with_key = build_definitions().resolve_job_def(PIPELINE_JOB_NAME)
+def test_the_pipeline_leaves_out_compliance_pulls_without_a_key(tmp_path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    without = build_definitions(settings).resolve_job_def(PIPELINE_JOB_NAME)
+    key = Secret("sk-ant-api01-test", "ANTHROPIC_COMPLIANCE_API_KEY")
+    with_key = build_definitions(settings.with_changes(compliance_api_key=key)).resolve_job_def(
+        PIPELINE_JOB_NAME
+    )
     compliance = dg.AssetKey(["compliance_api", "users"])
     assert compliance not in without.asset_layer.selected_asset_keys
     assert compliance in with_key.asset_layer.selected_asset_keys
 
 
-def test_the_cli_instance_limits_pools_to_one_step(tmp_path, monkeypatch) -> None:
-    from dagster import DagsterInstance
+def test_the_cli_instance_limits_pools_to_one_step(tmp_path) -> None:
+    from cowork_analytics.pipeline import open_instance
 
-    from cowork_analytics.pipeline import configure_environment
-
-    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
-    monkeypatch.setenv("COWORK_DATA_DIR", str(tmp_path))
-    configure_environment(tmp_path)
-    with DagsterInstance.get() as instance:
+    with open_instance(Settings(data_dir=tmp_path)) as instance:
+        assert (tmp_path / "dagster" / "dagster.yaml").exists()
         assert instance.get_concurrency_config().pool_config.default_pool_limit == 1

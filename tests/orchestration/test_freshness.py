@@ -7,7 +7,7 @@ import pyarrow.parquet as pq
 
 from ingestion.otel.schema import EVENTS_SCHEMA
 from orchestration.defs.checks.freshness import otel_events_freshness
-from orchestration.defs.resources import DataDirResource, FreshnessResource
+from orchestration.defs.resources import FreshnessResource, SettingsResource
 from orchestration.lib.freshness import judge_freshness
 
 NOW = datetime(2026, 3, 10, 12, tzinfo=UTC)
@@ -34,7 +34,7 @@ def _land_one_event(root: Path, at: datetime) -> None:
 
 def _check(root: Path) -> dg.AssetCheckResult:
     return otel_events_freshness(
-        data_dir=DataDirResource(path=str(root)), freshness=FreshnessResource()
+        settings=SettingsResource(data_dir=str(root)), freshness=FreshnessResource()
     )
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from cowork_analytics.pipeline import DAGSTER_SETTINGS, configure_environment
+from configuration.settings import Settings
+from cowork_analytics.pipeline import DAGSTER_SETTINGS, prepare_dagster_home
 from orchestration.lib.instance_settings import NOTE, drop_removed_event_log_storage
 
 # What deploy/dagster/dagster.yaml selected before issue 16.
@@ -40,7 +41,6 @@ def test_an_old_home_keeps_its_settings_and_run_history(tmp_path: Path, monkeypa
     # A run recorded where the old storage kept it too: Dagster's default folder.
     shutil.copyfile(DAGSTER_SETTINGS, settings)
     monkeypatch.setenv("DAGSTER_HOME", str(home))
-    monkeypatch.setenv("COWORK_DATA_DIR", str(tmp_path / "data"))  # restored afterwards
     with dg.DagsterInstance.get() as instance:
         run_id = _tiny_job.execute_in_process(instance=instance).run_id
     current = DAGSTER_SETTINGS.read_text()
@@ -48,7 +48,7 @@ def test_an_old_home_keeps_its_settings_and_run_history(tmp_path: Path, monkeypa
     old = current[:cut] + OLD_BLOCK + current[cut:]
     settings.write_text(old)
 
-    configure_environment(tmp_path / "data")
+    prepare_dagster_home(Settings(data_dir=tmp_path / "data"))
 
     assert settings.read_text() == old.replace(OLD_BLOCK, "\n" + NOTE)
     assert (home / "dagster.yaml.before-upgrade").read_text() == old

@@ -2,12 +2,12 @@ import dagster as dg
 
 from ingestion.otel.land import LandingSummary
 from orchestration.defs.otel.assets import _quarantine_check
-from orchestration.defs.resources import OtelInputResource
+from orchestration.defs.resources import QuarantineThresholdsResource
 
 
 def _check(lines: int, quarantined: int) -> dg.AssetCheckResult:
     summary = LandingSummary(lines=lines, quarantined_lines=quarantined)
-    return _quarantine_check(summary, OtelInputResource(paths=[]))
+    return _quarantine_check(summary, QuarantineThresholdsResource())
 
 
 def test_quarantine_rate_passes_warns_and_fails_at_the_thresholds() -> None:

@@ -34,11 +34,11 @@ REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 PIPELINE = """
 import json, sys
 from pathlib import Path
-from cowork_analytics.pipeline import configure_environment, resume_pipeline, run_pipeline
+from configuration.settings import Settings
+from cowork_analytics.pipeline import resume_pipeline, run_pipeline
 
-data_dir, otel = Path(sys.argv[1]), Path(sys.argv[2])
-configure_environment(data_dir, [otel])
-run = resume_pipeline(sys.argv[3]) if len(sys.argv) > 3 else run_pipeline()
+settings = Settings(data_dir=Path(sys.argv[1]), configured_otel_dirs=(Path(sys.argv[2]),))
+run = resume_pipeline(settings, sys.argv[3]) if len(sys.argv) > 3 else run_pipeline(settings)
 print(json.dumps({"success": run.success, "run_id": run.run_id, "failures": run.step_failures}))
 """
 DBT_STEP = "warehouse_dbt_assets"

@@ -32,8 +32,7 @@ from ingestion.paths import DataLayout
 from orchestration.defs.jobs import otel_landing_job
 from orchestration.defs.otel.assets import EVENTS, otel_landing
 from orchestration.defs.otel.sensors import new_otel_files
-from orchestration.defs.resources import DataDirResource, OtelInputResource
-from orchestration.lib import environment
+from orchestration.defs.resources import QuarantineThresholdsResource, SettingsResource
 from simulation.generate import GenerationResult
 
 RUN_KEY_TAG = "dagster/run_key"
@@ -49,24 +48,22 @@ NOTHING_NEW = dict.fromkeys(NEW_DATA, 0)
 class Daemon:
     """What the sensor daemon does with a tick, reduced to cursors and run keys."""
 
-    def __init__(self, instance: dg.DagsterInstance):
+    def __init__(self, instance: dg.DagsterInstance, settings: SettingsResource):
         self.instance = instance
+        self.settings = settings
         definitions = dg.Definitions(
             assets=[otel_landing],
             jobs=[otel_landing_job],
             sensors=[new_otel_files],
-            resources={
-                "data_dir": DataDirResource(path=str(environment.data_dir())),
-                "otel_input": OtelInputResource(
-                    paths=[str(path) for path in environment.otel_dirs()]
-                ),
-            },
+            resources={"settings": settings, "otel_quarantine": QuarantineThresholdsResource()},
         )
         self.job = definitions.resolve_job_def(otel_landing_job.name)
 
     def evaluate(self, cursor: str | None) -> tuple[list[dg.RunRequest], str | None]:
         """One sensor evaluation: its run requests and the cursor the tick would save."""
-        context = dg.build_sensor_context(cursor=cursor, instance=self.instance)
+        context = dg.build_sensor_context(
+            cursor=cursor, instance=self.instance, resources={"settings": self.settings}
+        )
         data = new_otel_files.evaluate_tick(context)
         return list(data.run_requests or []), data.cursor
 
@@ -194,21 +191,23 @@ class Collector:
 
 
 @pytest.fixture
-def collector(small_org: GenerationResult, tmp_path: Path, monkeypatch) -> Collector:
-    folder = tmp_path / "otel"
-    monkeypatch.setenv("COWORK_OTEL_DIR", str(folder))
-    monkeypatch.setenv("COWORK_DATA_DIR", str(tmp_path / "data"))
-    return Collector(Path(small_org.otel_dir), folder)
+def collector(small_org: GenerationResult, tmp_path: Path) -> Collector:
+    return Collector(Path(small_org.otel_dir), tmp_path / "otel")
 
 
 @pytest.fixture
-def daemon() -> Iterator[Daemon]:
+def settings(collector: Collector, tmp_path: Path) -> SettingsResource:
+    return SettingsResource(data_dir=str(tmp_path / "data"), otel_dirs=[str(collector.folder)])
+
+
+@pytest.fixture
+def daemon(settings: SettingsResource) -> Iterator[Daemon]:
     with dg.instance_for_test() as instance:
-        yield Daemon(instance)
+        yield Daemon(instance, settings)
 
 
-def _layout() -> DataLayout:
-    return DataLayout(environment.data_dir())
+def _layout(daemon: Daemon) -> DataLayout:
+    return daemon.settings.layout()
 
 
 def _landed(layout: DataLayout) -> dict[str, int]:
@@ -247,18 +246,20 @@ def _manifest_offsets(layout: DataLayout) -> int:
         return connection.execute("select sum(landed_offset) from otel_files").fetchone()[0]
 
 
-def _assert_landed_once(collector: Collector, small_org: GenerationResult) -> None:
+def _assert_landed_once(
+    collector: Collector, small_org: GenerationResult, layout: DataLayout
+) -> None:
     """Every whole message of the folder landed exactly once, nothing skipped."""
     messages, records, points = collector.counts()
     assert records == small_org.events  # the folder holds the whole organisation now
-    assert _landed(_layout()) == {
+    assert _landed(layout) == {
         "events": records,
         "event_ids": records,
         "points": points,
         "point_ids": points,
         "messages": messages,
     }
-    assert _manifest_offsets(_layout()) == collector.complete_bytes()
+    assert _manifest_offsets(layout) == collector.complete_bytes()
 
 
 # --------------------------------------------------------------------------- the tests
@@ -279,7 +280,7 @@ def test_crash_after_tick_created_asks_again_under_the_same_run_key(
     assert daemon.submit(again).run_id == run.run_id
     assert [r.status for r in daemon.runs(first.run_key)] == [dg.DagsterRunStatus.SUCCESS]
     assert daemon.landed_by(run)["records_landed"] == small_org.events
-    _assert_landed_once(collector, small_org)
+    _assert_landed_once(collector, small_org, _layout(daemon))
     # and the saved cursor then sees nothing new
     requests, _ = daemon.evaluate(cursor)
     assert requests == []
@@ -303,9 +304,9 @@ def test_crash_after_run_created_launches_that_run_once(
     assert daemon.landed_by(run)["records_landed"] == small_org.events
     # AND landing that request a second time (a retried or duplicated run) adds nothing
     assert not daemon.launch(run)
-    repeated = land_otel(environment.otel_dirs(), _layout())
+    repeated = land_otel([collector.folder], _layout(daemon))
     assert _new_data(repeated.as_dict()) == NOTHING_NEW
-    _assert_landed_once(collector, small_org)
+    _assert_landed_once(collector, small_org, _layout(daemon))
     assert daemon.evaluate(cursor)[0] == []
 
 
@@ -330,7 +331,7 @@ def test_crash_after_run_launched_skips_the_key_and_a_new_run_lands_nothing(
     rerun = daemon.submit(touched)
     assert rerun.run_id != run.run_id
     assert _new_data(daemon.landed_by(rerun)) == NOTHING_NEW
-    _assert_landed_once(collector, small_org)
+    _assert_landed_once(collector, small_org, _layout(daemon))
 
 
 @pytest.mark.parametrize("crash", ["tick created", "run created", "run launched"])
@@ -378,5 +379,5 @@ def test_files_growing_between_crash_and_retry_land_exactly_the_new_bytes(
         assert landed == NOTHING_NEW
     else:
         assert landed["records_landed"] == small_org.events
-    _assert_landed_once(collector, small_org)
+    _assert_landed_once(collector, small_org, _layout(daemon))
     assert daemon.evaluate(cursor)[0] == []

@@ -10,7 +10,7 @@ from orchestration.defs.checks.telemetry_health import (
     TelemetryHealthResource,
     recent_telemetry_health,
 )
-from orchestration.defs.resources import DataDirResource
+from orchestration.defs.resources import SettingsResource
 from orchestration.lib.telemetry_health import SourceHealth, judge_telemetry_health
 
 THRESHOLDS = TelemetryHealthResource().thresholds()  # 5 %, 1 %, 1 %, 5 %, 5 %
@@ -114,10 +114,10 @@ def test_the_check_judges_each_sources_latest_days_and_only_warns(tmp_path: Path
             ("compliance_api", date(2026, 3, 9), 100, 30, 0, 0, 0, 0),
         ],
     )
-    data_dir = DataDirResource(path=str(tmp_path))
+    settings = SettingsResource(data_dir=str(tmp_path))
 
     # WHEN the check looks back one day: each source's own latest day
-    result = recent_telemetry_health(data_dir=data_dir, telemetry_health=TelemetryHealthResource())
+    result = recent_telemetry_health(settings=settings, telemetry_health=TelemetryHealthResource())
 
     # THEN compliance (30 % on 9 March) warns and cowork (2 % on 10 March) does not
     assert isinstance(result, dg.AssetCheckResult)
@@ -136,7 +136,7 @@ def test_the_check_judges_each_sources_latest_days_and_only_warns(tmp_path: Path
 
     # WHEN it looks back three days with a laxer e-mail threshold
     lax = TelemetryHealthResource(lookback_days=3, max_share_without_email=0.2)
-    result = recent_telemetry_health(data_dir=data_dir, telemetry_health=lax)
+    result = recent_telemetry_health(settings=settings, telemetry_health=lax)
 
     # THEN cowork's three days hold 54 of 300 (18 %), compliance 30 of 200 (15 %): both pass
     assert result.passed
@@ -147,7 +147,8 @@ def test_the_check_judges_each_sources_latest_days_and_only_warns(tmp_path: Path
 
 def test_the_check_passes_before_anything_was_built(tmp_path: Path) -> None:
     result = recent_telemetry_health(
-        data_dir=DataDirResource(path=str(tmp_path)), telemetry_health=TelemetryHealthResource()
+        settings=SettingsResource(data_dir=str(tmp_path)),
+        telemetry_health=TelemetryHealthResource(),
     )
     assert result.passed and result.metadata["sources"].value == 0
 

@@ -296,13 +296,9 @@ def test_a_period_without_data_says_so(planted_org: BuiltOrganisation, tmp_path:
     assert "No anomalies in June 2026" in files.html.read_text()
 
 
-def test_the_cli_writes_the_report_and_summarises_it(
-    planted_org: BuiltOrganisation, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_cli_writes_the_report_and_summarises_it(planted_org: BuiltOrganisation) -> None:
     from cowork_analytics.cli import app
 
-    # The CLI exports the data dir for the commands it runs; keep that out of other tests.
-    monkeypatch.setenv("COWORK_DATA_DIR", str(planted_org.data_dir))
     result = CliRunner().invoke(
         app,
         ["report", "cost", "--week", "2026-W12", "--data-dir", str(planted_org.data_dir)],
@@ -324,10 +320,10 @@ def test_the_cli_writes_the_report_and_summarises_it(
 
 def test_the_dagster_asset_writes_the_months_due(planted_org: BuiltOrganisation) -> None:
     from orchestration.defs.reports.assets import cost_report
-    from orchestration.defs.resources import DataDirResource
+    from orchestration.defs.resources import SettingsResource
 
     result = dg.materialize(
-        [cost_report], resources={"data_dir": DataDirResource(path=str(planted_org.data_dir))}
+        [cost_report], resources={"settings": SettingsResource(data_dir=str(planted_org.data_dir))}
     )
     assert result.success
     current = month_of(datetime.now(UTC).date())

@@ -23,20 +23,24 @@ from simulation.verify import mart_mismatches
 
 pytestmark = pytest.mark.e2e
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
-# The pipeline in its own process: it configures the environment (and Dagster) globally.
+# The pipeline in its own process, as the CLI runs it.
 RUN_PIPELINE = """
-import os, sys
+import sys
 from pathlib import Path
-from cowork_analytics.pipeline import configure_environment, run_pipeline
+from configuration.settings import Secret, Settings
+from cowork_analytics.pipeline import run_pipeline
 from simulation.compliance_emulator import ComplianceEmulator, EmulatorData
 
 data_dir, generated = Path(sys.argv[1]), Path(sys.argv[2])
-configure_environment(data_dir, [generated / "otel"])
 emulator = ComplianceEmulator(EmulatorData.load(generated / "compliance")).start()
-os.environ["ANTHROPIC_COMPLIANCE_BASE_URL"] = emulator.url
-os.environ["ANTHROPIC_COMPLIANCE_API_KEY"] = "sk-ant-api01-test-emulator-key"
+settings = Settings(
+    data_dir=data_dir,
+    configured_otel_dirs=(generated / "otel",),
+    compliance_api_key=Secret("sk-ant-api01-test-emulator-key"),
+    compliance_base_url=emulator.url,
+)
 try:
-    run = run_pipeline()
+    run = run_pipeline(settings)
 finally:
     emulator.stop()
 print("\\n".join(run.step_failures))

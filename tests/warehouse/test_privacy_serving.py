@@ -18,11 +18,11 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
+from configuration.settings import PepperMissingError, PrivacyMode, Secret, Settings
 from governance.pseudonyms import EMAIL_PATTERN, identifier_columns_from_manifest, pseudonym
 from ingestion.compliance_api.client import ComplianceClient
 from ingestion.compliance_api.pull import PullSummary, pull_directory
 from ingestion.otel.land import land_otel
-from ingestion.otel.privacy import PepperMissingError, PrivacyMode
 from ingestion.paths import DataLayout
 from simulation.compliance_emulator import ComplianceEmulator, EmulatorData
 from simulation.generate import GenerationResult
@@ -62,9 +62,13 @@ def _build(root: Path, otel: Path, compliance: Path, mode: PrivacyMode) -> DataL
         ComplianceClient("test-key", emulator.url) as client,
     ):
         pull_directory(client, layout, PullSummary())
-    result = build_warehouse(layout)
+    result = build_warehouse(layout, settings=_settings(root, mode))
     assert result.success, result.failures or result.error
     return layout
+
+
+def _settings(root: Path, mode: PrivacyMode) -> Settings:
+    return Settings(data_dir=root, privacy=mode, pii_pepper=Secret(PEPPER, "COWORK_PII_PEPPER"))
 
 
 @pytest.fixture(scope="module")
@@ -75,13 +79,10 @@ def builds(
     otel = root / "otel"
     _plant_sentinels(Path(small_org.otel_dir), otel)
     compliance = Path(small_org.output_dir) / "compliance"
-    layouts = {}
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("COWORK_PII_PEPPER", PEPPER)
-        for mode in (PrivacyMode.STRICT, PrivacyMode.STANDARD):
-            patch.setenv("COWORK_PRIVACY", mode.value)
-            layouts[mode] = _build(root / mode.value, otel, compliance, mode)
-    return layouts
+    return {
+        mode: _build(root / mode.value, otel, compliance, mode)
+        for mode in (PrivacyMode.STRICT, PrivacyMode.STANDARD)
+    }
 
 
 def _text_values(database: Path, schemas: tuple[str, ...]) -> dict[str, list[str]]:
@@ -183,7 +184,7 @@ def _user_keys(database: Path) -> set[str]:
     return {key for (key,) in rows}
 
 
-def test_pseudonyms_are_stable_keyed_and_not_plain_hashes(builds, monkeypatch, tmp_path) -> None:
+def test_pseudonyms_are_stable_keyed_and_not_plain_hashes(builds, tmp_path) -> None:
     """P2: same key within an environment, another across peppers, no md5 of an e-mail."""
     strict, standard = builds[PrivacyMode.STRICT], builds[PrivacyMode.STANDARD]
     real_keys = _user_keys(standard.serving_database)
@@ -197,10 +198,8 @@ def test_pseudonyms_are_stable_keyed_and_not_plain_hashes(builds, monkeypatch, t
     emails = _directory_emails(strict)
     assert not pseudonyms & {hashlib.md5(email.encode()).hexdigest() for email in emails}
 
-    # A second run in the same environment publishes the same pseudonyms.
-    monkeypatch.setenv("COWORK_PRIVACY", "strict")
-    monkeypatch.setenv("COWORK_PII_PEPPER", PEPPER)
-    again = build_warehouse(strict)
+    # A second run with the same settings publishes the same pseudonyms.
+    again = build_warehouse(strict, settings=_settings(strict.root, PrivacyMode.STRICT))
     assert again.success
     assert _user_keys(strict.serving_database) == pseudonyms
 
@@ -259,13 +258,13 @@ def test_strict_refuses_to_publish_an_email_in_an_undeclared_column(builds, tmp_
     assert not list(tmp_path.iterdir())
 
 
-def test_strict_build_without_a_pepper_stops_before_dbt(builds, monkeypatch) -> None:
+def test_strict_build_without_a_pepper_stops_before_dbt(builds) -> None:
+    # A strict build cannot be asked for without a pepper: the settings refuse it.
     layout = builds[PrivacyMode.STRICT]
-    monkeypatch.setenv("COWORK_PRIVACY", "strict")
-    monkeypatch.delenv("COWORK_PII_PEPPER", raising=False)
     before = layout.serving_database.stat().st_mtime_ns
+    strict = {"COWORK_DATA_DIR": str(layout.root), "COWORK_PRIVACY": "strict"}
     with pytest.raises(PepperMissingError, match="COWORK_PII_PEPPER is not set"):
-        build_warehouse(layout)
+        build_warehouse(layout, settings=Settings.from_environment(strict))
     assert layout.serving_database.stat().st_mtime_ns == before
 
 

@@ -15,15 +15,15 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
-import pytest
 
-from cowork_analytics.pipeline import configure_environment, run_pipeline
+from configuration.settings import Settings
+from cowork_analytics.pipeline import open_instance, run_pipeline
 from ingestion.paths import DataLayout
 from orchestration.defs.checks.telemetry_health import (
     TelemetryHealthResource,
     recent_telemetry_health,
 )
-from orchestration.defs.resources import DataDirResource
+from orchestration.defs.resources import SettingsResource
 from warehouse.build import build_warehouse
 
 EVENTS_RECONCILIATION = "stg_otel__events_reconciles_with_landing"
@@ -117,32 +117,29 @@ def test_a_duplicate_staged_row_fails_the_key_and_reconciliation_tests(
 
 
 def test_d4_in_dagster_a_failed_reconciliation_blocks_the_marts(
-    first_file_warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    first_file_warehouse: Path, tmp_path: Path
 ) -> None:
     layout, collector = _copy(first_file_warehouse, tmp_path)
     published = _digest(layout.serving_database)
-    monkeypatch.delenv("ANTHROPIC_COMPLIANCE_API_KEY", raising=False)
-    for name, value in {
-        "COWORK_DATA_DIR": layout.root,
-        "COWORK_OTEL_DIR": collector,
-        "DAGSTER_HOME": tmp_path / "dagster",
-    }.items():
-        monkeypatch.setenv(name, str(value))
-    configure_environment(layout.root, [collector])
+    settings = Settings(
+        data_dir=layout.root,
+        configured_otel_dirs=(collector,),
+        configured_dagster_home=tmp_path / "dagster",
+    )
 
     # GIVEN one record landed a second time under another event day (the collector file
     # itself is landed already: the run lands nothing new)
     day, landed = _refile_a_record_under_the_next_day(layout)
 
     # WHEN the pipeline job runs, re-staging the recent days
-    run = run_pipeline()
+    run = run_pipeline(settings)
 
     # THEN staging keeps the record once, on its first day, so the later day stages one row
     # fewer than it has landed keys: the reconciliation check fails with severity ERROR, the
     # dbt step fails, no mart is materialized and nothing is published
     assert not run.success
     materialized, checks = set(), {}
-    with dg.DagsterInstance.get() as instance:
+    with open_instance(settings) as instance:
         for entry in instance.all_logs(run.run_id):
             event = entry.dagster_event
             if event and event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
@@ -167,7 +164,7 @@ def test_d4_in_dagster_a_failed_reconciliation_blocks_the_marts(
 
 def test_the_telemetry_health_check_reads_the_built_mart(first_file_warehouse: Path) -> None:
     result = recent_telemetry_health(
-        data_dir=DataDirResource(path=str(first_file_warehouse / "data")),
+        settings=SettingsResource(data_dir=str(first_file_warehouse / "data")),
         telemetry_health=TelemetryHealthResource(lookback_days=99),
     )
     assert result.severity == dg.AssetCheckSeverity.WARN

@@ -4,9 +4,9 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from alerting.deliver import webhook_url
+from alerting.detect import DetectionSettings
 from alerting.run import NOT_CONFIGURED_NOTICE, send_detected_alerts
-from orchestration.defs.resources import DataDirResource
+from orchestration.defs.resources import SettingsResource
 
 
 @dg.asset(
@@ -16,7 +16,7 @@ from orchestration.defs.resources import DataDirResource
     kinds={"slack"},
 )
 def alert_deliveries(
-    context: dg.AssetExecutionContext, data_dir: DataDirResource
+    context: dg.AssetExecutionContext, settings: SettingsResource
 ) -> dg.MaterializeResult:
     """Budget, cost-anomaly, security and telemetry alerts to `COWORK_ALERT_WEBHOOK_URL`.
 
@@ -24,11 +24,17 @@ def alert_deliveries(
     next run. A delivery failure, or an error while detecting, never fails the run: it is
     logged and shown in the metadata.
     """
-    if webhook_url() is None:
+    configured = settings.settings()
+    if configured.alert_webhook_url is None:
         context.log.info(NOT_CONFIGURED_NOTICE)
         return dg.MaterializeResult(metadata={"configured": False, "sent": 0})
     try:
-        summary = send_detected_alerts(data_dir.layout().root, now=datetime.now(UTC))
+        summary = send_detected_alerts(
+            settings.layout().root,
+            url=configured.alert_webhook_url.value,
+            now=datetime.now(UTC),
+            settings=DetectionSettings.from_settings(configured),
+        )
     except Exception as error:  # alerts must not fail the pipeline
         context.log.warning(f"alerts not detected: {type(error).__name__}: {error}")
         return dg.MaterializeResult(

@@ -13,13 +13,15 @@ import dagster as dg
 from dagster import AssetCheckSeverity, DagsterEventType, DagsterInstance
 
 from alerting.alerts import Alert
-from alerting.deliver import webhook_url
 from alerting.run import NOT_CONFIGURED_NOTICE, send_alerts
 from alerting.runs import check_failed_alert, run_failed_alert
-from orchestration.lib import environment
+from configuration.settings import DEFAULT_DAGSTER_URL, Settings
+from orchestration.defs.resources import SettingsResource
 
 
-def failed_check_alerts(instance: DagsterInstance, run_id: str) -> list[Alert]:
+def failed_check_alerts(
+    instance: DagsterInstance, run_id: str, dagster_url: str = DEFAULT_DAGSTER_URL
+) -> list[Alert]:
     """One alert per failed ERROR-severity asset check evaluated in the run."""
     alerts = []
     for entry in instance.all_logs(run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION):
@@ -34,12 +36,18 @@ def failed_check_alerts(instance: DagsterInstance, run_id: str) -> list[Alert]:
                 day,
                 run_id,
                 getattr(evaluation, "description", None),
+                dagster_url,
             )
         )
     return alerts
 
 
-def failed_run_alerts(instance: DagsterInstance, run: dg.DagsterRun, message: str) -> list[Alert]:
+def failed_run_alerts(
+    instance: DagsterInstance,
+    run: dg.DagsterRun,
+    message: str,
+    dagster_url: str = DEFAULT_DAGSTER_URL,
+) -> list[Alert]:
     """The run's `run_failed` alert, with its failed steps, and its failed checks."""
     steps = [
         entry.step_key
@@ -47,17 +55,19 @@ def failed_run_alerts(instance: DagsterInstance, run: dg.DagsterRun, message: st
         if entry.step_key
     ]
     return [
-        run_failed_alert(run.run_id, run.job_name, message, steps),
-        *failed_check_alerts(instance, run.run_id),
+        run_failed_alert(run.run_id, run.job_name, message, steps, dagster_url),
+        *failed_check_alerts(instance, run.run_id, dagster_url),
     ]
 
 
-def _send(context: dg.RunStatusSensorContext, alerts: list[Alert]) -> dg.SkipReason | None:
+def _send(
+    context: dg.RunStatusSensorContext, alerts: list[Alert], settings: Settings
+) -> dg.SkipReason | None:
     if not alerts:
         return None
-    if webhook_url() is None:
+    if settings.alert_webhook_url is None:
         return dg.SkipReason(NOT_CONFIGURED_NOTICE)
-    summary = send_alerts(alerts, environment.data_dir())
+    summary = send_alerts(alerts, settings.data_dir, url=settings.alert_webhook_url.value)
     for key, error in summary.failed.items():
         context.log.warning(f"alert {key} not delivered ({error}); retried on the next event")
     return None
@@ -68,10 +78,16 @@ def _send(context: dg.RunStatusSensorContext, alerts: list[Alert]) -> dg.SkipRea
     description="Send a run_failed alert (and the run's failed ERROR checks) to the webhook.",
     default_status=dg.DefaultSensorStatus.RUNNING,
 )
-def alert_on_run_failure(context: dg.RunFailureSensorContext) -> dg.SkipReason | None:
+def alert_on_run_failure(
+    context: dg.RunFailureSensorContext, settings: SettingsResource
+) -> dg.SkipReason | None:
     """A failed run: its job, failed steps, error and a link to the run."""
+    configured = settings.settings()
     message = context.failure_event.message or "the run failed"
-    return _send(context, failed_run_alerts(context.instance, context.dagster_run, message))
+    alerts = failed_run_alerts(
+        context.instance, context.dagster_run, message, configured.dagster_url
+    )
+    return _send(context, alerts, configured)
 
 
 @dg.run_status_sensor(
@@ -80,6 +96,12 @@ def alert_on_run_failure(context: dg.RunFailureSensorContext) -> dg.SkipReason |
     description="Send check_failed alerts for failed ERROR checks of runs that succeeded.",
     default_status=dg.DefaultSensorStatus.RUNNING,
 )
-def alert_on_failed_checks(context: dg.RunStatusSensorContext) -> dg.SkipReason | None:
+def alert_on_failed_checks(
+    context: dg.RunStatusSensorContext, settings: SettingsResource
+) -> dg.SkipReason | None:
     """A run that succeeded although an ERROR-severity check failed."""
-    return _send(context, failed_check_alerts(context.instance, context.dagster_run.run_id))
+    configured = settings.settings()
+    alerts = failed_check_alerts(
+        context.instance, context.dagster_run.run_id, configured.dagster_url
+    )
+    return _send(context, alerts, configured)

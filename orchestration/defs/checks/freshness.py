@@ -6,7 +6,7 @@ import dagster as dg
 import duckdb
 
 from ingestion.landing_schemas import SCHEMA_DIRECTORY
-from orchestration.defs.resources import DataDirResource, FreshnessResource
+from orchestration.defs.resources import FreshnessResource, SettingsResource
 from orchestration.lib.freshness import judge_freshness
 
 
@@ -42,10 +42,10 @@ def _result(newest: datetime | None, freshness: FreshnessResource) -> dg.AssetCh
     description="Newest OTel event: warn when older than 2 h, fail when older than 24 h.",
 )
 def otel_events_freshness(
-    data_dir: DataDirResource, freshness: FreshnessResource
+    settings: SettingsResource, freshness: FreshnessResource
 ) -> dg.AssetCheckResult:
     """How long since the newest landed OTel event."""
-    pattern = str(data_dir.layout().otel_events / "*" / "*.parquet")
+    pattern = str(settings.layout().otel_events / "*" / "*.parquet")
     return _result(_newest(pattern, "otel__events.parquet", "event_at"), freshness)
 
 
@@ -54,8 +54,8 @@ def otel_events_freshness(
     description="Newest Compliance activity: warn when older than 2 h, fail when older than 24 h.",
 )
 def compliance_activities_freshness(
-    data_dir: DataDirResource, freshness: FreshnessResource
+    settings: SettingsResource, freshness: FreshnessResource
 ) -> dg.AssetCheckResult:
     """How long since the newest landed Compliance activity."""
-    pattern = str(data_dir.layout().compliance("activities") / "*" / "*.parquet")
+    pattern = str(settings.layout().compliance("activities") / "*" / "*.parquet")
     return _result(_newest(pattern, "compliance_api__activities.parquet", "created_at"), freshness)

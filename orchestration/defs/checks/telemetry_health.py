@@ -12,7 +12,7 @@ import dagster as dg
 import duckdb
 
 from orchestration.defs.dbt.assets import warehouse_dbt_assets
-from orchestration.defs.resources import WAREHOUSE_POOL, DataDirResource
+from orchestration.defs.resources import WAREHOUSE_POOL, SettingsResource
 from orchestration.lib.telemetry_health import (
     HealthThresholds,
     SourceHealth,
@@ -127,10 +127,10 @@ def _metadata(verdict: TelemetryHealth, settings: TelemetryHealthResource) -> di
     pool=WAREHOUSE_POOL,
 )
 def recent_telemetry_health(
-    data_dir: DataDirResource, telemetry_health: TelemetryHealthResource
+    settings: SettingsResource, telemetry_health: TelemetryHealthResource
 ) -> dg.AssetCheckResult:
     """Judge each source's most recent day(s) in fct_telemetry_health against the thresholds."""
-    layout = data_dir.layout()
+    layout = settings.layout()
     with warehouse_lock(layout):
         sources = read_recent_health(layout.build_database, telemetry_health.lookback_days)
     verdict = judge_telemetry_health(sources, telemetry_health.thresholds())

@@ -1,13 +1,12 @@
 """Compliance API pulls: one asset per entity, from one polite, rate-limited pull."""
 
-import os
-
 import dagster as dg
 
-from ingestion.compliance_api.client import API_KEY_VARIABLE, ComplianceApiError, ComplianceClient
+from configuration.settings import COMPLIANCE_API_KEY
+from ingestion.compliance_api.client import ComplianceApiError, ComplianceClient
 from ingestion.compliance_api.errors import PaginationError
 from ingestion.compliance_api.pull import pull_compliance
-from orchestration.defs.resources import DataDirResource
+from orchestration.defs.resources import SettingsResource
 
 ENTITIES = (
     "activities",
@@ -60,18 +59,19 @@ def worth_retrying(error: ComplianceApiError) -> bool:
     pool="compliance_api",
     retry_policy=dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL),
 )
-def compliance_api_pull(context: dg.AssetExecutionContext, data_dir: DataDirResource):
+def compliance_api_pull(context: dg.AssetExecutionContext, settings: SettingsResource):
     """Pull the Compliance API into Parquet; skipped, with one notice, when no key is set.
 
     A failed pull (a status, a deadline, a listing that would not end, a body that is not
     JSON) fails the step with the client's one redacted line; malformed records do not
     fail it: they are quarantined and counted in each asset's `quarantined_records`.
     """
-    if not os.environ.get(API_KEY_VARIABLE):
-        context.log.warning(f"{API_KEY_VARIABLE} is not set: Compliance API pulls are skipped")
+    configured = settings.settings()
+    if configured.compliance_api_key is None:
+        context.log.warning(f"{COMPLIANCE_API_KEY} is not set: Compliance API pulls are skipped")
         return
-    layout = data_dir.layout()
-    with ComplianceClient.from_environment() as client:
+    layout = settings.layout()
+    with ComplianceClient.from_settings(configured) as client:
         try:
             summary = pull_compliance(client, layout)
         except ComplianceApiError as error:

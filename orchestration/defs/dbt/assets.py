@@ -5,7 +5,8 @@ from dagster_dbt import DbtCliResource, dbt_assets
 
 from orchestration.defs.dbt.project import dbt_project
 from orchestration.defs.dbt.translator import LayerTranslator
-from orchestration.defs.resources import WAREHOUSE_POOL, DataDirResource
+from orchestration.defs.resources import WAREHOUSE_POOL, SettingsResource
+from warehouse.build import dbt_vars_for
 from warehouse.build_state import building
 
 
@@ -17,10 +18,10 @@ from warehouse.build_state import building
     pool=WAREHOUSE_POOL,
 )
 def warehouse_dbt_assets(
-    context: dg.AssetExecutionContext, dbt: DbtCliResource, data_dir: DataDirResource
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: SettingsResource
 ):
     """Build the warehouse (models, seeds and tests) into the build database."""
-    layout = data_dir.layout()
+    layout = settings.layout()
     # The pool covers runs of this Dagster instance; the lock `building` holds also covers
     # the CLI and other instances on the same data directory.
     with building(
@@ -35,7 +36,10 @@ def warehouse_dbt_assets(
         # the same lock), not a new folder per run: dbt's partial parse state is reused and
         # nothing piles up.
         invocation = dbt.cli(
-            ["build"], context=context, raise_on_error=False, target_path=layout.dbt_target
+            ["build", *dbt_vars_for(layout)],
+            context=context,
+            raise_on_error=False,
+            target_path=layout.dbt_target,
         )
         yield from invocation.stream()
         passed = invocation.is_successful()

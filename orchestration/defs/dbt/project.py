@@ -10,9 +10,11 @@ loads in the middle of that fails to load.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from dagster_dbt import DbtProject
 
-from orchestration.lib.environment import REPOSITORY_ROOT
+REPOSITORY_ROOT = Path(__file__).resolve().parents[3]
 
 PREPARE_COMMAND = "make manifest"
 

@@ -2,9 +2,9 @@
 
 import dagster as dg
 
-from governance.retention import apply_retention_from_environment
+from governance.retention import apply_retention
 from ingestion.otel.land import LandingSummary, land_otel
-from orchestration.defs.resources import DataDirResource, OtelInputResource
+from orchestration.defs.resources import QuarantineThresholdsResource, SettingsResource
 
 EVENTS = dg.AssetKey(["otel", "events"])
 METRICS = dg.AssetKey(["otel", "metrics"])
@@ -12,14 +12,12 @@ CONTENT = dg.AssetKey(["otel", "content"])
 
 
 def _quarantine_check(
-    summary: LandingSummary, otel_input: OtelInputResource
+    summary: LandingSummary, thresholds: QuarantineThresholdsResource
 ) -> dg.AssetCheckResult:
     rate = summary.quarantine_rate
-    passed = rate <= otel_input.quarantine_warn_rate
+    passed = rate <= thresholds.warn_rate
     severity = (
-        dg.AssetCheckSeverity.ERROR
-        if rate > otel_input.quarantine_error_rate
-        else dg.AssetCheckSeverity.WARN
+        dg.AssetCheckSeverity.ERROR if rate > thresholds.error_rate else dg.AssetCheckSeverity.WARN
     )
     return dg.AssetCheckResult(
         asset_key=EVENTS,
@@ -31,8 +29,8 @@ def _quarantine_check(
             "quarantined_records": summary.quarantined_records,
             "lines": summary.lines,
             "rate": rate,
-            "warn_above": otel_input.quarantine_warn_rate,
-            "error_above": otel_input.quarantine_error_rate,
+            "warn_above": thresholds.warn_rate,
+            "error_above": thresholds.error_rate,
         },
     )
 
@@ -93,17 +91,24 @@ def _none_check(check_name: str, counted: str, count: int) -> dg.AssetCheckResul
     ],
 )
 def otel_landing(
-    context: dg.AssetExecutionContext, data_dir: DataDirResource, otel_input: OtelInputResource
+    context: dg.AssetExecutionContext,
+    settings: SettingsResource,
+    otel_quarantine: QuarantineThresholdsResource,
 ):
     """Land every new complete message of the collector's files; rerunning lands nothing twice."""
-    layout = data_dir.layout()
+    configured = settings.settings()
+    layout = settings.layout()
     # A missing collector folder is a notice, not a failure: the Compliance-only marts
     # still build (and the folder may appear once the collector starts).
-    folders = [folder for folder in otel_input.folders() if folder.exists()]
-    for folder in set(otel_input.folders()) - set(folders):
+    folders = [folder for folder in configured.otel_dirs if folder.exists()]
+    for folder in set(configured.otel_dirs) - set(folders):
         context.log.warning(f"OTel folder {folder} does not exist: nothing landed from it")
-    retention = apply_retention_from_environment(layout)
-    summary = land_otel(folders, layout, privacy=otel_input.privacy_mode())
+    retention = apply_retention(
+        layout,
+        content_days=configured.content_retention_days,
+        raw_days=configured.raw_retention_days,
+    )
+    summary = land_otel(folders, layout, privacy=configured.privacy, pepper=configured.pepper)
     context.log.info(
         f"landed {summary.records_landed} records and {summary.metric_points_landed} metric points"
         f" from {summary.files_with_new_data} file(s); quarantined {summary.quarantined_lines}"
@@ -134,7 +139,7 @@ def otel_landing(
         asset_key=CONTENT,
         metadata={"path": dg.MetadataValue.path(str(layout.otel_content))},
     )
-    yield _quarantine_check(summary, otel_input)
+    yield _quarantine_check(summary, otel_quarantine)
     yield _none_check("no_future_timestamps", "future_records", summary.future_records)
     yield _none_check(
         "no_rejected_values", "records_with_rejected_values", summary.records_with_rejected_values

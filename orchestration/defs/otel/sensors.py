@@ -8,7 +8,7 @@ import dagster as dg
 
 from ingestion.otel.land import discover_files
 from orchestration.defs.jobs import otel_landing_job
-from orchestration.lib import environment
+from orchestration.defs.resources import SettingsResource
 
 
 def snapshot(folders: list[Path]) -> dict[str, list[int]]:
@@ -26,13 +26,13 @@ def snapshot(folders: list[Path]) -> dict[str, list[int]]:
 @dg.sensor(
     job=otel_landing_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING
 )
-def new_otel_files(context: dg.SensorEvaluationContext):
+def new_otel_files(context: dg.SensorEvaluationContext, settings: SettingsResource):
     """Requests a landing run when a file under COWORK_OTEL_DIR is new or has grown.
 
     The cursor only says what was seen; what was landed is in the manifest, written by the
     run itself, so a lost or repeated request never lands a byte twice or skips one.
     """
-    state = snapshot(environment.otel_dirs())
+    state = snapshot(list(settings.settings().otel_dirs))
     previous = json.loads(context.cursor) if context.cursor else {}
     changed = sorted(path for path, seen in state.items() if previous.get(path) != seen)
     context.update_cursor(json.dumps(state, sort_keys=True))

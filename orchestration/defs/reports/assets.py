@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from orchestration.defs.resources import DataDirResource
+from orchestration.defs.resources import SettingsResource
 from reporting.files import reports_directory, write_cost_report
 from reporting.periods import months_due
 
@@ -18,14 +18,14 @@ COST_REPORT_JOB_NAME = "cost_report_job"
     kinds={"html", "csv"},
 )
 def cost_report(
-    context: dg.AssetExecutionContext, data_dir: DataDirResource
+    context: dg.AssetExecutionContext, settings: SettingsResource
 ) -> dg.MaterializeResult:
     """The current month's cost report (and, on a month's first three days, the closed month's).
 
     One report per month: `cost-<YYYY-MM>.html` (self-contained, with charts), `.md` and
     `.csv`, read from the published serving database only.
     """
-    serving = data_dir.layout().serving_database
+    serving = settings.layout().serving_database
     if not serving.exists():
         raise dg.Failure(
             description=f"no serving database at {serving}: the pipeline has not published yet"

@@ -4,7 +4,7 @@ import dagster as dg
 
 from orchestration.defs.dbt.assets import warehouse_dbt_assets
 from orchestration.defs.dbt.project import dbt_project
-from orchestration.defs.resources import WAREHOUSE_POOL, DataDirResource
+from orchestration.defs.resources import WAREHOUSE_POOL, SettingsResource
 from warehouse.build_state import BuildNotPublishableError
 from warehouse.publish import publish_build
 
@@ -21,17 +21,18 @@ MART_KEYS = [
     pool=WAREHOUSE_POOL,
 )
 def serving_warehouse(
-    context: dg.AssetExecutionContext, data_dir: DataDirResource
+    context: dg.AssetExecutionContext, settings: SettingsResource
 ) -> dg.MaterializeResult:
     """The marts in `serving/warehouse.duckdb` (swapped in atomically) and as Parquet.
 
     Under privacy `strict`, people appear only as keyed pseudonyms (`COWORK_PII_PEPPER`).
     """
-    layout = data_dir.layout()
+    layout = settings.layout()
     try:
         result = publish_build(
             layout,
             dbt_project.manifest_path,
+            settings=settings.settings(),
             on_wait=lambda: context.log.info("waiting for another build"),
         )
     except BuildNotPublishableError as error:

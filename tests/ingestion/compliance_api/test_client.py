@@ -6,13 +6,13 @@ import time
 import httpx
 import pytest
 
+from configuration.errors import UserError
 from ingestion.compliance_api.client import ComplianceClient
 from ingestion.compliance_api.errors import (
     ComplianceApiError,
     DeadlineExceededError,
     InvalidResponseError,
 )
-from ingestion.errors import UserError
 
 KEY = "sk-ant-api01-SENTINEL-" + "z" * 60
 PATH = "/v1/compliance/activities"

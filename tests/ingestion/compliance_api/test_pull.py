@@ -11,6 +11,7 @@ import duckdb
 import httpx
 import pytest
 
+from configuration.settings import Settings
 from ingestion.compliance_api.client import API_KEY_VARIABLE, ComplianceApiError, ComplianceClient
 from ingestion.compliance_api.pull import pull_activities, pull_compliance
 from ingestion.manifest import Manifest
@@ -195,10 +196,9 @@ def test_a_retried_request_succeeds_after_transient_failures() -> None:
     assert len(seen) == 3
 
 
-def test_a_missing_key_is_a_clear_error(monkeypatch) -> None:
-    monkeypatch.delenv(API_KEY_VARIABLE, raising=False)
+def test_a_missing_key_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=API_KEY_VARIABLE):
-        ComplianceClient.from_environment()
+        ComplianceClient.from_settings(Settings(data_dir=tmp_path))
 
 
 def test_a_rejected_cursor_falls_back_to_the_watermark_window(

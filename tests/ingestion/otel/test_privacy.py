@@ -6,8 +6,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from configuration.settings import PepperMissingError, PrivacyMode, Settings
 from ingestion.otel.land import land_otel
-from ingestion.otel.privacy import HASH_PREFIX, PepperMissingError, PrivacyMode
+from ingestion.otel.privacy import HASH_PREFIX
 from ingestion.paths import DataLayout
 
 TEXT = ("prompt", "response", "tool_input", "tool_parameters")
@@ -89,14 +90,15 @@ def test_strict_writes_no_text_anywhere(landed) -> None:
 
 
 def test_strict_without_a_pepper_is_a_clear_error_before_anything_lands(
-    small_org, tmp_path, monkeypatch
+    small_org, tmp_path
 ) -> None:
-    monkeypatch.delenv("COWORK_PII_PEPPER", raising=False)
-    layout = DataLayout(tmp_path)
+    strict = {"COWORK_PRIVACY": "strict"}
     with pytest.raises(PepperMissingError, match="COWORK_PII_PEPPER is not set"):
-        land_otel([Path(small_org.otel_dir)], layout, privacy=PrivacyMode.STRICT)
-    monkeypatch.setenv("COWORK_PII_PEPPER", "short")
+        Settings.from_environment(strict)
     with pytest.raises(PepperMissingError, match="shorter than 16 characters"):
+        Settings.from_environment(strict | {"COWORK_PII_PEPPER": "short"})
+    layout = DataLayout(tmp_path)
+    with pytest.raises(PepperMissingError, match="no pepper"):
         land_otel([Path(small_org.otel_dir)], layout, privacy=PrivacyMode.STRICT)
     assert not list(tmp_path.rglob("*.parquet"))
 

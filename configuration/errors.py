@@ -1,6 +1,6 @@
 """Errors the person running a command can act on: the CLI prints their message, no traceback.
 
-Plain Python (no Dagster, no CLI), so that ingestion code and the CLI share them. A message
+Plain Python (no Dagster, no CLI), so that every layer and the CLI share them. A message
 names what to fix: the setting and its bad value, the file, the URL or the status.
 """
 

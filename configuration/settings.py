@@ -1,0 +1,324 @@
+"""The product's settings: read from the environment once, validated, then passed down.
+
+Every variable the product reads is here, with its default and its check. The CLI builds a
+`Settings` at the start of a command and the Dagster code location at load; a setting that
+cannot work ends the command (exit status 2) or fails the load with one line naming the
+variable, before anything runs. Library code takes the values it needs as arguments and
+never reads the environment itself.
+
+Secrets (the pepper, API keys, the webhook URL, which carries its token) are `Secret`s:
+their value never appears in a repr, a log line or an error message.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from configuration.errors import ConfigurationError
+
+DATA_DIR = "COWORK_DATA_DIR"
+OTEL_DIR = "COWORK_OTEL_DIR"
+PRIVACY = "COWORK_PRIVACY"
+PII_PEPPER = "COWORK_PII_PEPPER"
+CONTENT_RETENTION_DAYS = "COWORK_RETENTION_DAYS"
+RAW_RETENTION_DAYS = "COWORK_RAW_RETENTION_DAYS"
+COMPLIANCE_API_KEY = "ANTHROPIC_COMPLIANCE_API_KEY"
+COMPLIANCE_BASE_URL = "ANTHROPIC_COMPLIANCE_BASE_URL"
+ALERT_WEBHOOK_URL = "COWORK_ALERT_WEBHOOK_URL"
+DAGSTER_URL = "COWORK_DAGSTER_URL"
+ALERT_LOOKBACK_DAYS = "COWORK_ALERT_LOOKBACK_DAYS"
+ALERT_SILENT_DAYS = "COWORK_ALERT_SILENT_DAYS"
+# Dagster's own variable: where its instance (dagster.yaml, run storage) lives.
+DAGSTER_HOME = "DAGSTER_HOME"
+
+DEFAULT_COMPLIANCE_BASE_URL = "https://api.anthropic.com"
+DEFAULT_DAGSTER_URL = "http://127.0.0.1:3000"
+MINIMUM_PEPPER_LENGTH = 16
+
+
+class PrivacyMode(StrEnum):
+    """How much content text the product keeps (`COWORK_PRIVACY`; see ingestion.otel.privacy)."""
+
+    STRICT = "strict"
+    STANDARD = "standard"
+    FULL = "full"
+
+    @classmethod
+    def parse(cls, value: str | None) -> PrivacyMode:
+        """A mode from its name; empty or None means `standard`.
+
+        Raises:
+            ConfigurationError: an unknown mode, naming the accepted ones.
+        """
+        if not value:
+            return cls.STANDARD
+        try:
+            return cls(value.strip().lower())
+        except ValueError:
+            accepted = ", ".join(mode.value for mode in cls)
+            raise ConfigurationError(f"{PRIVACY}={value!r} is not one of: {accepted}") from None
+
+
+class PepperMissingError(ConfigurationError):
+    """Privacy `strict` was asked for without a usable `COWORK_PII_PEPPER`."""
+
+
+@dataclass(frozen=True, eq=True)
+class Secret:
+    """A value that must never be shown: its repr and str name only where it came from."""
+
+    value: str = field(repr=False)
+    variable: str | None = None  # the environment variable it was read from, if any
+
+    def __repr__(self) -> str:
+        return f"Secret({self.variable or 'given'}, ***)"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the product is configured with (environment variables in brackets).
+
+    Attributes:
+        data_dir: landing, state, build and serving files (`COWORK_DATA_DIR`, `./data`).
+        configured_otel_dirs: where the collector's file exporter writes
+            (`COWORK_OTEL_DIR`, several separated by the platform's path separator);
+            empty means `<data_dir>/simulated/otel` (see `otel_dirs`).
+        privacy: what happens to prompt, response and tool-input text (`COWORK_PRIVACY`).
+        pii_pepper: the key of every hash and pseudonym under `strict`
+            (`COWORK_PII_PEPPER`, at least 16 characters, required under `strict`).
+        content_retention_days: days of landed content text kept (`COWORK_RETENTION_DAYS`);
+            None keeps everything.
+        raw_retention_days: days of every landed OTel dataset kept
+            (`COWORK_RAW_RETENTION_DAYS`); None keeps everything.
+        compliance_api_key: the Compliance API key (`ANTHROPIC_COMPLIANCE_API_KEY`); None
+            skips its pulls.
+        compliance_base_url: the Compliance API's address (`ANTHROPIC_COMPLIANCE_BASE_URL`).
+        alert_webhook_url: where alerts are posted (`COWORK_ALERT_WEBHOOK_URL`); None
+            sends none.
+        dagster_url: the Dagster UI that alerts link to (`COWORK_DAGSTER_URL`).
+        alert_lookback_days: alerts look this many days back (`COWORK_ALERT_LOOKBACK_DAYS`).
+        alert_silent_days: a source quiet for longer is silent (`COWORK_ALERT_SILENT_DAYS`).
+        configured_dagster_home: the Dagster instance's folder (`DAGSTER_HOME`); None
+            means `<data_dir>/dagster` (see `dagster_home`).
+    """
+
+    data_dir: Path = Path("data")
+    configured_otel_dirs: tuple[Path, ...] = ()
+    privacy: PrivacyMode = PrivacyMode.STANDARD
+    pii_pepper: Secret | None = None
+    content_retention_days: int | None = None
+    raw_retention_days: int | None = None
+    compliance_api_key: Secret | None = None
+    compliance_base_url: str = DEFAULT_COMPLIANCE_BASE_URL
+    alert_webhook_url: Secret | None = None
+    dagster_url: str = DEFAULT_DAGSTER_URL
+    alert_lookback_days: int = 3
+    alert_silent_days: int = 2
+    configured_dagster_home: Path | None = None
+
+    def __post_init__(self) -> None:
+        # Absolute, so that dbt and Spark (other working directories) agree on the paths.
+        object.__setattr__(self, "data_dir", Path(self.data_dir).expanduser().resolve())
+        object.__setattr__(
+            self,
+            "configured_otel_dirs",
+            tuple(Path(path).expanduser().resolve() for path in self.configured_otel_dirs),
+        )
+        if self.configured_dagster_home is not None:
+            home = Path(self.configured_dagster_home).expanduser().resolve()
+            object.__setattr__(self, "configured_dagster_home", home)
+        object.__setattr__(self, "privacy", PrivacyMode.parse(self.privacy))
+        _check_data_dir(self.data_dir)
+        for folder in self.configured_otel_dirs:
+            _check_readable(folder)
+        if self.privacy is PrivacyMode.STRICT:
+            _check_pepper(self.pii_pepper)
+        for variable, days in (
+            (CONTENT_RETENTION_DAYS, self.content_retention_days),
+            (RAW_RETENTION_DAYS, self.raw_retention_days),
+        ):
+            if days is not None and days < 1:
+                # Zero would drop today's landing too; "keep everything" is spelled by unsetting.
+                raise ConfigurationError(
+                    f"{variable}: {days!r} is not a number of days to keep: give at least 1,"
+                    " or unset it to keep everything"
+                )
+        for variable, days in (
+            (ALERT_LOOKBACK_DAYS, self.alert_lookback_days),
+            (ALERT_SILENT_DAYS, self.alert_silent_days),
+        ):
+            if days < 1:
+                raise ConfigurationError(f"{variable}: {days!r} is not a number of days (>= 1)")
+        _check_url(COMPLIANCE_BASE_URL, self.compliance_base_url)
+        _check_url(DAGSTER_URL, self.dagster_url)
+        if self.alert_webhook_url is not None:
+            _check_url(ALERT_WEBHOOK_URL, self.alert_webhook_url.value, shown=False)
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """The settings of the environment (`os.environ` by default), validated.
+
+        Raises:
+            ConfigurationError: one line naming the first variable that cannot work.
+        """
+        environ = os.environ if environ is None else environ
+
+        def text(name: str) -> str:
+            return environ.get(name, "").strip()
+
+        def days(name: str) -> int | None:
+            return _whole_days(name, text(name))
+
+        def secret(name: str) -> Secret | None:
+            value = environ.get(name, "")
+            return Secret(value, name) if value else None
+
+        otel = text(OTEL_DIR)
+        return cls(
+            data_dir=Path(text(DATA_DIR) or "data"),
+            configured_otel_dirs=tuple(Path(part) for part in otel.split(os.pathsep) if part),
+            privacy=PrivacyMode.parse(text(PRIVACY)),
+            pii_pepper=secret(PII_PEPPER),
+            content_retention_days=_whole_days(
+                CONTENT_RETENTION_DAYS, text(CONTENT_RETENTION_DAYS)
+            ),
+            raw_retention_days=days(RAW_RETENTION_DAYS),
+            compliance_api_key=secret(COMPLIANCE_API_KEY),
+            compliance_base_url=text(COMPLIANCE_BASE_URL) or DEFAULT_COMPLIANCE_BASE_URL,
+            alert_webhook_url=secret(ALERT_WEBHOOK_URL),
+            dagster_url=text(DAGSTER_URL) or DEFAULT_DAGSTER_URL,
+            configured_dagster_home=Path(text(DAGSTER_HOME)) if text(DAGSTER_HOME) else None,
+            # Unset keeps the field's default.
+            **{
+                name: value
+                for name, variable in (
+                    ("alert_lookback_days", ALERT_LOOKBACK_DAYS),
+                    ("alert_silent_days", ALERT_SILENT_DAYS),
+                )
+                if (value := days(variable)) is not None
+            },
+        )
+
+    def with_changes(self, **changes: object) -> Settings:
+        """A copy with some values replaced (a command's options), validated again."""
+        return replace(self, **changes)
+
+    @property
+    def otel_dirs(self) -> tuple[Path, ...]:
+        """The collector folders: the configured ones, else `<data_dir>/simulated/otel`."""
+        return self.configured_otel_dirs or (self.data_dir / "simulated" / "otel",)
+
+    @property
+    def dagster_home(self) -> Path:
+        """The Dagster instance's folder: `DAGSTER_HOME`, else `<data_dir>/dagster`."""
+        return self.configured_dagster_home or self.data_dir / "dagster"
+
+    @property
+    def pepper(self) -> bytes | None:
+        """The hashing key under `strict`; None in the other modes (nothing is hashed)."""
+        if self.privacy is not PrivacyMode.STRICT or self.pii_pepper is None:
+            return None
+        return self.pii_pepper.value.encode()
+
+    def skipped_sources(self) -> list[str]:
+        """One notice per source a run will skip: no Compliance key, an OTel folder missing."""
+        notices = []
+        if self.compliance_api_key is None:
+            notices.append(
+                f"Compliance API: {COMPLIANCE_API_KEY} is not set, so its pulls are skipped;"
+                " the marts build from OTel alone."
+            )
+        for folder in self.otel_dirs:
+            if not folder.exists():
+                notices.append(
+                    f"OTel: the collector folder {folder} does not exist (set {OTEL_DIR}), so"
+                    " nothing is landed from it."
+                )
+        return notices
+
+    def child_environment(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The environment of a child process that reads its settings itself (the Dagster UI).
+
+        `base` (default `os.environ`, where the secrets come from) with the paths and mode of
+        these settings, which a command's options may have changed. Passed to the child
+        (`subprocess`'s `env`); this process's own environment is never written.
+        """
+        environment = dict(os.environ if base is None else base)
+        environment[DATA_DIR] = str(self.data_dir)
+        if self.configured_otel_dirs:
+            environment[OTEL_DIR] = os.pathsep.join(str(p) for p in self.configured_otel_dirs)
+        environment[PRIVACY] = self.privacy.value
+        environment[DAGSTER_HOME] = str(self.dagster_home)
+        return environment
+
+
+def _whole_days(variable: str, value: str) -> int | None:
+    if not value:
+        return None
+    try:
+        days = int(value)
+    except ValueError:
+        days = 0
+    if days < 1:
+        raise ConfigurationError(
+            f"{variable}: {value!r} is not a whole number of days, at least 1 (unset it for"
+            " the default)"
+        )
+    return days
+
+
+def _check_pepper(pepper: Secret | None) -> None:
+    length = len(pepper.value) if pepper else 0
+    if length >= MINIMUM_PEPPER_LENGTH:
+        return
+    problem = f"is shorter than {MINIMUM_PEPPER_LENGTH} characters" if length else "is not set"
+    raise PepperMissingError(
+        f"{PRIVACY}=strict needs a secret pepper, but {PII_PEPPER} {problem}. "
+        "Generate one with `python3 -c 'import secrets; print(secrets.token_hex(32))'`, "
+        "keep it with your other secrets, and never change it: pseudonyms and hashed "
+        "paths follow it."
+    )
+
+
+def _check_url(variable: str, url: str, *, shown: bool = True) -> None:
+    parts = urlsplit(url)
+    if parts.scheme in ("http", "https") and parts.netloc:
+        return
+    # A webhook URL carries its token: name the variable, never the value.
+    value = f" {url!r}" if shown else ""
+    raise ConfigurationError(f"{variable}:{value} is not an http(s) URL")
+
+
+def _check_data_dir(root: Path) -> None:
+    """Fail unless `root` is a writable directory, or can be created as one."""
+    existing = root
+    while not existing.exists():
+        existing = existing.parent
+    problem = None
+    if not existing.is_dir():
+        problem = "is a file, not a directory"
+    elif not os.access(existing, os.W_OK | os.X_OK):
+        problem = "is not writable"
+    if problem is None:
+        return
+    if existing != root:
+        problem = f"cannot be created: {existing} {problem}"
+    # The CLI's --data-dir option sets the same setting: name both.
+    raise ConfigurationError(f"{DATA_DIR} (--data-dir): the data directory {root} {problem}")
+
+
+def _check_readable(folder: Path) -> None:
+    """A collector folder may not exist yet (a notice), but one that exists must be readable."""
+    if not folder.exists():
+        return
+    if not folder.is_dir():
+        raise ConfigurationError(f"{OTEL_DIR}: {folder} is a file, not a directory")
+    if not os.access(folder, os.R_OK | os.X_OK):
+        raise ConfigurationError(f"{OTEL_DIR}: the collector folder {folder} is not readable")
