@@ -53,8 +53,11 @@ test-fast: install  ## Only the fast tier of the tests
 	$(RUN) pytest -n 2 -q -m "fast and not spark"
 
 # Two workers, one test file each (module fixtures stay in one process): most tests wait
-# on dbt or a pipeline run in a child process, so two cores finish in ~9 minutes, not ~14.
-# The dbt manifest is parsed first (install), so workers never parse it at the same time.
+# on dbt or a pipeline run in a child process. The slowest files go first (tests/conftest.py
+# SLOWEST_FIRST), so neither worker finishes alone on one. The built warehouses that files
+# share are built once per run: the first worker to need one builds it, the other waits
+# for it (tests/support/shared.py). The dbt manifest is parsed first (install), so workers
+# never parse it at the same time.
 unit: install manifest
 	$(RUN) pytest -n 2 --dist loadfile
 
