@@ -48,7 +48,7 @@ FAST_TIER = frozenset(
         "tests/test_architecture.py",
         "tests/test_landing_schemas.py",
         "tests/test_layering.py",
-        "tests/test_settings.py",
+        "tests/configuration/test_settings.py",
     }
 )
 
