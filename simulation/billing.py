@@ -557,7 +557,9 @@ def _plant_claude_code(data: BillingData, rng: random.Random, truth: Path) -> No
         ]
         if counted:
             billed = cents_of(sum(r.cost_nano for r in counted))
-            estimated = sum((r.estimated_cents() for r in counted), Decimal(0))
+            # Estimated per served record (a remote session's own record rounds on its own).
+            served = (usage for row in data.claude_code_rows(day, 1) for usage in row.models)
+            estimated = sum((usage.estimated_cents() for usage in served), Decimal(0))
             data.planted.append(
                 Planted(
                     "claude_code_estimate",

@@ -43,6 +43,8 @@ FAST_TIER = frozenset(
         "tests/orchestration/test_telemetry_health.py",
         "tests/reporting/test_charts.py",
         "tests/reporting/test_periods.py",
+        "tests/simulation/test_billing.py",
+        "tests/simulation/test_billing_emulator.py",
         "tests/simulation/test_pricing.py",
         "tests/governance/test_aliases.py",
         "tests/test_architecture.py",
