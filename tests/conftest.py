@@ -1,4 +1,6 @@
-"""Shared fixtures: a small generated organisation, generated once per test session."""
+"""Shared fixtures: the generated organisations and the built warehouses the test modules
+share (built once per run, for both xdist workers; the builders are in tests/support/), the
+fast tier, and the order the modules run in."""
 
 from __future__ import annotations
 
