@@ -150,13 +150,11 @@ def _day_param(query: Query, name: str) -> date | None:
     if value is None:
         return None
     try:
-        return date.fromisoformat(value) if len(value) == 10 else _raise_day(name)
+        if len(value) != 10:  # a timestamp is refused, not truncated to its day (§1.4)
+            raise ValueError(value)
+        return date.fromisoformat(value)
     except ValueError:
         raise _bad(f"{name} must be a date YYYY-MM-DD") from None
-
-
-def _raise_day(name: str) -> date:
-    raise _bad(f"{name} must be a date YYYY-MM-DD")
 
 
 def _limit(query: Query, default: int, maximum: int) -> int:
@@ -506,6 +504,8 @@ class BillingEmulator:
             rows.reverse()
         for row in rows:
             del row["_rank"]
+        # The beta's `limit` default and maximum are unpublished (§1.6 [UNCONFIRMED]): these
+        # are the Enterprise `/users` ones.
         body = self._page(rows, query, 100, 1000)
         body["data_refreshed_at"] = self.data_refreshed_at
         return body
@@ -844,6 +844,10 @@ class BillingEmulator:
         )
         self._thread.start()
         return self
+
+    def serve_forever(self) -> None:
+        """Serve in this thread until interrupted."""
+        self._server.serve_forever()
 
     def stop(self) -> None:
         """Stop serving and release the port."""

@@ -445,3 +445,62 @@ def test_the_key_is_never_echoed(emulator: BillingEmulator, billing: BillingData
         everything = response.text + "".join(f"{k}: {v}" for k, v in response.headers.items())
         assert "SENTINEL" not in everything
     assert statuses == {200, 400, 401, 403}
+
+
+def test_beta_usage_carries_billed_tokens_and_web_searches(
+    emulator: BillingEmulator, billing: BillingData
+) -> None:
+    """§1.6: `usage{uncached_input_tokens, cache_read_input_tokens, cache_creation{…},
+    output_tokens, server_tool_use{web_search_requests}, requests, total_tokens}`."""
+    with _client(emulator) as client:
+        (row,) = client.get(USAGE, params=_whole_period(billing)).json()["data"]
+    usage, rows = row["usage"], billing.rows(0)
+    assert usage["uncached_input_tokens"] == sum(r.tokens["uncached_input_tokens"] for r in rows)
+    assert usage["cache_creation"]["ephemeral_1h_input_tokens"] == sum(
+        r.tokens["cache_creation.ephemeral_1h_input_tokens"] for r in rows
+    )
+    assert usage["server_tool_use"]["web_search_requests"] == sum(
+        int(p.detail["web_search_requests"]) for p in billing.planted if p.kind == "web_search"
+    )
+    assert usage["total_tokens"] == sum(sum(r.tokens.values()) for r in rows)
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        pytest.param(COST_REPORT, {"limit": 32}, id="cost_report limit above 31"),
+        pytest.param(COST_REPORT, {"limit": 0}, id="cost_report limit below 1"),
+        pytest.param(COST_REPORT, {"group_by[]": "api_key_id"}, id="cost_report api_key_id"),
+        pytest.param(MESSAGES, {"bucket_width": "1h"}, id="messages hourly (not served)"),
+        pytest.param(CLAUDE_CODE, {"limit": 1001}, id="claude_code limit above 1000"),
+        pytest.param(COST, {"ending_at": "2026-04-15T00:00:00Z"}, id="beta range above 31 days"),
+        pytest.param(COST, {"starting_at": "2025-12-31T00:00:00Z"}, id="beta before 2026"),
+        pytest.param(COST, {"group_by[0]": "model"}, id="beta group_by[0] (ingestr)"),
+        pytest.param(USAGE, {"group_by[]": "token_type"}, id="usage grouped by a cost field"),
+    ],
+)
+def test_limits_and_parameters_outside_the_contract_are_400(
+    emulator: BillingEmulator, path: str, params: dict
+) -> None:
+    """§1.3: `limit` 1 to 31, `group_by[]` only workspace_id/description; §1.4: `limit` at most
+    1000; §1.5/§1.6: ranges of at most 31 days from 2026-01-01; §1.7: misnamed parameters."""
+    base = {"starting_at": "2026-03-07T00:00:00Z"}
+    if path == CLAUDE_CODE:
+        base = {"starting_at": "2026-03-07"}
+    with _client(emulator) as client:
+        response = client.get(path, params={**base, **params})
+    assert response.status_code == 400
+    assert response.json()["error"]["type"] == "invalid_request_error"
+
+
+def test_a_dropped_connection_is_a_transport_error(billing: BillingData) -> None:
+    """§1.8 / the Compliance emulator: an injected dropped connection, then service resumes."""
+    with (
+        BillingEmulator(billing, scripted_faults={1: "drop"}) as emulator,
+        _client(emulator) as client,
+    ):
+        params = {"starting_at": _start(billing.start_date)}
+        with pytest.raises(httpx.TransportError):
+            client.get(COST_REPORT, params=params)
+        assert client.get(COST_REPORT, params=params).status_code == 200
+    assert emulator.faults_injected == {"drop": 1}
