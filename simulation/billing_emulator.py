@@ -157,6 +157,16 @@ def _day_param(query: Query, name: str) -> date | None:
         raise _bad(f"{name} must be a date YYYY-MM-DD") from None
 
 
+def _only(query: Query, allowed: frozenset[str] | set[str]) -> None:
+    """Refuse parameters outside the contract.
+
+    Misnamed ones (ingestr's `group_by[0]`, §1.7) would otherwise be silently ignored.
+    """
+    unknown = set(query) - allowed
+    if unknown:
+        raise _bad(f"unknown parameters: {', '.join(sorted(unknown))}")
+
+
 def _limit(query: Query, default: int, maximum: int) -> int:
     try:
         limit = int(_one(query, "limit") or default)
@@ -447,9 +457,7 @@ class BillingEmulator:
         return start, end
 
     def _beta(self, query: Query, metric: str) -> dict:
-        unknown = set(query) - BETA_PARAMS
-        if unknown:
-            raise _bad(f"unknown parameters: {', '.join(sorted(unknown))}")
+        _only(query, BETA_PARAMS)
         start, end = self._beta_range(query)
         width = _one(query, "time_bucket_width")
         if width not in (None, "1d"):
@@ -471,8 +479,7 @@ class BillingEmulator:
                 if param in query
             )
         ]
-        if metric == "usage":  # one usage row per billed row, not per token type
-            lines = [line for line in lines if line.token_type in (None, TOKEN_TYPES[0])]
+        if metric == "usage":  # one usage line per billed row, not one per token type
             lines = list({id(line.usage): line for line in lines}.values())
         buckets: dict[tuple[datetime, datetime], list[_Line]] = defaultdict(list)
         for line in lines:
@@ -551,9 +558,7 @@ class BillingEmulator:
         Buckets are UTC days, oldest first, empty ones included and counted against `limit`;
         the token is base64 of the next bucket's start, as Anthropic's example decodes.
         """
-        unknown = set(query) - LEGACY_PARAMS - {"models[]", "account_ids[]"}
-        if unknown:
-            raise _bad(f"unknown parameters: {', '.join(sorted(unknown))}")
+        _only(query, LEGACY_PARAMS | {"models[]", "account_ids[]"})
         if (_one(query, "bucket_width") or "1d") != "1d":
             raise _bad("bucket_width: this emulator serves 1d buckets only")
         limit = _limit(query, default, maximum)
@@ -661,9 +666,7 @@ class BillingEmulator:
     # -- Claude Code Analytics ----------------------------------------------------------------
 
     def _claude_code(self, query: Query, headers: dict[str, str]) -> dict:
-        unknown = set(query) - {"starting_at", "limit", "page"}
-        if unknown:
-            raise _bad(f"unknown parameters: {', '.join(sorted(unknown))}")
+        _only(query, {"starting_at", "limit", "page"})
         day = _day_param(query, "starting_at")
         if day is None:
             raise _bad("starting_at is required")
@@ -723,9 +726,7 @@ class BillingEmulator:
         return day
 
     def _users(self, query: Query, headers: dict[str, str]) -> dict:
-        unknown = set(query) - {"date", "starting_date", "ending_date", "limit", "page", "filter[]"}
-        if unknown:
-            raise _bad(f"unknown parameters: {', '.join(sorted(unknown))}")
+        _only(query, {"date", "starting_date", "ending_date", "limit", "page", "filter[]"})
         if (one := _day_param(query, "date")) is not None:
             first = last = self._served_day(one, "date")
         else:
@@ -745,21 +746,18 @@ class BillingEmulator:
             filters[name].add(value)
         rows: dict[str, list] = defaultdict(list)
         for activity in self.data.activity:
-            if first <= activity.day <= last and all(
-                {"user_id": activity.member.account_id, "rbac_group_id": activity.rbac_group_id}[
-                    name
-                ]
-                in values
-                for name, values in filters.items()
-            ):
+            dimensions = {
+                "user_id": activity.member.account_id,
+                "rbac_group_id": activity.rbac_group_id,
+            }
+            wanted = all(dimensions[name] in values for name, values in filters.items())
+            if wanted and first <= activity.day <= last:
                 rows[activity.member.account_id].append(activity)
         records = [_user_record(days, first, last) for _, days in sorted(rows.items())]
         return self._page(records, query, 100, 1000)
 
     def _summaries(self, query: Query, headers: dict[str, str]) -> dict:
-        unknown = set(query) - {"starting_date", "ending_date"}
-        if unknown:
-            raise _bad(f"unknown parameters: {', '.join(sorted(unknown))}")
+        _only(query, {"starting_date", "ending_date"})
         first = _day_param(query, "starting_date")
         if first is None:
             raise _bad("starting_date is required")

@@ -504,3 +504,19 @@ def test_a_dropped_connection_is_a_transport_error(billing: BillingData) -> None
             client.get(COST_REPORT, params=params)
         assert client.get(COST_REPORT, params=params).status_code == 200
     assert emulator.faults_injected == {"drop": 1}
+
+
+def test_legacy_messages_group_and_filter_by_model(
+    emulator: BillingEmulator, billing: BillingData
+) -> None:
+    """Spec §5.2: `group_by[]` fills only the grouped dimensions (others null), `models[]`
+    filters; tokens are the billed ones, web searches under `server_tool_use`."""
+    model = billing.usage[0].model
+    params = {**_whole_period(billing), "group_by[]": "model", "models[]": model, "limit": 31}
+    with _client(emulator) as client:
+        body = client.get(MESSAGES, params=params).json()
+    results = [r for b in body["data"] for r in b["results"]]
+    assert {r["model"] for r in results} == {model}
+    assert all(r["account_id"] is None and r["workspace_id"] is None for r in results)
+    expected = sum(r.tokens["output_tokens"] for r in billing.rows(0) if r.model == model)
+    assert sum(r["output_tokens"] for r in results) == expected
