@@ -161,7 +161,8 @@ class Planted:
 
     `amount_usd` is billed minus the other source: minus OTel for `lost_telemetry` and
     `web_search`, final minus provisional for `restated_day`, minus Claude Code Analytics'
-    estimate for `subscription_user_absent` and `claude_code_estimate`.
+    estimate for `subscription_user_absent` and `claude_code_estimate` (both as the final
+    revision serves them: Claude Code Analytics sees the restated day's revision too).
     """
 
     kind: str
