@@ -18,16 +18,17 @@ from configuration.settings import Settings
 from governance.erasure import forget_person
 from governance.retention import apply_retention
 from ingestion.paths import DataLayout
-from tests.support.organisations import SMALL_ORG, BuiltOrganisation, build_organisation_warehouse
+from tests.support.organisations import BuiltOrganisation
 from warehouse.build import build_warehouse
 
 # The small organisation spans 7 to 10 March 2026; "now" is the 11th.
 NOW = datetime(2026, 3, 11, 12, tzinfo=UTC)
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> BuiltOrganisation:
-    return build_organisation_warehouse(tmp_path_factory.mktemp("retention"), **SMALL_ORG)
+@pytest.fixture
+def built(small_org_warehouse: BuiltOrganisation) -> BuiltOrganisation:
+    """The small organisation, built once for the whole run (read-only: tests copy it)."""
+    return small_org_warehouse
 
 
 def _days(area: Path) -> list[str]:
