@@ -212,7 +212,8 @@ def build_base(folder: Path, users: int, days: int, seed: int) -> dict[str, Any]
     Returns:
         The base's parameters and counts (also written to `folder/base.json`).
     """
-    from ingestion.compliance_api.client import ComplianceClient, RateLimiter
+    from ingestion.anthropic_api.client import RateLimiter
+    from ingestion.compliance_api.client import ComplianceClient
     from ingestion.compliance_api.pull import pull_compliance
     from ingestion.otel.land import land_otel
     from ingestion.paths import DataLayout

@@ -111,7 +111,7 @@ def ingest_compliance(
 
     settings = command_settings(data_dir)
     layout = DataLayout(settings.data_dir)
-    # A missing key (ConfigurationError) and every failed pull (ComplianceApiError: a status,
+    # A missing key (ConfigurationError) and every failed pull (AnthropicApiError: a status,
     # a deadline, a listing that would not end, a body that is not JSON) are UserErrors: the
     # app prints their one redacted line, without a traceback unless --verbose.
     client = ComplianceClient.from_settings(settings)

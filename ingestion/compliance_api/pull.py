@@ -6,7 +6,7 @@ and is committed only after a page's Parquet is durable, so a crash resumes from
 committed page: no gap, and at most one page landed twice (staging deduplicates on `id`).
 
 A pull stops on its own: a repeated cursor or page token, the page limit and the pull's
-deadline end it with a ComplianceApiError naming the endpoint (the committed cursor stays
+deadline end it with a AnthropicApiError naming the endpoint (the committed cursor stays
 at the last good page), and a malformed record is quarantined and counted while the pull
 goes on (see `quarantine`).
 """
@@ -27,9 +27,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ingestion.compliance_api.client import ComplianceClient
-from ingestion.compliance_api.errors import ComplianceApiError
-from ingestion.compliance_api.paging import (
+from ingestion.anthropic_api.errors import AnthropicApiError
+from ingestion.anthropic_api.paging import (
     Page,
     PageGuard,
     PullLimits,
@@ -37,6 +36,7 @@ from ingestion.compliance_api.paging import (
     page_items,
     token_pages,
 )
+from ingestion.compliance_api.client import ComplianceClient
 from ingestion.compliance_api.quarantine import Quarantine
 from ingestion.compliance_api.records import FUTURE_SLACK, activity_row, snapshot_row
 from ingestion.compliance_api.schemas import ACTIVITIES_SCHEMA, SNAPSHOT_SCHEMAS
@@ -172,7 +172,7 @@ def pull_activities(
         Records landed.
 
     Raises:
-        ComplianceApiError: a failed request, or a listing that would not end.
+        AnthropicApiError: a failed request, or a listing that would not end.
     """
     limits = limits or PullLimits()
     summary = summary or PullSummary()
@@ -188,7 +188,7 @@ def pull_activities(
         number = guard.next_number()
         try:
             body = client.get(ACTIVITIES_PATH, params)
-        except ComplianceApiError as error:
+        except AnthropicApiError as error:
             if error.status == 400 and progress["after_id"]:
                 LOGGER.warning("activity cursor rejected; re-pulling the window from the watermark")
                 state = {"watermark": state.get("watermark")}
@@ -336,7 +336,7 @@ def pull_compliance(
     """Pull everything: activities (incremental), directory snapshots, local sessions.
 
     Raises:
-        ComplianceApiError: a failed request, a listing that would not end, or the pull's
+        AnthropicApiError: a failed request, a listing that would not end, or the pull's
             deadline (`limits.pull_seconds`) passed.
     """
     limits = limits or PullLimits()

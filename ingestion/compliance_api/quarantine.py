@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ingestion.compliance_api.paging import Page, page_items
+from ingestion.anthropic_api.paging import Page, page_items
 from ingestion.compliance_api.records import MalformedRecord, describe
 from ingestion.parquet import fsync_directory
 from ingestion.paths import DataLayout

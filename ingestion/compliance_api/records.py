@@ -19,6 +19,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from ingestion.anthropic_api.json_values import describe
 from ingestion.compliance_api.schemas import (
     ACTOR_FIELDS,
     ENVELOPE,
@@ -31,18 +32,11 @@ FUTURE_SLACK = timedelta(days=2)  # clocks differ; days are generous, a year is 
 # Strict RFC 3339 (what the API documents). Python accepts more (basic format, no offset),
 # and DuckDB's cast in staging accepts less, so a stricter check keeps builds working.
 _RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})")
-_KINDS = {bool: "a boolean", int: "a number", float: "a number", str: "a string"}
-_KINDS |= {list: "a list", dict: "an object", type(None): "null"}
 OWNED = ("sessions", "chats", "projects")  # records carrying `user {id, email_address}`
 
 
 class MalformedRecord(ValueError):
     """A record that cannot land as it is; the message is the reason, naming the field."""
-
-
-def describe(value: object) -> str:
-    """What kind of JSON value `value` is, for a reason or an error message."""
-    return _KINDS.get(type(value), type(value).__name__)
 
 
 def _unicode(value: str, name: str) -> str:

@@ -3,8 +3,8 @@
 import dagster as dg
 
 from configuration.settings import COMPLIANCE_API_KEY
-from ingestion.compliance_api.client import ComplianceApiError, ComplianceClient
-from ingestion.compliance_api.errors import PaginationError
+from ingestion.anthropic_api.errors import AnthropicApiError, PaginationError
+from ingestion.compliance_api.client import ComplianceClient
 from ingestion.compliance_api.pull import pull_compliance
 from orchestration.defs.resources import SettingsResource
 
@@ -32,7 +32,7 @@ DESCRIPTIONS = {
 }
 
 
-def worth_retrying(error: ComplianceApiError) -> bool:
+def worth_retrying(error: AnthropicApiError) -> bool:
     """Whether the step's retry policy should try the pull again.
 
     A listing that would not end, or a refused key or request (4xx but 408/429), fails the
@@ -74,7 +74,7 @@ def compliance_api_pull(context: dg.AssetExecutionContext, settings: SettingsRes
     with ComplianceClient.from_settings(configured) as client:
         try:
             summary = pull_compliance(client, layout)
-        except ComplianceApiError as error:
+        except AnthropicApiError as error:
             # One line naming the endpoint and status (server text redacted, never the key);
             # `from None`: the chained traceback would add nothing a person can act on.
             metadata = {"endpoint": error.path, "status": error.status or "no response"}

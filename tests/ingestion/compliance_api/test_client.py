@@ -7,12 +7,12 @@ import httpx
 import pytest
 
 from configuration.errors import UserError
-from ingestion.compliance_api.client import ComplianceClient
-from ingestion.compliance_api.errors import (
-    ComplianceApiError,
+from ingestion.anthropic_api.errors import (
+    AnthropicApiError,
     DeadlineExceededError,
     InvalidResponseError,
 )
+from ingestion.compliance_api.client import ComplianceClient
 
 KEY = "sk-ant-api01-SENTINEL-" + "z" * 60
 PATH = "/v1/compliance/activities"
@@ -69,7 +69,7 @@ def test_an_oversized_body_is_refused() -> None:
 
 def test_every_new_error_kind_is_a_compliance_api_error_and_a_user_error() -> None:
     for kind in (InvalidResponseError, DeadlineExceededError):
-        assert issubclass(kind, ComplianceApiError) and issubclass(kind, UserError)
+        assert issubclass(kind, AnthropicApiError) and issubclass(kind, UserError)
 
 
 def test_the_pull_deadline_stops_retrying() -> None:
@@ -113,7 +113,7 @@ def test_server_text_echoing_the_key_is_redacted_everywhere(
         )
 
     client, _ = _client(echo, max_attempts=2)
-    with pytest.raises(ComplianceApiError) as caught:
+    with pytest.raises(AnthropicApiError) as caught:
         client.get(PATH)
     assert "SENTINEL" not in str(caught.value) and "SENTINEL" not in caplog.text
     assert caught.value.request_id == "[redacted]"
@@ -122,7 +122,7 @@ def test_server_text_echoing_the_key_is_redacted_everywhere(
 def test_a_non_json_error_body_is_redacted_and_cut_short() -> None:
     body = f"<html>bad key {KEY}</html>" + "x" * 5000
     client, _ = _client(lambda request: httpx.Response(401, text=body))
-    with pytest.raises(ComplianceApiError) as caught:
+    with pytest.raises(AnthropicApiError) as caught:
         client.get(PATH)
     message = str(caught.value)
     assert "SENTINEL" not in message and len(message) < 400 and "\n" not in message

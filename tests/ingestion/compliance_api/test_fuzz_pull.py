@@ -6,7 +6,7 @@ type, ids null, timestamps garbage or out of range, unicode oddities down to lon
 surrogates escaped in JSON, extra fields, records that are not objects), pages (`data`
 that is not a list, bodies that are not JSON) and pagination (repeated cursors and page
 tokens), and pulls them through httpx.MockTransport. Invariants:
-- the pull ends, with a bounded number of requests, normally or with a ComplianceApiError;
+- the pull ends, with a bounded number of requests, normally or with a AnthropicApiError;
 - when it ends normally, records in = landed + quarantined, per entity;
 - every quarantine line is JSON naming the endpoint, request, page and reason;
 - what landed reads back in DuckDB, and what staging casts (timestamps) and parses (JSON)
@@ -32,9 +32,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ingestion.compliance_api.client import ComplianceClient, RateLimiter
-from ingestion.compliance_api.errors import ComplianceApiError
-from ingestion.compliance_api.paging import PullLimits
+from ingestion.anthropic_api.client import RateLimiter
+from ingestion.anthropic_api.errors import AnthropicApiError
+from ingestion.anthropic_api.paging import PullLimits
+from ingestion.compliance_api.client import ComplianceClient
 from ingestion.compliance_api.pull import pull_compliance
 from ingestion.compliance_api.schemas import SNAPSHOT_KEYS, SNAPSHOT_SCHEMAS
 from ingestion.paths import DataLayout
@@ -252,7 +253,7 @@ def test_mutated_pages_are_landed_or_quarantined_and_the_pull_ends(
         layout = DataLayout(Path(root))
         try:
             summary = pull_compliance(client, layout, now=NOW, limits=PullLimits(max_pages=50))
-        except ComplianceApiError as error:
+        except AnthropicApiError as error:
             assert "\n" not in str(error) and str(error).startswith("GET /v1/compliance/")
             summary = None
         assert sum(fake.requests.values()) <= MAX_REQUESTS

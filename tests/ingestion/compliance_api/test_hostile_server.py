@@ -14,14 +14,14 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ingestion.compliance_api.client import ComplianceClient
-from ingestion.compliance_api.errors import (
-    ComplianceApiError,
+from ingestion.anthropic_api.errors import (
+    AnthropicApiError,
     DeadlineExceededError,
     InvalidResponseError,
     PaginationError,
 )
-from ingestion.compliance_api.paging import PullLimits
+from ingestion.anthropic_api.paging import PullLimits
+from ingestion.compliance_api.client import ComplianceClient
 from ingestion.compliance_api.pull import (
     PullSummary,
     pull_activities,
@@ -259,7 +259,7 @@ def test_a_server_echoing_the_key_never_gets_it_printed_logged_or_stored(
     with (
         HostileServer({ACTIVITIES: _echoing(status)}) as server,
         _client(server.url, key=sentinel) as client,
-        pytest.raises(ComplianceApiError) as caught,
+        pytest.raises(AnthropicApiError) as caught,
     ):
         pull_compliance(client, DataLayout(tmp_path), now=NOW)
     message = str(caught.value)

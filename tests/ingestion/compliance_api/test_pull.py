@@ -12,7 +12,8 @@ import httpx
 import pytest
 
 from configuration.settings import Settings
-from ingestion.compliance_api.client import API_KEY_VARIABLE, ComplianceApiError, ComplianceClient
+from ingestion.anthropic_api.errors import AnthropicApiError
+from ingestion.compliance_api.client import API_KEY_VARIABLE, ComplianceClient
 from ingestion.compliance_api.pull import pull_activities, pull_compliance
 from ingestion.manifest import Manifest
 from ingestion.paths import DataLayout
@@ -148,14 +149,14 @@ def _error(status: int, error_type: str, **headers: str) -> httpx.Response:
 def test_server_errors_are_retried_then_reported(status: int) -> None:
     """A2: retried with backoff up to the attempt limit, then a clear failure."""
     client, seen = _mock_client([_error(status, "api_error")])
-    with pytest.raises(ComplianceApiError, match=f"{status} api_error"):
+    with pytest.raises(AnthropicApiError, match=f"{status} api_error"):
         client.get("/v1/compliance/activities")
     assert len(seen) == client.max_attempts
 
 
 def test_x_should_retry_false_is_not_retried() -> None:
     client, seen = _mock_client([_error(500, "api_error", **{"x-should-retry": "false"})])
-    with pytest.raises(ComplianceApiError):
+    with pytest.raises(AnthropicApiError):
         client.get("/v1/compliance/activities")
     assert len(seen) == 1
 
@@ -174,7 +175,7 @@ def test_client_errors_fail_fast_with_status_type_and_request_id(
 ) -> None:
     """A3: no retry; the message names status, type and request id, never the key."""
     client, seen = _mock_client([_error(status, error_type)])
-    with pytest.raises(ComplianceApiError) as caught:
+    with pytest.raises(AnthropicApiError) as caught:
         client.get("/v1/compliance/activities")
     assert len(seen) == 1
     message = str(caught.value)
@@ -327,7 +328,7 @@ def test_a_missing_scope_fails_fast_naming_the_scope(emulator_data) -> None:
     scopes = frozenset({"read:compliance_activities"})
     with ComplianceEmulator(emulator_data, scopes=scopes) as server, _client(server.url) as client:
         with pytest.raises(
-            ComplianceApiError, match=r"403 permission_error.*read:compliance_user_data"
+            AnthropicApiError, match=r"403 permission_error.*read:compliance_user_data"
         ):
             client.get("/v1/compliance/apps/sessions/local")
         assert client.stats.requests == 1

@@ -5,7 +5,7 @@ import stat
 from functools import partial
 from pathlib import Path
 
-from ingestion.compliance_api.paging import Page
+from ingestion.anthropic_api.paging import Page
 from ingestion.compliance_api.quarantine import Quarantine
 from ingestion.compliance_api.records import snapshot_row
 from ingestion.paths import DataLayout

@@ -14,9 +14,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ingestion.compliance_api.client import ComplianceClient
-from ingestion.compliance_api.errors import PaginationError
-from ingestion.compliance_api.records import describe
+from ingestion.anthropic_api.client import AnthropicClient
+from ingestion.anthropic_api.errors import PaginationError
+from ingestion.anthropic_api.json_values import describe
 
 # 10,000 pages is 50 million activities at the 5,000 maximum, or 17 minutes of the whole
 # 600/minute budget: far above a real listing, far below for ever.
@@ -125,7 +125,7 @@ class PageGuard:
         return cursor
 
 
-def token_pages(client: ComplianceClient, path: str, limit: int, max_pages: int) -> Iterator[Page]:
+def token_pages(client: AnthropicClient, path: str, limit: int, max_pages: int) -> Iterator[Page]:
     """Every page of a `page` / `next_page` listing.
 
     It ends on a missing `next_page` or on `has_more: false` (session listings send no
@@ -152,7 +152,7 @@ def page_items(body: dict[str, Any]) -> list:
 
 
 def cursor_pages(
-    client: ComplianceClient, path: str, params: dict[str, Any], max_pages: int
+    client: AnthropicClient, path: str, params: dict[str, Any], max_pages: int
 ) -> Iterator[Page]:
     """Every page of an `after_id` / `last_id` listing (nothing persisted between pulls).
 

@@ -1,6 +1,6 @@
-"""How a Compliance API pull fails: one line naming the method, the path and what went wrong.
+"""How a pull from an Anthropic API fails: one line naming method, path and what went wrong.
 
-Every kind is a `ComplianceApiError`, so the CLI and the Dagster asset catch them all in
+Every kind is an `AnthropicApiError`, so the CLI and the Dagster assets catch them all in
 one place, and a `UserError`, so the CLI prints the line without a traceback. Messages
 carry server text only after redaction (the client's job), never the key.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 from configuration.errors import UserError
 
 
-class ComplianceApiError(UserError, RuntimeError):
+class AnthropicApiError(UserError, RuntimeError):
     """A request or a pagination that failed for good, with what the API said.
 
     Args:
@@ -42,15 +42,15 @@ class ComplianceApiError(UserError, RuntimeError):
         )
 
 
-class InvalidResponseError(ComplianceApiError):
+class InvalidResponseError(AnthropicApiError):
     """A 200 whose body is not a JSON object (a proxy's HTML page, a truncated body)."""
 
 
-class DeadlineExceededError(ComplianceApiError):
+class DeadlineExceededError(AnthropicApiError):
     """A response slower than the request deadline, or a pull past its deadline."""
 
 
-class PaginationError(ComplianceApiError):
+class PaginationError(AnthropicApiError):
     """A listing that would not end: a repeated cursor or page token, or too many pages."""
 
     def __init__(self, path: str, status: int, error_type: str, message: str):
