@@ -29,6 +29,9 @@ CONTENT_RETENTION_DAYS = "COWORK_RETENTION_DAYS"
 RAW_RETENTION_DAYS = "COWORK_RAW_RETENTION_DAYS"
 COMPLIANCE_API_KEY = "ANTHROPIC_COMPLIANCE_API_KEY"
 COMPLIANCE_BASE_URL = "ANTHROPIC_COMPLIANCE_BASE_URL"
+ADMIN_API_KEY = "ANTHROPIC_ADMIN_API_KEY"
+ANALYTICS_API_KEY = "ANTHROPIC_ANALYTICS_API_KEY"
+ANTHROPIC_BASE_URL = "ANTHROPIC_BASE_URL"
 ALERT_WEBHOOK_URL = "COWORK_ALERT_WEBHOOK_URL"
 DAGSTER_URL = "COWORK_DAGSTER_URL"
 ALERT_LOOKBACK_DAYS = "COWORK_ALERT_LOOKBACK_DAYS"
@@ -37,6 +40,7 @@ ALERT_SILENT_DAYS = "COWORK_ALERT_SILENT_DAYS"
 DAGSTER_HOME = "DAGSTER_HOME"
 
 DEFAULT_COMPLIANCE_BASE_URL = "https://api.anthropic.com"
+DEFAULT_ANTHROPIC_BASE_URL = "https://api.anthropic.com"
 DEFAULT_DAGSTER_URL = "http://127.0.0.1:3000"
 MINIMUM_PEPPER_LENGTH = 16
 
@@ -100,6 +104,12 @@ class Settings:
         compliance_api_key: the Compliance API key (`ANTHROPIC_COMPLIANCE_API_KEY`); None
             skips its pulls.
         compliance_base_url: the Compliance API's address (`ANTHROPIC_COMPLIANCE_BASE_URL`).
+        admin_api_key: a Console Admin key (`ANTHROPIC_ADMIN_API_KEY`) for the cost and
+            usage reports and Claude Code Analytics; None skips them.
+        analytics_api_key: an Enterprise `read:analytics` key (`ANTHROPIC_ANALYTICS_API_KEY`)
+            for the Enterprise Analytics API (and the cost reports when no Admin key is
+            set); None skips them.
+        anthropic_base_url: the billing and analytics APIs' address (`ANTHROPIC_BASE_URL`).
         alert_webhook_url: where alerts are posted (`COWORK_ALERT_WEBHOOK_URL`); None
             sends none.
         dagster_url: the Dagster UI that alerts link to (`COWORK_DAGSTER_URL`).
@@ -117,6 +127,9 @@ class Settings:
     raw_retention_days: int | None = None
     compliance_api_key: Secret | None = None
     compliance_base_url: str = DEFAULT_COMPLIANCE_BASE_URL
+    admin_api_key: Secret | None = None
+    analytics_api_key: Secret | None = None
+    anthropic_base_url: str = DEFAULT_ANTHROPIC_BASE_URL
     alert_webhook_url: Secret | None = None
     dagster_url: str = DEFAULT_DAGSTER_URL
     alert_lookback_days: int = 3
@@ -157,6 +170,7 @@ class Settings:
             if days < 1:
                 raise ConfigurationError(f"{variable}: {days!r} is not a number of days (>= 1)")
         _check_url(COMPLIANCE_BASE_URL, self.compliance_base_url)
+        _check_url(ANTHROPIC_BASE_URL, self.anthropic_base_url)
         _check_url(DAGSTER_URL, self.dagster_url)
         if self.alert_webhook_url is not None:
             _check_url(ALERT_WEBHOOK_URL, self.alert_webhook_url.value, shown=False)
@@ -192,6 +206,9 @@ class Settings:
             raw_retention_days=days(RAW_RETENTION_DAYS),
             compliance_api_key=secret(COMPLIANCE_API_KEY),
             compliance_base_url=text(COMPLIANCE_BASE_URL) or DEFAULT_COMPLIANCE_BASE_URL,
+            admin_api_key=secret(ADMIN_API_KEY),
+            analytics_api_key=secret(ANALYTICS_API_KEY),
+            anthropic_base_url=text(ANTHROPIC_BASE_URL) or DEFAULT_ANTHROPIC_BASE_URL,
             alert_webhook_url=secret(ALERT_WEBHOOK_URL),
             dagster_url=text(DAGSTER_URL) or DEFAULT_DAGSTER_URL,
             configured_dagster_home=Path(text(DAGSTER_HOME)) if text(DAGSTER_HOME) else None,

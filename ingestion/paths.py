@@ -39,6 +39,10 @@ class DataLayout:
         """Landed Compliance API records of one entity (activities, users, ...)."""
         return self.root / "landing" / "compliance" / entity
 
+    def billing(self, report: str) -> Path:
+        """Landed billing reports (cost_totals, cost_breakdown, claude_code_*, quarantine)."""
+        return self.root / "landing" / "billing" / report
+
     @property
     def manifest(self) -> Path:
         """The manifest store: which input bytes have been landed."""

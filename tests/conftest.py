@@ -32,6 +32,7 @@ settings.load_profile("cowork")
 FAST_TIER = frozenset(
     {
         "tests/alerting/test_alert_units.py",
+        "tests/ingestion/billing/test_money.py",
         "tests/ingestion/compliance_api/test_client.py",
         "tests/ingestion/compliance_api/test_fuzz_pull.py",
         "tests/ingestion/compliance_api/test_quarantine.py",

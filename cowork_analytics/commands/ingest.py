@@ -140,3 +140,54 @@ def ingest_compliance(
             f"[yellow]{quarantined:,} malformed record(s) quarantined, with the reason, in"
             f" {layout.compliance('quarantine')}[/yellow]"
         )
+
+
+@app.command("billing")
+def ingest_billing(
+    data_dir: DataDirOption = Path("data"),
+    backfill_days: Annotated[
+        int,
+        typer.Option(
+            min=1, help="Trailing days re-pulled each run (cost stays provisional ~30 days)."
+        ),
+    ] = 30,
+) -> None:
+    """Pull billed cost and Claude Code Analytics (ANTHROPIC_ADMIN_API_KEY / _ANALYTICS_API_KEY)."""
+    from ingestion.billing.pull import BillingClients, pull_billing
+    from ingestion.paths import DataLayout
+
+    settings = command_settings(data_dir)
+    layout = DataLayout(settings.data_dir)
+    clients = BillingClients.from_settings(settings)
+    try:
+        with console.status("Pulling the cost reports and Claude Code Analytics"):
+            summary = pull_billing(clients, layout, backfill_days=backfill_days)
+    finally:
+        clients.close()
+    for notice in summary.notices:
+        console.print(f"[yellow]notice[/yellow] {notice}")
+    table = Table(title="Billing pull")
+    table.add_column("report")
+    table.add_column("days rewritten", justify="right")
+    table.add_column("rows landed", justify="right")
+    table.add_column("quarantined", justify="right")
+    for report in sorted(summary.days_replaced.keys() | summary.quarantined.keys()):
+        table.add_row(
+            report,
+            f"{summary.days_replaced.get(report, 0):,}",
+            f"{summary.records.get(report, 0):,}",
+            f"{summary.quarantined.get(report, 0):,}",
+        )
+    console.print(table)
+    sources = sorted({source for *_, source in summary.windows})
+    if sources:
+        console.print(f"Billed cost from: {', '.join(sources)}")
+    console.print(
+        f"{summary.requests:,} requests, {summary.retries:,} retries,"
+        f" {summary.restarts:,} listings restarted, {summary.waited_seconds:,.1f} s waited"
+    )
+    if quarantined := sum(summary.quarantined.values()):
+        console.print(
+            f"[yellow]{quarantined:,} malformed record(s) quarantined, with the reason, in"
+            f" {layout.billing('quarantine')}[/yellow]"
+        )

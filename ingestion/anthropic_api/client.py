@@ -24,6 +24,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -155,6 +156,7 @@ class AnthropicClient:
         key_variable: the setting the key comes from, named when it is missing.
         requests_per_minute: the API's request budget (a private limiter's rate).
         headers: more headers of every request (e.g. `anthropic-beta`).
+        exact_numbers: read JSON numbers with a fraction as `Decimal`, not float (money).
         max_attempts: attempts per request, first one included; sized so that a pull under
             30 % injected faults completes (0.3**8 is one request in 15,000).
         backoff_base: first exponential backoff step in seconds (doubles, with jitter).
@@ -175,6 +177,7 @@ class AnthropicClient:
         key_variable: str = "the API key",
         requests_per_minute: float = 60,
         headers: dict[str, str] | None = None,
+        exact_numbers: bool = False,
         max_attempts: int = 8,
         backoff_base: float = 0.5,
         backoff_cap: float = 20.0,
@@ -209,6 +212,7 @@ class AnthropicClient:
         self.limiter = limiter or RateLimiter(requests_per_minute)
         self.stats = RequestStats()
         self._jitter = random.Random(seed)
+        self._parse_float = Decimal if exact_numbers else float
 
     def redact(self, text: str, *, thorough: bool = True) -> str:
         """`text` (from a server) without the key or anything shaped like a key.
@@ -274,7 +278,7 @@ class AnthropicClient:
         return state.attempt_number >= min(limit, self.max_attempts)
 
     def _fetch(
-        self, path: str, params: dict[str, Any], budget: float
+        self, path: str, params: dict[str, Any], headers: dict[str, str], budget: float
     ) -> tuple[httpx.Response, bytes]:
         """The response and its whole body, within `budget` seconds of wall clock.
 
@@ -285,7 +289,8 @@ class AnthropicClient:
         chunks: list[bytes] = []
         size = 0
         timeout = _capped(self._http.timeout, budget)
-        with self._http.stream("GET", path, params=params, timeout=timeout) as response:
+        stream = self._http.stream("GET", path, params=params, headers=headers, timeout=timeout)
+        with stream as response:
             for chunk in response.iter_bytes():
                 if time.monotonic() - started > budget:
                     raise _TooSlow(response.status_code)
@@ -320,7 +325,7 @@ class AnthropicClient:
     def _json_object(self, response: httpx.Response, body: bytes, path: str) -> dict[str, Any]:
         """The body as a JSON object, or a retryable InvalidResponseError naming its type."""
         try:
-            document = json.loads(body)
+            document = json.loads(body, parse_float=self._parse_float)
         except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
             document = None
         if isinstance(document, dict):
@@ -336,13 +341,15 @@ class AnthropicClient:
         )
         raise _Retryable(failure, None, attempts=INVALID_BODY_ATTEMPTS)
 
-    def _attempt(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
+    def _attempt(
+        self, path: str, params: dict[str, Any], headers: dict[str, str]
+    ) -> dict[str, Any]:
         budget = self._budget(path)
         self.stats.waited_seconds += self.limiter.acquire()
         self.stats.requests += 1
         started = time.monotonic()
         try:
-            response, body = self._fetch(path, params, budget)
+            response, body = self._fetch(path, params, headers, budget)
         except _TooSlow as slow:
             raise self._too_slow(path, slow.status, budget) from None
         except httpx.TransportError as error:
@@ -367,8 +374,15 @@ class AnthropicClient:
             raise _Retryable(failure, _seconds(response.headers.get("retry-after")))
         raise failure
 
-    def get(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+    def get(
+        self,
+        path: str,
+        params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
         """GET a JSON page, retrying what is worth retrying.
+
+        `headers` are added to this request's (e.g. one endpoint's `anthropic-beta`).
 
         Raises:
             AnthropicApiError: a final failure, or retries exhausted.
@@ -383,7 +397,7 @@ class AnthropicClient:
         try:
             for attempt in retrying:
                 with attempt:
-                    return self._attempt(path, clean)
+                    return self._attempt(path, clean, headers or {})
         except _Retryable as exhausted:
             LOGGER.warning(
                 "%s: giving up after %d attempts",

@@ -16,7 +16,7 @@ from typing import Any
 
 from ingestion.anthropic_api.client import AnthropicClient
 from ingestion.anthropic_api.errors import PaginationError
-from ingestion.anthropic_api.json_values import describe
+from ingestion.anthropic_api.records import describe
 
 # 10,000 pages is 50 million activities at the 5,000 maximum, or 17 minutes of the whole
 # 600/minute budget: far above a real listing, far below for ever.
@@ -125,8 +125,15 @@ class PageGuard:
         return cursor
 
 
-def token_pages(client: AnthropicClient, path: str, limit: int, max_pages: int) -> Iterator[Page]:
-    """Every page of a `page` / `next_page` listing.
+def token_pages(
+    client: AnthropicClient,
+    path: str,
+    limit: int,
+    max_pages: int,
+    params: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Iterator[Page]:
+    """Every page of a `page` / `next_page` listing (`params` and `headers` on each request).
 
     It ends on a missing `next_page` or on `has_more: false` (session listings send no
     `has_more`).
@@ -134,10 +141,10 @@ def token_pages(client: AnthropicClient, path: str, limit: int, max_pages: int) 
     guard = PageGuard(path, max_pages, client.redact)
     token = None
     while True:
-        params = {"limit": limit, "page": token}
+        request = {**(params or {}), "limit": limit, "page": token}
         number = guard.next_number()
-        body = client.get(path, params)
-        yield Page(path, {k: v for k, v in params.items() if v is not None}, number, token, body)
+        body = client.get(path, request, headers)
+        yield Page(path, {k: v for k, v in request.items() if v is not None}, number, token, body)
         if not body.get("next_page") or body.get("has_more") is False:
             return
         token = guard.follow(body["next_page"], "page token")

@@ -36,8 +36,8 @@ from ingestion.anthropic_api.paging import (
     page_items,
     token_pages,
 )
+from ingestion.anthropic_api.quarantine import Quarantine
 from ingestion.compliance_api.client import ComplianceClient
-from ingestion.compliance_api.quarantine import Quarantine
 from ingestion.compliance_api.records import FUTURE_SLACK, activity_row, snapshot_row
 from ingestion.compliance_api.schemas import ACTIVITIES_SCHEMA, SNAPSHOT_SCHEMAS
 from ingestion.crash import crash_point
@@ -84,7 +84,11 @@ def _rfc3339(moment: datetime) -> str:
 
 def _quarantine(client: ComplianceClient, layout: DataLayout, summary: PullSummary) -> Quarantine:
     # Stored records keep all but keys: the narrow redaction only.
-    return Quarantine(layout, partial(client.redact, thorough=False), summary.quarantined)
+    return Quarantine(
+        layout.compliance("quarantine"),
+        partial(client.redact, thorough=False),
+        summary.quarantined,
+    )
 
 
 def _ids_landed_elsewhere(layout: DataLayout, days: list, name: str) -> set[str]:

@@ -12,14 +12,18 @@ them.
 
 from __future__ import annotations
 
-import json
-import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
 
-from ingestion.anthropic_api.json_values import describe
+from ingestion.anthropic_api.records import (
+    MalformedRecord,
+    describe,
+    json_text,
+    parse_timestamp,
+    valid_unicode,
+)
 from ingestion.compliance_api.schemas import (
     ACTOR_FIELDS,
     ENVELOPE,
@@ -29,22 +33,7 @@ from ingestion.compliance_api.schemas import (
 
 EARLIEST_ACTIVITY = datetime(2020, 1, 1, tzinfo=UTC)  # Claude's audit log postdates it
 FUTURE_SLACK = timedelta(days=2)  # clocks differ; days are generous, a year is not
-# Strict RFC 3339 (what the API documents). Python accepts more (basic format, no offset),
-# and DuckDB's cast in staging accepts less, so a stricter check keeps builds working.
-_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})")
 OWNED = ("sessions", "chats", "projects")  # records carrying `user {id, email_address}`
-
-
-class MalformedRecord(ValueError):
-    """A record that cannot land as it is; the message is the reason, naming the field."""
-
-
-def _unicode(value: str, name: str) -> str:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise MalformedRecord(f"{name} is not valid Unicode (a lone surrogate)") from None
-    return value
 
 
 def _object(value: object, name: str) -> dict[str, Any]:
@@ -63,7 +52,7 @@ def _text(record: dict[str, Any], name: str, label: str | None = None) -> str | 
         return None
     if not isinstance(value, str):
         raise MalformedRecord(f"{label or name} is {describe(value)}, not a string")
-    return _unicode(value, label or name)
+    return valid_unicode(value, label or name)
 
 
 def _key(record: dict[str, Any], name: str) -> str:
@@ -77,37 +66,9 @@ def _key(record: dict[str, Any], name: str) -> str:
     return value
 
 
-def parse_timestamp(value: str, name: str) -> datetime:
-    """An RFC 3339 timestamp with an offset, in UTC.
-
-    Raises:
-        MalformedRecord: not RFC 3339, no offset, or not a real date and time.
-    """
-    if not _RFC3339.fullmatch(value):
-        raise MalformedRecord(f"{name} {value[:40]!r} is not an RFC 3339 timestamp")
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as error:
-        raise MalformedRecord(f"{name} {value[:40]!r} is not a real time: {error}") from None
-    return parsed.astimezone(UTC)
-
-
 def _timestamp(record: dict[str, Any], name: str) -> datetime | None:
     value = _text(record, name)
     return None if value is None else parse_timestamp(value, name)
-
-
-def json_text(value: object, name: str, *, sort_keys: bool = False) -> str:
-    """`value` as JSON text that any JSON reader accepts (finite numbers, valid Unicode)."""
-    try:
-        text = json.dumps(value, sort_keys=sort_keys, allow_nan=False)
-    except ValueError:
-        raise MalformedRecord(f"{name} holds a non-finite number (NaN or Infinity)") from None
-    except RecursionError:
-        raise MalformedRecord(f"{name} is nested too deeply") from None
-    if "\\ud" in text:  # escaped surrogates: fine in pairs (emoji), not alone
-        _unicode(json.dumps(value, ensure_ascii=False), name)
-    return text
 
 
 def activity_row(record: object, landed_at: datetime, latest: datetime) -> dict[str, Any]:

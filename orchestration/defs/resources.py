@@ -8,8 +8,11 @@ import dagster as dg
 from dagster_dbt import DbtCliResource
 
 from configuration.settings import (
+    ADMIN_API_KEY,
     ALERT_WEBHOOK_URL,
+    ANALYTICS_API_KEY,
     COMPLIANCE_API_KEY,
+    DEFAULT_ANTHROPIC_BASE_URL,
     DEFAULT_COMPLIANCE_BASE_URL,
     DEFAULT_DAGSTER_URL,
     PII_PEPPER,
@@ -40,6 +43,9 @@ class SettingsResource(dg.ConfigurableResource):
     raw_retention_days: int | None = None
     compliance_api_key: str | None = None
     compliance_base_url: str = DEFAULT_COMPLIANCE_BASE_URL
+    admin_api_key: str | None = None
+    analytics_api_key: str | None = None
+    anthropic_base_url: str = DEFAULT_ANTHROPIC_BASE_URL
     alert_webhook_url: str | None = None
     dagster_url: str = DEFAULT_DAGSTER_URL
     alert_lookback_days: int = 3
@@ -57,6 +63,9 @@ class SettingsResource(dg.ConfigurableResource):
             raw_retention_days=settings.raw_retention_days,
             compliance_api_key=_reference(settings.compliance_api_key),
             compliance_base_url=settings.compliance_base_url,
+            admin_api_key=_reference(settings.admin_api_key),
+            analytics_api_key=_reference(settings.analytics_api_key),
+            anthropic_base_url=settings.anthropic_base_url,
             alert_webhook_url=_reference(settings.alert_webhook_url),
             dagster_url=settings.dagster_url,
             alert_lookback_days=settings.alert_lookback_days,
@@ -74,6 +83,9 @@ class SettingsResource(dg.ConfigurableResource):
             raw_retention_days=self.raw_retention_days,
             compliance_api_key=_secret(self.compliance_api_key, COMPLIANCE_API_KEY),
             compliance_base_url=self.compliance_base_url,
+            admin_api_key=_secret(self.admin_api_key, ADMIN_API_KEY),
+            analytics_api_key=_secret(self.analytics_api_key, ANALYTICS_API_KEY),
+            anthropic_base_url=self.anthropic_base_url,
             alert_webhook_url=_secret(self.alert_webhook_url, ALERT_WEBHOOK_URL),
             dagster_url=self.dagster_url,
             alert_lookback_days=self.alert_lookback_days,

@@ -6,7 +6,7 @@ from functools import partial
 from pathlib import Path
 
 from ingestion.anthropic_api.paging import Page
-from ingestion.compliance_api.quarantine import Quarantine
+from ingestion.anthropic_api.quarantine import Quarantine
 from ingestion.compliance_api.records import snapshot_row
 from ingestion.paths import DataLayout
 from ingestion.redaction import redact_keys
@@ -21,7 +21,9 @@ def _page(data: object, token: str | None = None, number: int = 1) -> Page:
 
 
 def _quarantine(tmp_path: Path, counts: dict) -> Quarantine:
-    return Quarantine(DataLayout(tmp_path), partial(redact_keys, secrets=[KEY]), counts)
+    return Quarantine(
+        DataLayout(tmp_path).compliance("quarantine"), partial(redact_keys, secrets=[KEY]), counts
+    )
 
 
 def _lines(quarantine: Quarantine) -> list[dict]:

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 import pyarrow as pa
 import pytest
 
+from ingestion.anthropic_api.records import MalformedRecord
 from ingestion.compliance_api.records import (
-    MalformedRecord,
     activity_row,
     parse_timestamp,
     snapshot_row,

@@ -1,6 +1,7 @@
-"""Quarantine of Compliance API records that cannot land: kept, explained, counted.
+"""Quarantine of API records that cannot land: kept, explained, counted.
 
-Layout: `landing/compliance/quarantine/<entity>/<pull date>-page-<digest>.jsonl`, one file
+Layout: `<root>/<entity>/<pull date>-page-<digest>.jsonl` (the Compliance API's root is
+`landing/compliance/quarantine/`, the billing APIs' `landing/billing/quarantine/`), one file
 per page with malformed records, where the digest is of the endpoint path and the query
 that fetched the page, so fetching the same page again the same day (a rerun after a crash)
 replaces its file instead of adding a copy. Each line: `entity`, `endpoint`, `params` (the
@@ -22,9 +23,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ingestion.anthropic_api.paging import Page, page_items
-from ingestion.compliance_api.records import MalformedRecord, describe
+from ingestion.anthropic_api.records import MalformedRecord, describe
 from ingestion.parquet import fsync_directory
-from ingestion.paths import DataLayout
 
 LOGGER = logging.getLogger(__name__)
 FILE_MODE = 0o600
@@ -60,13 +60,13 @@ class Quarantine:
     """Splits pages into rows that land and records that are quarantined.
 
     Args:
-        layout: the data directory.
+        root: the quarantine folder of one API family.
         redact: removes the key (and key-shaped text) from server text before it is stored.
         counts: quarantined records per entity, added to (a PullSummary's).
     """
 
-    def __init__(self, layout: DataLayout, redact: Callable[[str], str], counts: dict[str, int]):
-        self.root = layout.compliance("quarantine")
+    def __init__(self, root: Path, redact: Callable[[str], str], counts: dict[str, int]):
+        self.root = root
         self.redact = redact
         self.counts = counts
         self.day = datetime.now(UTC).date()

@@ -1,0 +1,283 @@
+"""Billing pulls over real HTTP against the billing emulator (simulation/billing_emulator.py).
+
+Each test names the documented behaviour it relies on (sections of
+/work/shared/reference/billing-apis.md, "§").
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from configuration.settings import Secret, Settings
+from ingestion.anthropic_api.client import RateLimiter
+from ingestion.anthropic_api.errors import AnthropicApiError
+from ingestion.billing.pull import BillingClients, BillingPullSummary, pull_billing
+from ingestion.paths import DataLayout
+from simulation.billing import BillingData, usd_of
+from simulation.billing_emulator import BillingEmulator
+from simulation.generate import GenerationResult
+
+ADMIN_KEY = "sk-ant-admin01-SENTINEL-billing-admin-4b2e"
+ANALYTICS_KEY = "sk-ant-api01-SENTINEL-billing-analytics-8d1f"
+BACKFILL = 10
+
+
+@pytest.fixture(scope="module")
+def billing(small_org: GenerationResult) -> BillingData:
+    return BillingData.load(Path(small_org.output_dir))
+
+
+def _emulator(billing: BillingData, **options) -> BillingEmulator:
+    options.setdefault("retry_after_seconds", 0)
+    return BillingEmulator(
+        billing, admin_api_key=ADMIN_KEY, analytics_api_key=ANALYTICS_KEY, **options
+    )
+
+
+@pytest.fixture
+def emulator(billing: BillingData) -> Iterator[BillingEmulator]:
+    with _emulator(billing) as running:
+        yield running
+
+
+def _clients(url: str, tmp_path: Path, *, admin: bool = True, **options) -> BillingClients:
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        admin_api_key=Secret(ADMIN_KEY, "ANTHROPIC_ADMIN_API_KEY") if admin else None,
+        analytics_api_key=Secret(ANALYTICS_KEY, "ANTHROPIC_ANALYTICS_API_KEY"),
+        anthropic_base_url=url,
+    )
+    # The emulator's own 60/minute limit is tested in tests/simulation; here, no waiting.
+    options.setdefault("limiter", RateLimiter(per_minute=60_000, burst=1_000))
+    options.setdefault("backoff_base", 0.01)
+    options.setdefault("backoff_cap", 0.05)
+    return BillingClients.from_settings(settings, **options)
+
+
+def _pull(url: str, layout: DataLayout, billing: BillingData, **options) -> BillingPullSummary:
+    clients = _clients(url, layout.root.parent, **options)
+    try:
+        return pull_billing(
+            clients, layout, backfill_days=BACKFILL, today=billing.watermark + timedelta(days=1)
+        )
+    finally:
+        clients.close()
+
+
+def _landed(layout: DataLayout, report: str, select: str, group: str = "") -> list[tuple]:
+    files = str(layout.billing(report) / "*" / "*.parquet")
+    with duckdb.connect() as connection:
+        return connection.execute(
+            f"select {select} from read_parquet('{files}') {group} order by all"
+        ).fetchall()
+
+
+def _totals(layout: DataLayout) -> dict[date, Decimal]:
+    rows = _landed(layout, "cost_totals", "cost_date, amount_usd")
+    return {day: amount for day, amount in rows if amount}
+
+
+def _billed(billing: BillingData, provisional: bool) -> dict[date, Decimal]:
+    """Ground truth: the billed cost of each day, as the first or the revised pull sees it."""
+    nano: dict[date, int] = defaultdict(int)
+    for day, *_, billed, first_pull in billing.daily_totals():
+        nano[day] += first_pull if provisional else billed
+    return {day: usd_of(amount) for day, amount in nano.items()}
+
+
+def _expected_days(billing: BillingData, provisional: bool) -> dict[date, Decimal]:
+    """The billed cost of each day of the pull window that had any (the beta sends no row
+    for a day without cost; the legacy report a bucket with no results)."""
+    last = billing.watermark
+    days = [last - timedelta(days=n) for n in range(BACKFILL)]
+    billed = _billed(billing, provisional)
+    return {day: billed[day] for day in sorted(days) if billed.get(day)}
+
+
+def _day_files(layout: DataLayout, report: str) -> int:
+    return len(list(layout.billing(report).glob("*/part.parquet")))
+
+
+def test_billed_totals_are_exact_to_the_fractional_cent(
+    emulator: BillingEmulator, billing: BillingData, tmp_path: Path
+) -> None:
+    """§ facts 2 and 4: amounts are fractional-cent strings; totals come ungrouped."""
+    layout = DataLayout(tmp_path / "data")
+    summary = _pull(emulator.url, layout, billing)
+    assert {source for *_, source in summary.windows} == {"analytics_beta"}
+    assert _totals(layout) == _expected_days(billing, provisional=True)
+    # Every day of the window has its file, empty where nothing was billed: a rerun
+    # replaces each day whole.
+    assert _day_files(layout, "cost_totals") == BACKFILL == summary.days_replaced["cost_totals"]
+    # The breakdown (top 100 groups per bucket, no remainder row) never exceeds the total;
+    # the small organisation has fewer groups, so here it adds up exactly.
+    breakdown = dict(_landed(layout, "cost_breakdown", "cost_date, sum(amount_usd)", "group by 1"))
+    assert breakdown == {day: cost for day, cost in _totals(layout).items() if cost}
+    # Web search is billed (cost type web_search) though OTel never reports it.
+    types = {row[0] for row in _landed(layout, "cost_breakdown", "distinct cost_type")}
+    assert {"tokens", "web_search"} <= types
+    assert summary.quarantined == {}
+
+
+def test_a_restated_day_replaces_what_was_landed(
+    emulator: BillingEmulator, billing: BillingData, tmp_path: Path
+) -> None:
+    """§ fact 4: cost is provisional for ~30 days; a revision replaces, never adds."""
+    layout = DataLayout(tmp_path / "data")
+    _pull(emulator.url, layout, billing)
+    first = _totals(layout)
+    emulator.restate()
+    _pull(emulator.url, layout, billing)
+    revised = _totals(layout)
+    assert revised == _expected_days(billing, provisional=False)
+    changed = [day for day in revised if revised[day] != first[day]]
+    restated = [p.day for p in billing.planted if p.kind == "restated_day"]
+    assert changed == restated and len(changed) == 1
+    # One row per day, and the newer refresh time on every day of the second pull.
+    assert _landed(layout, "cost_totals", "count(*) = count(distinct cost_date)") == [(True,)]
+    refreshed = _landed(layout, "cost_totals", "distinct data_refreshed_at")
+    assert len(refreshed) == 1
+
+
+def test_without_the_beta_the_legacy_report_is_used_and_never_both(
+    billing: BillingData, tmp_path: Path
+) -> None:
+    """§1.1: a 403/404 from the beta means the legacy cost_report; one source per window."""
+    layout = DataLayout(tmp_path / "data")
+    with _emulator(billing) as beta:
+        _pull(beta.url, layout, billing)
+    for status in (403, 404):
+        with _emulator(billing, beta_available=False, beta_unavailable_status=status) as legacy:
+            summary = _pull(legacy.url, layout, billing)
+        assert {source for *_, source in summary.windows} == {"admin_legacy"}
+        # Every day now comes from the legacy report alone, to the fractional cent.
+        assert _landed(layout, "cost_totals", "distinct source") == [("admin_legacy",)]
+        assert _landed(layout, "cost_breakdown", "distinct source") == [("admin_legacy",)]
+        assert _totals(layout) == _expected_days(billing, provisional=True)
+        # The breakdown's model, cost type and token type come with its description; a day
+        # without cost keeps one zero row so that it still replaces an earlier pull's.
+        undescribed = "count(*) filter (description is null and amount_usd > 0)"
+        assert _landed(layout, "cost_breakdown", undescribed) == [(0,)]
+        days_without_cost = BACKFILL - len(_expected_days(billing, provisional=True))
+        nulls = _landed(layout, "cost_breakdown", "count(*) filter (model is null)")
+        assert nulls == [(days_without_cost,)]
+
+
+def test_without_the_beta_or_an_admin_key_the_pull_says_what_is_missing(
+    billing: BillingData, tmp_path: Path
+) -> None:
+    with _emulator(billing, beta_available=False) as legacy:
+        clients = _clients(legacy.url, tmp_path, admin=False)
+        with pytest.raises(AnthropicApiError, match="needs ANTHROPIC_ADMIN_API_KEY"):
+            pull_billing(clients, DataLayout(tmp_path / "data"), today=billing.watermark)
+        clients.close()
+
+
+def test_faults_land_the_same_data(billing: BillingData, tmp_path: Path) -> None:
+    """§1.8: 429 with retry-after, 5xx and dropped connections are retried to the same data."""
+    clean, faulty = DataLayout(tmp_path / "clean" / "data"), DataLayout(tmp_path / "f" / "data")
+    with _emulator(billing) as emulator:
+        _pull(emulator.url, clean, billing)
+    with _emulator(billing, fault_rate=0.3, seed=5, slow_seconds=0.01) as emulator:
+        summary = _pull(emulator.url, faulty, billing)
+        assert sum(emulator.faults_injected.values()) > 0
+    assert summary.retries > 0
+    for report, columns in (
+        ("cost_totals", "cost_date, amount_usd, requests"),
+        ("cost_breakdown", "cost_date, product, model, cost_type, token_type, amount_usd"),
+        ("claude_code_models", "usage_date, email, is_remote, model, estimated_cost_usd"),
+    ):
+        assert _landed(faulty, report, columns) == _landed(clean, report, columns)
+
+
+def test_an_expired_cursor_restarts_the_listing_cleanly(
+    billing: BillingData, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """§1.5: a cursor older than its lifetime is a 410; the window is listed again."""
+    from ingestion.billing import pull
+
+    monkeypatch.setattr(pull, "BETA_PAGE", 5)  # several pages per listing
+    clean = DataLayout(tmp_path / "clean" / "data")
+    with _emulator(billing) as emulator:
+        _pull(emulator.url, clean, billing)
+    now = [0.0]
+    layout = DataLayout(tmp_path / "data")
+    with _emulator(billing, clock=lambda: now[0], cursor_ttl_seconds=60) as emulator:
+        answer = emulator.respond
+
+        def respond_then_expire(path, query, headers):
+            status, body, extra = answer(path, query, headers)
+            if body.get("next_page") and now[0] == 0.0:
+                now[0] = 61.0  # the cursor just handed out expires before it is used
+            return status, body, extra
+
+        emulator.respond = respond_then_expire
+        summary = _pull(emulator.url, layout, billing)
+    assert summary.restarts == 1
+    assert _totals(layout) == _totals(clean)
+    columns = "cost_date, product, model, cost_type, token_type, amount_usd"
+    assert _landed(layout, "cost_breakdown", columns) == _landed(clean, "cost_breakdown", columns)
+
+
+def test_claude_code_estimates_land_apart_from_billed_cost(
+    emulator: BillingEmulator, billing: BillingData, tmp_path: Path
+) -> None:
+    """§1.4: one day per call, `is_remote` rows, estimated_cost a number in cents."""
+    layout = DataLayout(tmp_path / "data")
+    _pull(emulator.url, layout, billing)
+    landed = dict(
+        _landed(layout, "claude_code_models", "usage_date, sum(estimated_cost_usd)", "group by 1")
+    )
+    expected = {}
+    for offset in range(BACKFILL):
+        day = billing.watermark - timedelta(days=offset)
+        cents = sum(
+            usage.estimated_cents()
+            for row in billing.claude_code_rows(day, 0)
+            for usage in row.models
+        )
+        if cents:
+            expected[day] = cents / 100
+    assert landed == expected
+    assert _landed(layout, "claude_code_users", "bool_or(is_remote)") == [(True,)]
+    # The subscription user is billed but absent from Claude Code Analytics (§ fact 5).
+    absent = billing.members[billing.subscription_account_id].email
+    emails = {row[0] for row in _landed(layout, "claude_code_users", "distinct email")}
+    assert absent not in emails and emails
+    # Estimates never enter billed cost: the cost reports equal the billed ground truth.
+    assert _totals(layout) == _expected_days(billing, provisional=True)
+
+
+def test_the_keys_leak_nowhere(
+    billing: BillingData, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Keys never appear in logs, errors or files, even when a server echoes them."""
+    caplog.set_level(logging.DEBUG)
+    layout = DataLayout(tmp_path / "data")
+    with _emulator(billing, fault_rate=0.2, seed=3, slow_seconds=0.01) as emulator:
+        _pull(emulator.url, layout, billing)
+        wrong = BillingClients.from_settings(
+            Settings(
+                data_dir=tmp_path / "data",
+                admin_api_key=Secret(ADMIN_KEY + "-revoked"),
+                anthropic_base_url=emulator.url,
+            ),
+            limiter=RateLimiter(per_minute=60_000, burst=1_000),
+        )
+        with pytest.raises(AnthropicApiError) as refused:
+            pull_billing(wrong, layout, today=billing.watermark)
+        wrong.close()
+    assert refused.value.status == 401
+    shown = str(refused.value) + caplog.text
+    for path in layout.root.rglob("*"):
+        if path.is_file():
+            shown += path.read_bytes().decode("utf-8", "replace")
+    assert "SENTINEL" not in shown
