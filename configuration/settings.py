@@ -245,12 +245,17 @@ class Settings:
         return self.pii_pepper.value.encode()
 
     def skipped_sources(self) -> list[str]:
-        """One notice per source a run will skip: no Compliance key, an OTel folder missing."""
+        """One notice per source a run will skip: a key not set, an OTel folder missing."""
         notices = []
         if self.compliance_api_key is None:
             notices.append(
                 f"Compliance API: {COMPLIANCE_API_KEY} is not set, so its pulls are skipped;"
                 " the marts build from OTel alone."
+            )
+        if self.admin_api_key is None and self.analytics_api_key is None:
+            notices.append(
+                f"Billing: neither {ADMIN_API_KEY} nor {ANALYTICS_API_KEY} is set, so the billed"
+                " cost and Claude Code Analytics are not pulled."
             )
         for folder in self.otel_dirs:
             if not folder.exists():

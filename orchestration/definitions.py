@@ -9,6 +9,7 @@ import dagster as dg
 from configuration.settings import Settings
 from orchestration.defs.alerts.assets import alert_deliveries
 from orchestration.defs.alerts.sensors import alert_on_failed_checks, alert_on_run_failure
+from orchestration.defs.billing.assets import billing_pull
 from orchestration.defs.checks.freshness import (
     compliance_activities_freshness,
     otel_events_freshness,
@@ -44,11 +45,15 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
             place the code location reads it (a bad setting fails the load in one line).
     """
     settings = settings or Settings.from_environment()
-    pipeline = build_pipeline_job(pull_compliance=settings.compliance_api_key is not None)
+    pipeline = build_pipeline_job(
+        pull_compliance=settings.compliance_api_key is not None,
+        pull_billing=settings.admin_api_key is not None or settings.analytics_api_key is not None,
+    )
     return dg.Definitions(
         assets=[
             otel_landing,
             compliance_api_pull,
+            billing_pull,
             warehouse_dbt_assets,
             serving_warehouse,
             cost_report,

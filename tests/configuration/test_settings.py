@@ -31,7 +31,8 @@ def test_defaults_when_nothing_is_set(tmp_path: Path) -> None:
     assert settings.alert_webhook_url is None
     assert (settings.alert_lookback_days, settings.alert_silent_days) == (3, 2)
     assert settings.dagster_home == settings.data_dir / "dagster"
-    assert len(settings.skipped_sources()) == 2  # no Compliance key, no collector folder
+    # No Compliance key, no billing key, no collector folder.
+    assert len(settings.skipped_sources()) == 3
 
 
 def test_every_variable_is_read(tmp_path: Path) -> None:

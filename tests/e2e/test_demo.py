@@ -139,13 +139,19 @@ def test_demo_pulls_the_compliance_side_without_leaking_the_key(demo_run) -> Non
 
 
 def test_the_pipeline_builds_before_anything_has_landed(tmp_path: Path) -> None:
-    """No OTel folder yet and no Compliance key: the run succeeds with one notice per
-    source and the marts are empty."""
+    """No OTel folder yet and no Compliance or billing key: the run succeeds with one notice
+    per source and the marts are empty."""
     empty = tmp_path / "otel"
     environment = {
         k: v
         for k, v in os.environ.items()
-        if k not in ("DAGSTER_HOME", "ANTHROPIC_COMPLIANCE_API_KEY")
+        if k
+        not in (
+            "DAGSTER_HOME",
+            "ANTHROPIC_COMPLIANCE_API_KEY",
+            "ANTHROPIC_ADMIN_API_KEY",
+            "ANTHROPIC_ANALYTICS_API_KEY",
+        )
     }
     completed = subprocess.run(
         [
@@ -163,6 +169,7 @@ def test_the_pipeline_builds_before_anything_has_landed(tmp_path: Path) -> None:
     assert completed.returncode == 0, completed.stdout + completed.stderr
     output = " ".join(completed.stdout.split())
     assert output.count("ANTHROPIC_COMPLIANCE_API_KEY is not set") == 1
+    assert output.count("nor ANTHROPIC_ANALYTICS_API_KEY is set") == 1
     assert output.count(f"collector folder {empty} does not exist") == 1
     with duckdb.connect(
         str(tmp_path / "data" / "serving" / "warehouse.duckdb"), read_only=True

@@ -7,6 +7,7 @@ import dagster as dg
 
 from configuration.settings import Secret, Settings
 from orchestration.definitions import build_definitions
+from orchestration.defs.billing.assets import REPORTS
 from orchestration.defs.compliance_api.assets import ENTITIES
 from orchestration.defs.jobs import PIPELINE_JOB_NAME
 
@@ -44,6 +45,7 @@ def test_assets_and_lineage() -> None:
         "otel/metrics",
         "otel/content",
         *(f"compliance_api/{entity}" for entity in ENTITIES),
+        *(f"billing/{report}" for report in REPORTS),
         *dbt_models,
         *seeds,
         "serving/warehouse",
@@ -120,6 +122,14 @@ def test_the_pipeline_leaves_out_compliance_pulls_without_a_key(tmp_path) -> Non
     compliance = dg.AssetKey(["compliance_api", "users"])
     assert compliance not in without.asset_layer.selected_asset_keys
     assert compliance in with_key.asset_layer.selected_asset_keys
+    # The same for the billing pulls: either billing key brings them in.
+    billing = dg.AssetKey(["billing", "cost_totals"])
+    assert billing not in with_key.asset_layer.selected_asset_keys
+    analytics = Secret("sk-ant-api01-test", "ANTHROPIC_ANALYTICS_API_KEY")
+    with_billing = build_definitions(settings.with_changes(analytics_api_key=analytics))
+    assert (
+        billing in with_billing.resolve_job_def(PIPELINE_JOB_NAME).asset_layer.selected_asset_keys
+    )
 
 
 def test_the_cli_instance_limits_pools_to_one_step(tmp_path) -> None:
