@@ -74,10 +74,18 @@ class PepperMissingError(ConfigurationError):
 
 @dataclass(frozen=True, eq=True)
 class Secret:
-    """A value that must never be shown: its repr and str name only where it came from."""
+    """A value that must never be shown: its repr and str name only where it came from.
+
+    Attributes:
+        value: the secret.
+        variable: the environment variable it was read from, if any.
+        published: not a secret at all (the demo's emulator key, written in the source), so
+            it may be stored where a real one never is (Dagster's resource config).
+    """
 
     value: str = field(repr=False)
-    variable: str | None = None  # the environment variable it was read from, if any
+    variable: str | None = None
+    published: bool = False
 
     def __repr__(self) -> str:
         return f"Secret({self.variable or 'given'}, ***)"
@@ -200,9 +208,7 @@ class Settings:
             configured_otel_dirs=tuple(Path(part) for part in otel.split(os.pathsep) if part),
             privacy=PrivacyMode.parse(text(PRIVACY)),
             pii_pepper=secret(PII_PEPPER),
-            content_retention_days=_whole_days(
-                CONTENT_RETENTION_DAYS, text(CONTENT_RETENTION_DAYS)
-            ),
+            content_retention_days=days(CONTENT_RETENTION_DAYS),
             raw_retention_days=days(RAW_RETENTION_DAYS),
             compliance_api_key=secret(COMPLIANCE_API_KEY),
             compliance_base_url=text(COMPLIANCE_BASE_URL) or DEFAULT_COMPLIANCE_BASE_URL,
@@ -211,7 +217,7 @@ class Settings:
             anthropic_base_url=text(ANTHROPIC_BASE_URL) or DEFAULT_ANTHROPIC_BASE_URL,
             alert_webhook_url=secret(ALERT_WEBHOOK_URL),
             dagster_url=text(DAGSTER_URL) or DEFAULT_DAGSTER_URL,
-            configured_dagster_home=Path(text(DAGSTER_HOME)) if text(DAGSTER_HOME) else None,
+            configured_dagster_home=Path(home) if (home := text(DAGSTER_HOME)) else None,
             # Unset keeps the field's default.
             **{
                 name: value

@@ -63,7 +63,7 @@ def demo_organisation(
     try:
         demo_settings = settings.with_changes(
             configured_otel_dirs=(Path(generated.otel_dir),),
-            compliance_api_key=Secret(DEMO_KEY),
+            compliance_api_key=Secret(DEMO_KEY, published=True),
             compliance_base_url=emulator.url,
         )
         yield DemoOrganisation(generated, emulator.url, demo_settings)

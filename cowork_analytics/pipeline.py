@@ -11,6 +11,7 @@ from pathlib import Path
 
 from dagster import AssetCheckSeverity, AssetKey, DagsterEventType, DagsterInstance
 
+from configuration.errors import ConfigurationError
 from configuration.settings import Settings
 from orchestration.lib.instance_settings import drop_removed_event_log_storage
 
@@ -18,7 +19,7 @@ from orchestration.lib.instance_settings import drop_removed_event_log_storage
 # storage, the run queue, one step at a time per pool, run monitoring and retries from the
 # failure (see the file's comments). Production installs copy the same file.
 DAGSTER_SETTINGS = Path(__file__).resolve().parents[1] / "deploy" / "dagster" / "dagster.yaml"
-NAMED_ASSET_GROUPS = ("otel", "compliance_api", "serving", "reports", "alerts")
+NAMED_ASSET_GROUPS = ("otel", "compliance_api", "billing", "serving", "reports", "alerts")
 HOST_TAG = "cowork/host"
 PROCESS_TAG = "cowork/pid"
 
@@ -135,6 +136,18 @@ def resume_pipeline(settings: Settings, run_id: str) -> PipelineRun:
     """
     from dagster import ReexecutionOptions, build_reconstructable_job, execute_job
 
+    # The steps run in child processes that read every setting but the paths from their
+    # environment, as this process's does: settings that differ would be silently dropped.
+    paths = {
+        "data_dir": settings.data_dir,
+        "configured_otel_dirs": settings.configured_otel_dirs,
+        "configured_dagster_home": settings.configured_dagster_home,
+    }
+    if Settings.from_environment().with_changes(**paths) != settings:
+        raise ConfigurationError(
+            "resume: the run's steps re-read their settings from the environment, and these"
+            " settings differ from it beyond the data, collector and Dagster folders"
+        )
     started = time.perf_counter()
     # The steps run in child processes, which rebuild the job from these arguments (the
     # paths a command may have changed; secrets they read from their own environment).

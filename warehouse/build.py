@@ -104,7 +104,7 @@ def build_warehouse(
     """Run `dbt build` on what has landed under `layout`, then publish the marts.
 
     Args:
-        layout: the data directory (given to dbt's child process as `COWORK_DATA_DIR`).
+        layout: the data directory (given to dbt as the var `cowork_data_dir`).
         settings: the privacy mode and pepper of the publish (default: the product's
             defaults, `standard`).
         target: the dbt profile target: `local` is the DuckDB build database, which is

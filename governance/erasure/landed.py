@@ -36,6 +36,8 @@ from ingestion.paths import DataLayout
 from ingestion.sql_text import quote_identifier, quote_literal
 
 REDACTED = "[erased]"
+# The landed billing reports (ingestion/billing): Claude Code Analytics holds e-mails.
+BILLING_REPORTS = ("cost_totals", "cost_breakdown", "claude_code_users", "claude_code_models")
 
 
 def _landed_files(layout: DataLayout) -> dict[str, list[Path]]:
@@ -48,6 +50,8 @@ def _landed_files(layout: DataLayout) -> dict[str, list[Path]]:
     compliance = layout.root / "landing" / "compliance"
     for entity in sorted(path.name for path in compliance.glob("*") if path.is_dir()):
         areas[f"compliance_{entity}"] = sorted(layout.compliance(entity).glob("*/*.parquet"))
+    for report in BILLING_REPORTS:
+        areas[f"billing_{report}"] = sorted(layout.billing(report).glob("*/*.parquet"))
     return areas
 
 
@@ -125,6 +129,9 @@ def _area_owner(area: str, identity: Identity, schema: pa.Schema, event_ids: set
         return f"event_id in {in_list(event_ids)}" if event_ids else "false"
     if area.startswith("otel_"):
         return owner_predicate(OTEL_OWNER_COLUMNS, identity, present, JSON_COLUMNS)
+    if area.startswith("billing_"):
+        # Claude Code Analytics names people by e-mail; the cost reports name no one.
+        return owner_predicate({"email": "emails"}, identity, present)
     columns = dict(COMPLIANCE_OWNER_COLUMNS)
     if area == "compliance_users":
         columns["id"] = "account_ids"
@@ -181,9 +188,10 @@ def erase_quarantined_lines(
     needles = [value.lower() for value in identity.mentions()]
     if not needles:
         return
-    # OTel lines, and Compliance API records quarantined per entity and page.
+    # OTel lines, and API records quarantined per entity and page.
     quarantined = [*layout.otel_quarantine.glob("*.jsonl")]
     quarantined += layout.compliance("quarantine").glob("*/*.jsonl")
+    quarantined += layout.billing("quarantine").glob("*/*.jsonl")
     for path in sorted(quarantined):
         lines = path.read_text(errors="replace").splitlines(keepends=True)
         kept = [line for line in lines if not any(n in line.lower() for n in needles)]

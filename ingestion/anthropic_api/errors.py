@@ -55,3 +55,10 @@ class PaginationError(AnthropicApiError):
 
     def __init__(self, path: str, status: int, error_type: str, message: str):
         super().__init__(status, error_type, message, None, path)
+
+
+class CursorRefusedError(AnthropicApiError):
+    """A page cursor refused: expired (410) or issued for other parameters (400).
+
+    The listing can start again from its first page.
+    """

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ingestion.anthropic_api.client import AnthropicClient
-from ingestion.anthropic_api.errors import PaginationError
+from ingestion.anthropic_api.errors import AnthropicApiError, CursorRefusedError, PaginationError
 from ingestion.anthropic_api.records import describe
 
 # 10,000 pages is 50 million activities at the 5,000 maximum, or 17 minutes of the whole
@@ -135,19 +135,32 @@ def token_pages(
 ) -> Iterator[Page]:
     """Every page of a `page` / `next_page` listing (`params` and `headers` on each request).
 
-    It ends on a missing `next_page` or on `has_more: false` (session listings send no
-    `has_more`).
+    It ends on `has_more: false`, or on a missing `next_page` when the page says nothing of
+    more (session listings send no `has_more`).
+
+    Raises:
+        CursorRefusedError: a page's cursor was refused (410 expired, 400 other parameters).
     """
     guard = PageGuard(path, max_pages, client.redact)
     token = None
     while True:
         request = {**(params or {}), "limit": limit, "page": token}
         number = guard.next_number()
-        body = client.get(path, request, headers)
+        try:
+            body = client.get(path, request, headers)
+        except AnthropicApiError as error:
+            if token is None or error.status not in (400, 410):
+                raise
+            # Only a request that carried a cursor can have it refused.
+            raise CursorRefusedError(
+                error.status, error.error_type, str(error), error.request_id, path
+            ) from None
         yield Page(path, {k: v for k, v in request.items() if v is not None}, number, token, body)
-        if not body.get("next_page") or body.get("has_more") is False:
+        more = body.get("has_more")
+        if more is False or (more is not True and not body.get("next_page")):
             return
-        token = guard.follow(body["next_page"], "page token")
+        # `has_more: true` without a token is an error, not the end of the listing.
+        token = guard.follow(body.get("next_page"), "page token")
 
 
 def page_items(body: dict[str, Any]) -> list:

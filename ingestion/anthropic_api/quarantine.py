@@ -70,6 +70,23 @@ class Quarantine:
         self.redact = redact
         self.counts = counts
         self.day = datetime.now(UTC).date()
+        self._written: list[tuple[Path, str, int]] = []  # file, entity, records
+
+    def mark(self) -> int:
+        """A point to `discard_since` when a listing starts again from its first page."""
+        return len(self._written)
+
+    def discard_since(self, mark: int) -> None:
+        """Forget what was quarantined since `mark`, files and counts.
+
+        A restarted listing quarantines its records again: they must not count twice.
+        """
+        for path, entity, records in self._written[mark:]:
+            path.unlink(missing_ok=True)
+            self.counts[entity] -= records
+            if not self.counts[entity]:
+                del self.counts[entity]
+        del self._written[mark:]
 
     def rows(self, entity: str, page: Page, build: Callable[[object], Row]) -> list[Row]:
         """The rows `build` makes from the page's records; the rest go to quarantine.
@@ -122,6 +139,7 @@ class Quarantine:
             lines.append(self.redact(json.dumps(entry, default=str)))
         target = write_lines_atomically(self.path(entity, page), lines)
         self.counts[entity] = self.counts.get(entity, 0) + len(bad)
+        self._written.append((target, entity, len(bad)))
         LOGGER.warning(
             "%s page %d: %d malformed record(s) quarantined in %s (first: %s)",
             page.path,

@@ -27,7 +27,7 @@ import pyarrow as pa
 
 from configuration.settings import ADMIN_API_KEY, ANALYTICS_API_KEY, Settings
 from ingestion.anthropic_api.client import AnthropicClient, RateLimiter
-from ingestion.anthropic_api.errors import AnthropicApiError
+from ingestion.anthropic_api.errors import AnthropicApiError, CursorRefusedError
 from ingestion.anthropic_api.paging import MAX_PAGES, token_pages
 from ingestion.anthropic_api.quarantine import Quarantine
 from ingestion.billing.records import (
@@ -113,9 +113,13 @@ class BillingClients:
         cost = admin or client(ANALYTICS_API_KEY, settings.analytics_api_key)
         return cls(cost, admin)
 
+    def distinct(self) -> list[AnthropicClient]:
+        """Each configured client once (the cost client is the admin one when both exist)."""
+        return list({id(c): c for c in (self.cost, self.admin) if c is not None}.values())
+
     def close(self) -> None:
         """Close the connection pools."""
-        for client in {id(c): c for c in (self.cost, self.admin) if c is not None}.values():
+        for client in self.distinct():
             client.close()
 
 
@@ -163,7 +167,7 @@ def pull_billing(
         )
     else:
         _pull_claude_code(clients.admin, layout, first, last, pulled_at, summary, max_pages)
-    for client in {id(c): c for c in (clients.cost, clients.admin) if c is not None}.values():
+    for client in clients.distinct():
         summary.requests += client.stats.requests
         summary.retries += client.stats.retries
         summary.waited_seconds += client.stats.waited_seconds
@@ -179,21 +183,29 @@ def _quarantine(layout: DataLayout, client: AnthropicClient, summary: BillingPul
 
 
 def _listing(
-    summary: BillingPullSummary, fetch: Callable[[], list[dict[str, Any]]], path: str
-) -> list[dict[str, Any]]:
-    """All rows of one listing, restarted from its first page on an expired or refused cursor.
+    summary: BillingPullSummary,
+    quarantine: Quarantine,
+    fetch: Callable[[], list[Any]],
+    path: str,
+) -> tuple[list[Any], int]:
+    """All rows of one listing, and how many of its records were quarantined.
 
-    Rows are kept only when the listing completes, so a restart never lands a page twice.
+    It starts again from the first page when a cursor is refused (expired, or issued for
+    other parameters). Rows are kept only when the listing completes, and what the failed
+    attempt quarantined is discarded, so a restart never lands or counts a record twice.
     """
     for attempt in range(RESTARTS + 1):
+        mark, before = quarantine.mark(), sum(summary.quarantined.values())
         try:
-            return fetch()
-        except AnthropicApiError as error:
-            restartable = error.status == 410 or (error.status == 400 and "cursor" in str(error))
-            if not restartable or attempt == RESTARTS:
+            rows = fetch()
+        except CursorRefusedError as error:
+            quarantine.discard_since(mark)
+            if attempt == RESTARTS:
                 raise
             summary.restarts += 1
             LOGGER.warning("%s: the cursor was refused (%s); restarting", path, error.status)
+            continue
+        return rows, sum(summary.quarantined.values()) - before
     raise AssertionError("unreachable")
 
 
@@ -218,8 +230,8 @@ class _CostWindow:
         params: dict[str, Any],
         build: Callable[..., list[dict]],
         headers: dict[str, str] | None = None,
-    ) -> list[dict]:
-        """Every row of one listing of the window (restarted on a refused cursor)."""
+    ) -> tuple[list[dict], int]:
+        """Every row of one listing of the window, and its quarantined records' count."""
         params = {
             "starting_at": utc_midnight(self.start).isoformat().replace("+00:00", "Z"),
             "ending_at": utc_midnight(self.end).isoformat().replace("+00:00", "Z"),
@@ -241,7 +253,7 @@ class _CostWindow:
                 rows += [row for rows_of_record in built for row in rows_of_record]
             return rows
 
-        return _listing(self.summary, fetch, path)
+        return _listing(self.summary, self.quarantine, fetch, path)
 
 
 def _pull_cost_window(
@@ -273,10 +285,18 @@ def _pull_cost_window(
         totals, breakdown = _legacy_cost(replace(window, client=clients.admin))
         source = LEGACY
     summary.windows.append((start, end, source))
+    if totals[1] or breakdown[1]:
+        # A quarantined record may have been a day's only figure: rewriting the window would
+        # turn a known cost into none. Its days keep what an earlier pull landed.
+        summary.notices.append(
+            f"Billed cost {start} to {end - timedelta(days=1)}: {totals[1] + breakdown[1]}"
+            " malformed record(s) quarantined, so these days keep what was landed before."
+        )
+        return
     days = [start + timedelta(days=n) for n in range((end - start).days)]
-    _land_days(layout, "cost_totals", "cost_date", COST_TOTALS_SCHEMA, totals, days, summary)
+    _land_days(layout, "cost_totals", "cost_date", COST_TOTALS_SCHEMA, totals[0], days, summary)
     _land_days(
-        layout, "cost_breakdown", "cost_date", COST_BREAKDOWN_SCHEMA, breakdown, days, summary
+        layout, "cost_breakdown", "cost_date", COST_BREAKDOWN_SCHEMA, breakdown[0], days, summary
     )
 
 
@@ -284,15 +304,15 @@ def _beta_row(item: object, provenance: dict[str, Any]) -> list[dict]:
     return [beta_cost_row(item, provenance)]
 
 
-def _beta_cost(window: _CostWindow) -> tuple[list[dict], list[dict]]:
+def _beta_cost(window: _CostWindow) -> tuple[tuple[list[dict], int], tuple[list[dict], int]]:
     """The window's daily totals (ungrouped) and breakdown (grouped) from the beta."""
 
-    def listing(report: str, group_by: list[str] | None) -> list[dict]:
+    def listing(report: str, group_by: list[str] | None) -> tuple[list[dict], int]:
         params = {"time_bucket_width": "1d", "group_by[]": group_by}
         return window.rows(BETA, BETA_COST, BETA_PAGE, report, params, _beta_row, BETA_HEADER)
 
     totals = listing("cost_totals", None)
-    for row in totals:
+    for row in totals[0]:
         if any(row[name] is not None for name in BREAKDOWN_DIMENSIONS):
             raise AnthropicApiError(
                 200, "invalid_response", "an ungrouped cost row carries a group", None, BETA_COST
@@ -300,17 +320,17 @@ def _beta_cost(window: _CostWindow) -> tuple[list[dict], list[dict]]:
     return totals, listing("cost_breakdown", list(BREAKDOWN_DIMENSIONS))
 
 
-def _legacy_cost(window: _CostWindow) -> tuple[list[dict], list[dict]]:
+def _legacy_cost(window: _CostWindow) -> tuple[tuple[list[dict], int], tuple[list[dict], int]]:
     """The window's daily totals and breakdown from the Admin API's legacy cost_report."""
 
-    def listing(report: str, group_by: list[str] | None) -> list[dict]:
+    def listing(report: str, group_by: list[str] | None) -> tuple[list[dict], int]:
         params = {"group_by[]": group_by}
         return window.rows(LEGACY, LEGACY_COST, LEGACY_PAGE, report, params, legacy_cost_rows)
 
     totals = listing("cost_totals", None)
     # An ungrouped bucket holds one result (or none); several would be a breakdown.
     by_day: dict[date, list[dict]] = defaultdict(list)
-    for row in totals:
+    for row in totals[0]:
         by_day[row["cost_date"]].append(row)
     if any(len(rows) > 1 for rows in by_day.values()):
         raise AnthropicApiError(
@@ -342,7 +362,14 @@ def _pull_claude_code(
                 records += quarantine.rows("claude_code", page, build)
             return records
 
-        records = _listing(summary, fetch, CLAUDE_CODE)
+        records, quarantined = _listing(summary, quarantine, fetch, CLAUDE_CODE)
+        if quarantined:
+            summary.notices.append(
+                f"Claude Code Analytics {day}: {quarantined} malformed record(s) quarantined,"
+                " so the day keeps what was landed before."
+            )
+            day += timedelta(days=1)
+            continue
         users = [user for user, _ in records]
         models = [model for _, rows in records for model in rows]
         _land_days(

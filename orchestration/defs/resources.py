@@ -7,6 +7,7 @@ from pathlib import Path
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
+from configuration.errors import ConfigurationError
 from configuration.settings import (
     ADMIN_API_KEY,
     ALERT_WEBHOOK_URL,
@@ -98,10 +99,17 @@ class SettingsResource(dg.ConfigurableResource):
 
 
 def _reference(secret: Secret | None) -> str | dg.EnvVar | None:
+    """What Dagster's resource config holds for a secret: its variable's name, never it."""
     if secret is None:
         return None
-    # A value given in code (the demo's emulator key) has no variable to point at.
-    return dg.EnvVar(secret.variable) if secret.variable else secret.value
+    if secret.variable:
+        return dg.EnvVar(secret.variable)
+    if secret.published:  # the demo's emulator key: printed in the source, not a secret
+        return secret.value
+    raise ConfigurationError(
+        "a secret given in code cannot be handed to Dagster, which stores resource config:"
+        " set it in the environment instead"
+    )
 
 
 def _secret(value: str | None, variable: str) -> Secret | None:

@@ -46,6 +46,9 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         COWORK_RAW_RETENTION_DAYS="30",
         ANTHROPIC_COMPLIANCE_API_KEY="sk-ant-api01-key",
         ANTHROPIC_COMPLIANCE_BASE_URL="http://127.0.0.1:9",
+        ANTHROPIC_ADMIN_API_KEY="sk-ant-admin01-key",
+        ANTHROPIC_ANALYTICS_API_KEY="sk-ant-api01-analytics",
+        ANTHROPIC_BASE_URL="http://127.0.0.1:8",
         COWORK_ALERT_WEBHOOK_URL=WEBHOOK,
         COWORK_DAGSTER_URL="https://dagster.example.com",
         COWORK_ALERT_LOOKBACK_DAYS="5",
@@ -57,6 +60,9 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
     assert (settings.content_retention_days, settings.raw_retention_days) == (7, 30)
     assert settings.compliance_api_key == Secret("sk-ant-api01-key", "ANTHROPIC_COMPLIANCE_API_KEY")
     assert settings.compliance_base_url == "http://127.0.0.1:9"
+    assert settings.admin_api_key == Secret("sk-ant-admin01-key", "ANTHROPIC_ADMIN_API_KEY")
+    assert settings.analytics_api_key.value == "sk-ant-api01-analytics"
+    assert settings.anthropic_base_url == "http://127.0.0.1:8"
     assert settings.alert_webhook_url.value == WEBHOOK
     assert settings.dagster_url == "https://dagster.example.com"
     assert (settings.alert_lookback_days, settings.alert_silent_days) == (5, 4)
@@ -178,3 +184,12 @@ def test_the_dagster_resource_keeps_secrets_as_variable_names(
 
     assert dg.materialize([reads], resources={"settings": resource}).success
     assert seen["settings"] == settings
+
+
+def test_a_secret_given_in_code_never_reaches_dagsters_storage(tmp_path: Path) -> None:
+    """Dagster stores resource config in its run storage: only a variable's name may go."""
+    given = Settings(data_dir=tmp_path, compliance_api_key=Secret("sk-ant-api01-SENTINEL"))
+    with pytest.raises(ConfigurationError, match="set it in the environment"):
+        SettingsResource.from_settings(given)
+    demo = given.with_changes(compliance_api_key=Secret("sk-ant-demo-key", published=True))
+    assert SettingsResource.from_settings(demo).compliance_api_key == "sk-ant-demo-key"

@@ -36,7 +36,7 @@ emulator = ComplianceEmulator(EmulatorData.load(generated / "compliance")).start
 settings = Settings(
     data_dir=data_dir,
     configured_otel_dirs=(generated / "otel",),
-    compliance_api_key=Secret("sk-ant-api01-test-emulator-key"),
+    compliance_api_key=Secret("sk-ant-api01-test-emulator-key", published=True),
     compliance_base_url=emulator.url,
 )
 try:

@@ -227,6 +227,74 @@ def test_an_expired_cursor_restarts_the_listing_cleanly(
     assert _landed(layout, "cost_breakdown", columns) == _landed(clean, "cost_breakdown", columns)
 
 
+def test_a_cursor_refused_for_other_parameters_restarts_once_and_counts_once(
+    billing: BillingData, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """§1.5: an old cursor with changed parameters is a 400; the listing starts again, and
+    what its first attempt quarantined is neither kept twice nor counted twice."""
+    from ingestion.billing import pull
+
+    monkeypatch.setattr(pull, "BETA_PAGE", 5)
+    clean = DataLayout(tmp_path / "clean" / "data")
+    with _emulator(billing) as emulator:
+        _pull(emulator.url, clean, billing)
+    layout = DataLayout(tmp_path / "data")
+    refused = []
+    with _emulator(billing) as emulator:
+        answer = emulator.respond
+
+        def respond(path, query, headers):
+            status, body, extra = answer(path, query, headers)
+            if path.endswith("/analytics/cost") and "group_by[]" in query and status == 200:
+                if body["data"]:  # one malformed row on every breakdown page
+                    body["data"][0] = {**body["data"][0], "cost": {"amount": "$1"}}
+                if "page" in query and not refused:
+                    refused.append(query["page"])
+                    error = {"type": "invalid_request_error", "message": "other parameters"}
+                    return 400, {"type": "error", "error": error}, {}
+            return status, body, extra
+
+        emulator.respond = respond
+        summary = _pull(emulator.url, layout, billing)
+    assert summary.restarts == 1 and refused
+    pages = -(-len(_landed(clean, "cost_breakdown", "*")) // 5)  # pages of the listing
+    assert summary.quarantined == {"cost_breakdown": pages}
+    files = list(layout.billing("quarantine").glob("cost_breakdown/*.jsonl"))
+    lines = sum(len(path.read_text().splitlines()) for path in files)
+    assert lines == pages
+    # The window's days kept what was landed before (nothing: this is the first pull).
+    assert not layout.billing("cost_totals").exists()
+    assert any("quarantined" in notice for notice in summary.notices)
+
+
+def test_a_quarantined_total_leaves_its_day_as_it_was(
+    emulator: BillingEmulator, billing: BillingData, tmp_path: Path
+) -> None:
+    """A malformed total must not turn a known day's cost into none: the window is kept."""
+    layout = DataLayout(tmp_path / "data")
+    _pull(emulator.url, layout, billing)
+    first = _totals(layout)
+    answer = emulator.respond
+
+    def respond(path, query, headers):
+        status, body, extra = answer(path, query, headers)
+        if path.endswith("/analytics/cost") and "group_by[]" not in query and body.get("data"):
+            body["data"][-1] = {**body["data"][-1], "cost": {"amount": "-5"}}
+        return status, body, extra
+
+    emulator.respond = respond
+    emulator.restate()  # what the second pull would otherwise land
+    summary = _pull(emulator.url, layout, billing)
+    assert summary.quarantined == {"cost_totals": 1}
+    assert _totals(layout) == first
+    reasons = [
+        line
+        for path in layout.billing("quarantine").rglob("*.jsonl")
+        for line in path.read_text().splitlines()
+    ]
+    assert len(reasons) == 1 and "non-negative" in reasons[0]
+
+
 def test_claude_code_estimates_land_apart_from_billed_cost(
     emulator: BillingEmulator, billing: BillingData, tmp_path: Path
 ) -> None:
@@ -259,7 +327,9 @@ def test_claude_code_estimates_land_apart_from_billed_cost(
 def test_the_keys_leak_nowhere(
     billing: BillingData, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Keys never appear in logs, errors or files, even when a server echoes them."""
+    """Keys never appear in logs, errors or files of a pull, faults and a refused key
+    included (the shared client's redaction of keys a server echoes is tested in
+    tests/ingestion/compliance_api/test_hostile_server.py)."""
     caplog.set_level(logging.DEBUG)
     layout = DataLayout(tmp_path / "data")
     with _emulator(billing, fault_rate=0.2, seed=3, slow_seconds=0.01) as emulator:
