@@ -50,6 +50,7 @@ FAST_TIER = frozenset(
         "tests/simulation/test_billing_emulator.py",
         "tests/simulation/test_pricing.py",
         "tests/governance/test_aliases.py",
+        "tests/governance/test_erasure_billing.py",
         "tests/test_architecture.py",
         "tests/test_landing_schemas.py",
         "tests/test_layering.py",
