@@ -98,7 +98,9 @@ def coerce(values: pa.StructArray, kind: str) -> pa.Array:
     if kind == DOUBLE:
         number = pc.coalesce(
             double_value,
-            pc.cast(_int_from_strings(int_value), pa.float64()),
+            # An int beyond 2**53 has no exact double: round it, as any JSON reader does
+            # (a safe cast would fail the whole batch on one such value).
+            pc.cast(_int_from_strings(int_value), pa.float64(), safe=False),
             _double_from_strings(string_value),
         )
         # Infinity and NaN ("1e400", protobuf JSON's "NaN") are no amount of anything.

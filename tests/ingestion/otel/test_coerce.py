@@ -70,3 +70,9 @@ def test_a_vertical_tab_is_whitespace_around_a_number_like_any_other() -> None:
     values = _values(*({"stringValue": f"{space}7{space}"} for space in " \t\n\r\f\v"))
     assert coerce(values, INT).to_pylist() == [7] * 6
     assert coerce(values, DOUBLE).to_pylist() == [7.0] * 6
+
+
+def test_an_int_beyond_the_exact_doubles_reads_as_the_nearest_double() -> None:
+    # Found by the landing's fuzz harness: 2**53 + 1 in a double column failed the batch.
+    values = _values({"intValue": str(2**53 + 1)}, {"intValue": str(-(2**53) - 1)})
+    assert coerce(values, DOUBLE).to_pylist() == [float(2**53), float(-(2**53))]
