@@ -39,7 +39,7 @@ ALERT_SILENT_DAYS = "COWORK_ALERT_SILENT_DAYS"
 # Dagster's own variable: where its instance (dagster.yaml, run storage) lives.
 DAGSTER_HOME = "DAGSTER_HOME"
 
-DEFAULT_COMPLIANCE_BASE_URL = "https://api.anthropic.com"
+# Every Anthropic API the product reads (Compliance, billing, analytics) is served here.
 DEFAULT_ANTHROPIC_BASE_URL = "https://api.anthropic.com"
 DEFAULT_DAGSTER_URL = "http://127.0.0.1:3000"
 MINIMUM_PEPPER_LENGTH = 16
@@ -134,7 +134,7 @@ class Settings:
     content_retention_days: int | None = None
     raw_retention_days: int | None = None
     compliance_api_key: Secret | None = None
-    compliance_base_url: str = DEFAULT_COMPLIANCE_BASE_URL
+    compliance_base_url: str = DEFAULT_ANTHROPIC_BASE_URL
     admin_api_key: Secret | None = None
     analytics_api_key: Secret | None = None
     anthropic_base_url: str = DEFAULT_ANTHROPIC_BASE_URL
@@ -211,7 +211,7 @@ class Settings:
             content_retention_days=days(CONTENT_RETENTION_DAYS),
             raw_retention_days=days(RAW_RETENTION_DAYS),
             compliance_api_key=secret(COMPLIANCE_API_KEY),
-            compliance_base_url=text(COMPLIANCE_BASE_URL) or DEFAULT_COMPLIANCE_BASE_URL,
+            compliance_base_url=text(COMPLIANCE_BASE_URL) or DEFAULT_ANTHROPIC_BASE_URL,
             admin_api_key=secret(ADMIN_API_KEY),
             analytics_api_key=secret(ANALYTICS_API_KEY),
             anthropic_base_url=text(ANTHROPIC_BASE_URL) or DEFAULT_ANTHROPIC_BASE_URL,

@@ -37,11 +37,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlparse
 
 from simulation.billing import TOKEN_TYPES, WEB_SEARCH_NANO, BillingData, Usage, cents_of
-from simulation.compliance_emulator import _ApiError
+from simulation.local_server import ApiError, LocalServer
 
 ANTHROPIC_VERSION = "2023-06-01"
 BETA = "analytics-usage-cost-2026-08-24"
@@ -120,8 +120,8 @@ def _one(query: Query, name: str) -> str | None:
     return values[-1] if values else None
 
 
-def _bad(message: str) -> _ApiError:
-    return _ApiError(400, "invalid_request_error", message)
+def _bad(message: str) -> ApiError:
+    return ApiError(400, "invalid_request_error", message)
 
 
 def _iso(moment: datetime) -> str:
@@ -210,7 +210,7 @@ def _model_name(model: str) -> str:
     return f"Claude {family.capitalize()} {'.'.join(version)}"
 
 
-class BillingEmulator:
+class BillingEmulator(LocalServer):
     """The HTTP server; use as a context manager or call `start` / `stop`.
 
     Args:
@@ -279,15 +279,7 @@ class BillingEmulator:
             "/v1/organizations/analytics/users": (self._users, frozenset({ANALYTICS})),
             "/v1/organizations/analytics/summaries": (self._summaries, frozenset({ANALYTICS})),
         }
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        """The base URL to point a client at."""
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        super().__init__(self._handler(), port, "billing-emulator")
 
     def restate(self) -> None:
         """Publish the revision of the restated day: later pulls see the revised amount."""
@@ -310,15 +302,15 @@ class BillingEmulator:
         try:
             kind = self.keys.get(headers.get("x-api-key", ""))
             if not headers.get("x-api-key") or (self.keys and kind is None):
-                raise _ApiError(401, "authentication_error", "invalid x-api-key")
+                raise ApiError(401, "authentication_error", "invalid x-api-key")
             if headers.get("anthropic-version") != ANTHROPIC_VERSION:
                 raise _bad(f"anthropic-version: {ANTHROPIC_VERSION} is required")
             route = self._routes.get(path.rstrip("/"))
             if route is None:
-                raise _ApiError(404, "not_found_error", f"Unknown endpoint {path}")
+                raise ApiError(404, "not_found_error", f"Unknown endpoint {path}")
             handler, kinds = route
             if kind is not None and kind not in kinds:
-                raise _ApiError(403, "permission_error", "This key cannot read this endpoint")
+                raise ApiError(403, "permission_error", "This key cannot read this endpoint")
             is_beta = handler in (self._beta_cost, self._beta_usage)
             betas = {b.strip() for b in headers.get("anthropic-beta", "").split(",")}
             if is_beta and BETA not in betas:
@@ -326,7 +318,7 @@ class BillingEmulator:
             if is_beta and not self.beta_available:
                 status = self.beta_unavailable_status
                 error = "permission_error" if status == 403 else "not_found_error"
-                raise _ApiError(status, error, "Usage and Cost Analytics is not available")
+                raise ApiError(status, error, "Usage and Cost Analytics is not available")
             if path.startswith("/v1/organizations/analytics/"):
                 extra = self._budget()
             fault = self._draw_fault()
@@ -334,13 +326,13 @@ class BillingEmulator:
                 extra["x-emulator-fault"] = fault
             elif fault == "429":
                 after = {"retry-after": f"{self.retry_after_seconds:g}"}
-                raise _ApiError(429, "rate_limit_error", "Rate limited", after)
+                raise ApiError(429, "rate_limit_error", "Rate limited", after)
             elif fault == "500":
-                raise _ApiError(500, "api_error", "Internal server error")
+                raise ApiError(500, "api_error", "Internal server error")
             elif fault == "529":
-                raise _ApiError(529, "overloaded_error", "Overloaded")
+                raise ApiError(529, "overloaded_error", "Overloaded")
             return 200, handler(query, headers), extra
-        except _ApiError as error:
+        except ApiError as error:
             body = {"type": "error", "error": {"type": error.error_type, "message": error.message}}
             return error.status, body, {**extra, **error.headers}
 
@@ -358,7 +350,7 @@ class BillingEmulator:
         }
         if remaining < 0:
             headers["retry-after"] = str(int(reset) + 1)
-            raise _ApiError(429, "rate_limit_error", "Rate limit exceeded", headers)
+            raise ApiError(429, "rate_limit_error", "Rate limit exceeded", headers)
         return headers
 
     def _draw_fault(self) -> str | None:
@@ -394,7 +386,7 @@ class BillingEmulator:
             except (ValueError, KeyError, TypeError):
                 raise _bad("invalid page cursor") from None
             if self.clock() - issued > self.cursor_ttl_seconds:
-                raise _ApiError(410, "invalid_request_error", "The page cursor has expired")
+                raise ApiError(410, "invalid_request_error", "The page cursor has expired")
             if bound != digest:
                 raise _bad("The page cursor was issued for different parameters")
         page = rows[offset : offset + limit]
@@ -834,29 +826,6 @@ class BillingEmulator:
                 self.wfile.write(payload)
 
         return Handler
-
-    def start(self) -> BillingEmulator:
-        """Serve in a background thread."""
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="billing-emulator", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def serve_forever(self) -> None:
-        """Serve in this thread until interrupted."""
-        self._server.serve_forever()
-
-    def stop(self) -> None:
-        """Stop serving and release the port."""
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> BillingEmulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def _day_bucket(day: date, results: list[dict]) -> dict:

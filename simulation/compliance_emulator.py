@@ -14,9 +14,11 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
+
+from simulation.local_server import ApiError, LocalServer
 
 PREFIX = "/v1/compliance"
 ALL_SCOPES = frozenset(
@@ -73,22 +75,13 @@ class EmulatorData:
         return data
 
 
-class _ApiError(Exception):
-    def __init__(
-        self, status: int, error_type: str, message: str, headers: dict[str, str] | None = None
-    ):
-        super().__init__(message)
-        self.status, self.error_type, self.message = status, error_type, message
-        self.headers = headers or {}
-
-
 def _limit(query: dict[str, str], default: int, maximum: int) -> int:
     try:
         limit = int(query.get("limit", default))
     except ValueError:
-        raise _ApiError(400, "invalid_request_error", "limit must be an integer") from None
+        raise ApiError(400, "invalid_request_error", "limit must be an integer") from None
     if not 1 <= limit <= maximum:
-        raise _ApiError(400, "invalid_request_error", f"limit must be between 1 and {maximum}")
+        raise ApiError(400, "invalid_request_error", f"limit must be between 1 and {maximum}")
     return limit
 
 
@@ -100,7 +93,7 @@ def _page_token(
     try:
         start = int(query.get("page") or 0)
     except ValueError:
-        raise _ApiError(400, "invalid_request_error", "invalid page token") from None
+        raise ApiError(400, "invalid_request_error", "invalid page token") from None
     page = records[start : start + limit]
     more = start + limit < len(records)
     body: dict = {"data": page, "next_page": str(start + limit) if more else None}
@@ -121,7 +114,7 @@ def _cursor_page(records: list[dict], query: dict[str, str], default: int, maxim
     """
     limit = _limit(query, default, maximum)
     if query.get("after_id") and query.get("before_id"):
-        raise _ApiError(400, "invalid_request_error", "only one of after_id and before_id")
+        raise ApiError(400, "invalid_request_error", "only one of after_id and before_id")
     if gte := query.get("created_at.gte"):
         records = [r for r in records if r["created_at"] >= gte]
     if lt := query.get("created_at.lt"):
@@ -129,12 +122,12 @@ def _cursor_page(records: list[dict], query: dict[str, str], default: int, maxim
     index = {record["id"]: position for position, record in enumerate(records)}
     if cursor := query.get("after_id"):
         if cursor not in index:
-            raise _ApiError(400, "invalid_request_error", "invalid cursor")
+            raise ApiError(400, "invalid_request_error", "invalid cursor")
         candidates = records[index[cursor] + 1 :]
         page, more = candidates[:limit], len(candidates) > limit
     elif cursor := query.get("before_id"):
         if cursor not in index:
-            raise _ApiError(400, "invalid_request_error", "invalid cursor")
+            raise ApiError(400, "invalid_request_error", "invalid cursor")
         candidates = records[: index[cursor]]
         page, more = candidates[-limit:], len(candidates) > limit
     else:
@@ -147,7 +140,7 @@ def _cursor_page(records: list[dict], query: dict[str, str], default: int, maxim
     }
 
 
-class ComplianceEmulator:
+class ComplianceEmulator(LocalServer):
     """The HTTP server; use as a context manager or call `start` / `stop`."""
 
     def __init__(
@@ -179,20 +172,12 @@ class ComplianceEmulator:
         self._lock = threading.Lock()
         self.requests = 0
         self.faults_injected: dict[str, int] = {}
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        """The base URL to point a client at."""
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        super().__init__(self._handler(), port, "compliance-emulator")
 
     def _route(self, path: str, query: dict[str, str]) -> dict:
         data = self.data
         if not path.startswith(PREFIX):
-            raise _ApiError(404, "not_found_error", "Not found")
+            raise ApiError(404, "not_found_error", "Not found")
         route = path[len(PREFIX) :].rstrip("/")
         if route == "/activities":
             return _activities(data, query)
@@ -209,17 +194,17 @@ class ComplianceEmulator:
         parts = route.strip("/").split("/")
         if len(parts) == 3 and parts[0] == "organizations" and parts[2] in ("users", "roles"):
             if parts[1] not in {org["uuid"] for org in data.organizations}:
-                raise _ApiError(404, "not_found_error", "Organization not found")
+                raise ApiError(404, "not_found_error", "Organization not found")
             if parts[2] == "users":
                 return _page_token(data.users, query, 500, 1000, True)
             return _page_token(data.roles, query, 100, 1000, True)
         if len(parts) == 3 and parts[0] == "groups" and parts[2] == "members":
             if parts[1] not in {group["id"] for group in data.groups}:
-                raise _ApiError(404, "not_found_error", "Group not found")
+                raise ApiError(404, "not_found_error", "Group not found")
             members = [m for m in data.members if m["group_id"] == parts[1]]
             shaped = [{k: v for k, v in m.items() if k != "group_id"} for m in members]
             return _page_token(shaped, query, 100, 1000, True)
-        raise _ApiError(404, "not_found_error", f"Unknown endpoint {route}")
+        raise ApiError(404, "not_found_error", f"Unknown endpoint {route}")
 
     def _budget(self) -> tuple[int, float]:
         """Count this request against the per-minute budget: (remaining, seconds to reset)."""
@@ -269,7 +254,7 @@ class ComplianceEmulator:
                 key = self.headers.get("x-api-key")
                 try:
                     if not key or (emulator.api_key is not None and key != emulator.api_key):
-                        raise _ApiError(401, "authentication_error", "invalid x-api-key")
+                        raise ApiError(401, "authentication_error", "invalid x-api-key")
                     remaining, reset = emulator._budget()
                     budget = {
                         "anthropic-ratelimit-requests-remaining": str(max(remaining, 0)),
@@ -279,12 +264,12 @@ class ComplianceEmulator:
                     }
                     if remaining < 0:
                         budget["retry-after"] = str(int(reset) + 1)
-                        raise _ApiError(429, "rate_limit_error", "Rate limit exceeded", budget)
+                        raise ApiError(429, "rate_limit_error", "Rate limit exceeded", budget)
                     route = parsed.path[len(PREFIX) :].rstrip("/")
                     needed = required_scope(route)
                     if needed not in emulator.scopes:
                         got = ", ".join(sorted(emulator.scopes))
-                        raise _ApiError(
+                        raise ApiError(
                             403,
                             "permission_error",
                             f"Missing required scopes. Got: [{got}] Needed: [{needed}]",
@@ -297,20 +282,20 @@ class ComplianceEmulator:
                     if fault == "slow":
                         time.sleep(emulator.slow_seconds)
                     if fault == "429":
-                        raise _ApiError(
+                        raise ApiError(
                             429,
                             "rate_limit_error",
                             "Rate limited",
                             {"retry-after": f"{emulator.retry_after_seconds:g}"},
                         )
                     if fault == "500":
-                        raise _ApiError(
+                        raise ApiError(
                             500, "api_error", "Internal server error", {"x-should-retry": "true"}
                         )
                     if fault == "529":
-                        raise _ApiError(529, "overloaded_error", "Overloaded")
+                        raise ApiError(529, "overloaded_error", "Overloaded")
                     self._send(200, emulator._route(parsed.path, query), budget)
-                except _ApiError as error:
+                except ApiError as error:
                     body = {
                         "type": "error",
                         "error": {"type": error.error_type, "message": error.message},
@@ -318,26 +303,3 @@ class ComplianceEmulator:
                     self._send(error.status, body, error.headers)
 
         return Handler
-
-    def start(self) -> ComplianceEmulator:
-        """Serve in a background thread."""
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="compliance-emulator", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def serve_forever(self) -> None:
-        """Serve in this thread until interrupted."""
-        self._server.serve_forever()
-
-    def stop(self) -> None:
-        """Stop serving and release the port."""
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> ComplianceEmulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

@@ -30,14 +30,13 @@ from governance.erasure.aliases import (
     owner_predicate,
 )
 from governance.erasure.audit import ErasureSummary
+from ingestion.billing.records import REPORTS as BILLING_REPORTS
 from ingestion.crash import crash_point
 from ingestion.parquet import fsync_directory, write_parquet_atomically
 from ingestion.paths import DataLayout
 from ingestion.sql_text import quote_identifier, quote_literal
 
 REDACTED = "[erased]"
-# The landed billing reports (ingestion/billing): Claude Code Analytics holds e-mails.
-BILLING_REPORTS = ("cost_totals", "cost_breakdown", "claude_code_users", "claude_code_models")
 
 
 def _landed_files(layout: DataLayout) -> dict[str, list[Path]]:
@@ -50,7 +49,7 @@ def _landed_files(layout: DataLayout) -> dict[str, list[Path]]:
     compliance = layout.root / "landing" / "compliance"
     for entity in sorted(path.name for path in compliance.glob("*") if path.is_dir()):
         areas[f"compliance_{entity}"] = sorted(layout.compliance(entity).glob("*/*.parquet"))
-    for report in BILLING_REPORTS:
+    for report in BILLING_REPORTS:  # Claude Code Analytics names people by e-mail
         areas[f"billing_{report}"] = sorted(layout.billing(report).glob("*/*.parquet"))
     return areas
 

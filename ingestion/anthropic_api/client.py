@@ -31,6 +31,7 @@ import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception_type
 
 from configuration.errors import ConfigurationError
+from configuration.settings import DEFAULT_ANTHROPIC_BASE_URL
 from ingestion.anthropic_api.errors import (
     AnthropicApiError,
     DeadlineExceededError,
@@ -39,7 +40,6 @@ from ingestion.anthropic_api.errors import (
 from ingestion.redaction import protect_http_logs, redact, redact_keys
 
 LOGGER = logging.getLogger(__name__)
-DEFAULT_BASE_URL = "https://api.anthropic.com"
 ANTHROPIC_VERSION = "2023-06-01"
 RETRYABLE_STATUSES = {408, 409, 429, 500, 502, 503, 504, 529}
 # The largest real page (5,000 activities) is a few megabytes; a few minutes is generous
@@ -172,7 +172,7 @@ class AnthropicClient:
     def __init__(
         self,
         api_key: str,
-        base_url: str = DEFAULT_BASE_URL,
+        base_url: str = DEFAULT_ANTHROPIC_BASE_URL,
         *,
         key_variable: str = "the API key",
         requests_per_minute: float = 60,

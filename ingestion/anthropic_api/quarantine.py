@@ -76,6 +76,10 @@ class Quarantine:
         """A point to `discard_since` when a listing starts again from its first page."""
         return len(self._written)
 
+    def records_since(self, mark: int) -> int:
+        """Records quarantined since `mark`."""
+        return sum(records for _, _, records in self._written[mark:])
+
     def discard_since(self, mark: int) -> None:
         """Forget what was quarantined since `mark`, files and counts.
 

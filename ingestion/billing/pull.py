@@ -195,7 +195,7 @@ def _listing(
     attempt quarantined is discarded, so a restart never lands or counts a record twice.
     """
     for attempt in range(RESTARTS + 1):
-        mark, before = quarantine.mark(), sum(summary.quarantined.values())
+        mark = quarantine.mark()
         try:
             rows = fetch()
         except CursorRefusedError as error:
@@ -205,7 +205,7 @@ def _listing(
             summary.restarts += 1
             LOGGER.warning("%s: the cursor was refused (%s); restarting", path, error.status)
             continue
-        return rows, sum(summary.quarantined.values()) - before
+        return rows, quarantine.records_since(mark)
     raise AssertionError("unreachable")
 
 
@@ -227,16 +227,14 @@ class _CostWindow:
         path: str,
         page_size: int,
         report: str,
-        params: dict[str, Any],
+        request: dict[str, Any],
         build: Callable[..., list[dict]],
         headers: dict[str, str] | None = None,
     ) -> tuple[list[dict], int]:
         """Every row of one listing of the window, and its quarantined records' count."""
-        params = {
-            "starting_at": utc_midnight(self.start).isoformat().replace("+00:00", "Z"),
-            "ending_at": utc_midnight(self.end).isoformat().replace("+00:00", "Z"),
-            **params,
-        }
+        window = {"starting_at": utc_midnight(self.start), "ending_at": utc_midnight(self.end)}
+        params = {name: at.isoformat().replace("+00:00", "Z") for name, at in window.items()}
+        params |= request
 
         def fetch() -> list[dict]:
             rows = []

@@ -22,6 +22,8 @@ from ingestion.anthropic_api.records import (
 )
 from ingestion.billing.money import USD, cents_to_usd
 
+# The landed reports, each a folder of day files under landing/billing/.
+REPORTS = ("cost_totals", "cost_breakdown", "claude_code_users", "claude_code_models")
 BETA = "analytics_beta"  # the Usage and Cost Analytics API (beta)
 LEGACY = "admin_legacy"  # the Admin API's cost_report
 # The dimensions of a cost breakdown row (null when a source does not give one).

@@ -9,16 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from configuration.errors import ConfigurationError
-from configuration.settings import (
-    COMPLIANCE_API_KEY,
-    COMPLIANCE_BASE_URL,
-    DEFAULT_COMPLIANCE_BASE_URL,
-    Settings,
-)
+from configuration.settings import COMPLIANCE_API_KEY, DEFAULT_ANTHROPIC_BASE_URL, Settings
 from ingestion.anthropic_api.client import AnthropicClient
 
-DEFAULT_BASE_URL = DEFAULT_COMPLIANCE_BASE_URL
-BASE_URL_VARIABLE = COMPLIANCE_BASE_URL
 API_KEY_VARIABLE = COMPLIANCE_API_KEY
 REQUESTS_PER_MINUTE = 600
 
@@ -26,7 +19,7 @@ REQUESTS_PER_MINUTE = 600
 class ComplianceClient(AnthropicClient):
     """GETs against `/v1/compliance/*` (see `AnthropicClient` for the options)."""
 
-    def __init__(self, api_key: str, base_url: str = DEFAULT_BASE_URL, **options: Any):
+    def __init__(self, api_key: str, base_url: str = DEFAULT_ANTHROPIC_BASE_URL, **options: Any):
         options.setdefault("requests_per_minute", REQUESTS_PER_MINUTE)
         super().__init__(api_key, base_url, key_variable=API_KEY_VARIABLE, **options)
 

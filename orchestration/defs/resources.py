@@ -14,7 +14,6 @@ from configuration.settings import (
     ANALYTICS_API_KEY,
     COMPLIANCE_API_KEY,
     DEFAULT_ANTHROPIC_BASE_URL,
-    DEFAULT_COMPLIANCE_BASE_URL,
     DEFAULT_DAGSTER_URL,
     PII_PEPPER,
     PrivacyMode,
@@ -43,7 +42,7 @@ class SettingsResource(dg.ConfigurableResource):
     content_retention_days: int | None = None
     raw_retention_days: int | None = None
     compliance_api_key: str | None = None
-    compliance_base_url: str = DEFAULT_COMPLIANCE_BASE_URL
+    compliance_base_url: str = DEFAULT_ANTHROPIC_BASE_URL
     admin_api_key: str | None = None
     analytics_api_key: str | None = None
     anthropic_base_url: str = DEFAULT_ANTHROPIC_BASE_URL

@@ -4,10 +4,11 @@ import dagster as dg
 
 from ingestion.anthropic_api.errors import AnthropicApiError
 from ingestion.billing.pull import BillingClients, pull_billing
+from ingestion.billing.records import REPORTS
 from orchestration.defs.compliance_api.assets import worth_retrying
 from orchestration.defs.resources import SettingsResource
 
-REPORTS = {
+DESCRIPTIONS = {
     "cost_totals": "Billed cost per day (ungrouped: the figures that add up), exact USD.",
     "cost_breakdown": "Billed cost per day by product, model, cost and token type and "
     "workspace (top 100 groups per day: a breakdown, never summed into totals).",
@@ -24,10 +25,10 @@ REPORTS = {
             ["billing", report],
             group_name="landing",
             kinds={"python", "parquet"},
-            description=description,
+            description=DESCRIPTIONS[report],
             skippable=True,
         )
-        for report, description in REPORTS.items()
+        for report in REPORTS
     ],
     # The analytics APIs allow 60 requests a minute per organisation: one pull at a time.
     pool="anthropic_billing",
