@@ -14,6 +14,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ingestion.billing.records import REPORT_SCHEMAS
 from ingestion.compliance_api.pull import ACTIVITIES_SCHEMA
 from ingestion.compliance_api.schemas import SNAPSHOT_SCHEMAS
 from ingestion.otel.privacy import CONTENT_COLUMNS
@@ -30,6 +31,7 @@ def landing_schemas() -> dict[str, pa.Schema]:
     schemas["otel__content"] = pa.schema([EVENTS_SCHEMA.field(name) for name in content_fields])
     schemas["compliance_api__activities"] = ACTIVITIES_SCHEMA
     schemas |= {f"compliance_api__{name}": schema for name, schema in SNAPSHOT_SCHEMAS.items()}
+    schemas |= {f"billing__{name}": schema for name, schema in REPORT_SCHEMAS.items()}
     return schemas
 
 

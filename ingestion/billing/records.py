@@ -22,8 +22,6 @@ from ingestion.anthropic_api.records import (
 )
 from ingestion.billing.money import USD, cents_to_usd
 
-# The landed reports, each a folder of day files under landing/billing/.
-REPORTS = ("cost_totals", "cost_breakdown", "claude_code_users", "claude_code_models")
 BETA = "analytics_beta"  # the Usage and Cost Analytics API (beta)
 LEGACY = "admin_legacy"  # the Admin API's cost_report
 # The dimensions of a cost breakdown row (null when a source does not give one).
@@ -92,6 +90,15 @@ CLAUDE_CODE_MODELS_SCHEMA = pa.schema(
         pa.field("pulled_at", _TIMESTAMP, nullable=False),
     ]
 )
+
+# The landed reports, each a folder of day files under landing/billing/, and their schemas.
+REPORT_SCHEMAS = {
+    "cost_totals": COST_TOTALS_SCHEMA,
+    "cost_breakdown": COST_BREAKDOWN_SCHEMA,
+    "claude_code_users": CLAUDE_CODE_USERS_SCHEMA,
+    "claude_code_models": CLAUDE_CODE_MODELS_SCHEMA,
+}
+REPORTS = tuple(REPORT_SCHEMAS)
 
 
 def _object(value: object, name: str) -> dict[str, Any]:
