@@ -717,19 +717,30 @@ class BillingEmulator(LocalServer):
             raise _bad(f"{name} is past the latest available day, {latest}")
         return day
 
+    def _range(self, query: Query, maximum: timedelta) -> tuple[date, date]:
+        """The first and last day of `starting_date` (inclusive) to `ending_date` (exclusive).
+
+        `ending_date` defaults to the latest available day + 1 (§1.5 docs).
+        """
+        first = _day_param(query, "starting_date")
+        if first is None:
+            raise _bad("starting_date is required")
+        self._served_day(first, "starting_date")
+        end = _day_param(query, "ending_date") or self.data.watermark + timedelta(days=1)
+        last = self._served_day(end - timedelta(days=1), "ending_date")
+        if not first <= last or end - first > maximum:
+            raise _bad(f"the range must be 1 to {maximum.days} days")
+        return first, last
+
     def _users(self, query: Query, headers: dict[str, str]) -> dict:
         _only(query, {"date", "starting_date", "ending_date", "limit", "page", "filter[]"})
         if (one := _day_param(query, "date")) is not None:
+            if "starting_date" in query or "ending_date" in query:
+                raise _bad("date cannot be combined with starting_date or ending_date")
             first = last = self._served_day(one, "date")
         else:
-            first = _day_param(query, "starting_date")
-            last = _day_param(query, "ending_date")
-            if first is None or last is None:
-                raise _bad("date, or starting_date and ending_date, is required")
-            self._served_day(first, "starting_date")
-            self._served_day(last, "ending_date")
-            if not first <= last or (last - first).days > 366:
-                raise _bad("the range must be 366 days or fewer")
+            # A rollup: distinct counts summed here, approximate (HyperLogLog) in the API.
+            first, last = self._range(query, timedelta(days=366))
         filters: dict[str, set[str]] = defaultdict(set)
         for item in query.get("filter[]", []):
             name, _, value = item.partition(":")
@@ -749,15 +760,10 @@ class BillingEmulator(LocalServer):
         return self._page(records, query, 100, 1000)
 
     def _summaries(self, query: Query, headers: dict[str, str]) -> dict:
-        _only(query, {"starting_date", "ending_date"})
-        first = _day_param(query, "starting_date")
-        if first is None:
-            raise _bad("starting_date is required")
-        self._served_day(first, "starting_date")
-        end = _day_param(query, "ending_date") or first + timedelta(days=1)
-        last = self._served_day(end - timedelta(days=1), "ending_date")
-        if not first <= last or (end - first) > MAX_RANGE:
-            raise _bad("the range must be 1 to 31 days")
+        # `limit` and `page` are accepted, but the series comes whole (next_page null).
+        _only(query, {"starting_date", "ending_date", "limit", "page"})
+        _limit(query, 100, 1000)
+        first, last = self._range(query, MAX_RANGE)
         active: dict[date, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
         for activity in self.data.activity:
             if activity.sessions:
@@ -771,24 +777,36 @@ class BillingEmulator(LocalServer):
                         seen |= accounts
             return len(seen)
 
+        seats = len(self.data.members)
         data = []
         for offset in range((last - first).days + 1):
             day = first + timedelta(offset)
+            counts = {
+                f"{product}{window}_active_user_count": users(
+                    day, days, product.removesuffix("_") or None
+                )
+                for product in ("", "cowork_", "claude_code_")
+                for window, days in (("daily", 1), ("weekly", 7), ("monthly", 30))
+            }
             data.append(
                 {
-                    "starting_date": day.isoformat(),
-                    "ending_date": (day + timedelta(1)).isoformat(),
-                    "daily_active_user_count": users(day, 1),
-                    "weekly_active_user_count": users(day, 7),
-                    "monthly_active_user_count": users(day, 30),
-                    "cowork_daily_active_user_count": users(day, 1, "cowork"),
-                    "cowork_weekly_active_user_count": users(day, 7, "cowork"),
-                    "cowork_monthly_active_user_count": users(day, 30, "cowork"),
-                    "claude_code_daily_active_user_count": users(day, 1, "claude_code"),
-                    "assigned_seat_count": len(self.data.members),
+                    "starting_at": _iso(_midnight(day)),
+                    "ending_at": _iso(_midnight(day + timedelta(1))),
+                    **counts,
+                    "assigned_seat_count": seats,
+                    "pending_invite_count": 0,  # the generator invites no one
+                    **{
+                        # DAU (WAU, MAU) / assigned seats * 100, as the docs define them.
+                        f"{window}_adoption_rate": round(
+                            counts[f"{window}_active_user_count"] / seats * 100, 2
+                        )
+                        if seats
+                        else None
+                        for window in ("daily", "weekly", "monthly")
+                    },
                 }
             )
-        return {"data": data}
+        return {"data": data, "next_page": None}
 
     # -- serving --------------------------------------------------------------------------------
 
@@ -903,4 +921,5 @@ def _user_record(days: list, first: date, last: date) -> dict:
     }
     if first == last:
         return {"date": first.isoformat(), **record}
-    return {"starting_date": first.isoformat(), "ending_date": last.isoformat(), **record}
+    ending = last + timedelta(days=1)  # exclusive, as the request's
+    return {"starting_date": first.isoformat(), "ending_date": ending.isoformat(), **record}

@@ -395,6 +395,63 @@ def test_enterprise_users_report_cowork_metrics_per_user_per_day(
             assert core["distinct_session_count"] == activity.sessions
 
 
+def test_enterprise_users_rollup_ends_before_ending_date(
+    emulator: BillingEmulator, billing: BillingData
+) -> None:
+    """§1.5 docs: a rollup covers `starting_date` (inclusive) to `ending_date` (exclusive);
+    `date` alone is one day, and not combined with a range."""
+    first, last = billing.start_date, billing.watermark
+    params = {"starting_date": first.isoformat(), "ending_date": last.isoformat()}
+    with _client(emulator, ANALYTICS_KEY) as client:
+        records = client.get(USERS, params={**params, "limit": 1000}).json()["data"]
+        both = client.get(USERS, params={**params, "date": first.isoformat()})
+    sessions = defaultdict(int)
+    for activity in billing.activity:
+        if first <= activity.day < last:
+            sessions[activity.member.account_id] += activity.sessions
+    for record in records:
+        assert record["ending_date"] == last.isoformat()
+        metrics = record["cowork_metrics"]["distinct_session_count"]
+        metrics += record["claude_code_metrics"]["core_metrics"]["distinct_session_count"]
+        assert metrics == sessions[record["user"]["id"]]
+    assert {record["user"]["id"] for record in records} == set(sessions)
+    assert both.status_code == 400
+
+
+def test_enterprise_summaries_are_one_entry_per_day_of_the_range(
+    emulator: BillingEmulator, billing: BillingData
+) -> None:
+    """§1.5 docs: one entry per day from `starting_date` (inclusive) to `ending_date`
+    (exclusive, by default the latest available day + 1), each with `starting_at` and
+    `ending_at` at UTC midnight, in the `data` / `next_page` envelope (`next_page` null);
+    DAU/WAU/MAU overall and per product, seats, pending invites, adoption rates."""
+    with _client(emulator, ANALYTICS_KEY) as client:
+        body = client.get(
+            SUMMARIES, params={"starting_date": billing.start_date.isoformat(), "limit": 1000}
+        ).json()
+        ranged = client.get(
+            SUMMARIES,
+            params={
+                "starting_date": billing.start_date.isoformat(),
+                "ending_date": billing.watermark.isoformat(),
+            },
+        ).json()
+    days = [billing.start_date + timedelta(days=n) for n in range(len(body["data"]))]
+    assert days[-1] == billing.watermark and body["next_page"] is None
+    assert len(ranged["data"]) == len(days) - 1
+    seats = len(billing.members)
+    for day, entry in zip(days, body["data"], strict=True):
+        assert entry["starting_at"] == _start(day)
+        assert entry["ending_at"] == _start(day + timedelta(days=1))
+        active = {a.member.account_id for a in billing.activity if a.day == day and a.sessions}
+        assert entry["daily_active_user_count"] == len(active)
+        coders = {a for a in active if billing.members[a].product == "claude_code"}
+        assert entry["claude_code_daily_active_user_count"] == len(coders)
+        assert entry["cowork_daily_active_user_count"] == len(active - coders)
+        assert entry["assigned_seat_count"] == seats and entry["pending_invite_count"] == 0
+        assert entry["daily_adoption_rate"] == round(len(active) / seats * 100, 2)
+
+
 @pytest.mark.parametrize(
     ("key", "path", "status"),
     [
