@@ -152,7 +152,7 @@ def ingest_billing(
         ),
     ] = 30,
 ) -> None:
-    """Pull billed cost and Claude Code Analytics (ANTHROPIC_ADMIN_API_KEY / _ANALYTICS_API_KEY)."""
+    """Pull billed cost and the analytics reports (ANTHROPIC_ADMIN_API_KEY / _ANALYTICS_API_KEY)."""
     from ingestion.billing.pull import BillingClients, pull_billing
     from ingestion.paths import DataLayout
 
@@ -160,7 +160,7 @@ def ingest_billing(
     layout = DataLayout(settings.data_dir)
     clients = BillingClients.from_settings(settings)
     try:
-        with console.status("Pulling the cost reports and Claude Code Analytics"):
+        with console.status("Pulling the cost reports, Claude Code and Enterprise Analytics"):
             summary = pull_billing(clients, layout, backfill_days=backfill_days)
     finally:
         clients.close()

@@ -49,7 +49,7 @@ def _landed_files(layout: DataLayout) -> dict[str, list[Path]]:
     compliance = layout.root / "landing" / "compliance"
     for entity in sorted(path.name for path in compliance.glob("*") if path.is_dir()):
         areas[f"compliance_{entity}"] = sorted(layout.compliance(entity).glob("*/*.parquet"))
-    for report in BILLING_REPORTS:  # Claude Code Analytics names people by e-mail
+    for report in BILLING_REPORTS:  # the analytics reports name people
         areas[f"billing_{report}"] = sorted(layout.billing(report).glob("*/*.parquet"))
     return areas
 
@@ -129,8 +129,9 @@ def _area_owner(area: str, identity: Identity, schema: pa.Schema, event_ids: set
     if area.startswith("otel_"):
         return owner_predicate(OTEL_OWNER_COLUMNS, identity, present, JSON_COLUMNS)
     if area.startswith("billing_"):
-        # Claude Code Analytics names people by e-mail; the cost reports name no one.
-        return owner_predicate({"email": "emails"}, identity, present)
+        # Claude Code Analytics names people by e-mail, Enterprise Analytics by e-mail and
+        # account id (`user_id`); the cost reports name no one.
+        return owner_predicate({"email": "emails", "user_id": "account_ids"}, identity, present)
     columns = dict(COMPLIANCE_OWNER_COLUMNS)
     if area == "compliance_users":
         columns["id"] = "account_ids"

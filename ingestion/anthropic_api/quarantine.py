@@ -19,6 +19,7 @@ import logging
 import os
 from collections.abc import Callable
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -31,9 +32,21 @@ FILE_MODE = 0o600
 Row = TypeVar("Row")
 
 
+def _number(value: object) -> float | str:
+    """A number a client read exactly (`Decimal`, for money) as JSON can write it.
+
+    The float when it has the same value, else the digits as a string (never rounded).
+    """
+    if not isinstance(value, Decimal):
+        raise TypeError(f"{type(value).__name__} is not JSON")
+    as_float = float(value)
+    return as_float if Decimal(repr(as_float)) == value else str(value)
+
+
 def _raw_json(item: object) -> str | None:
     try:
-        return json.dumps(item)  # NaN and Infinity kept as written: this is the raw record
+        # NaN and Infinity kept as written: this is the raw record.
+        return json.dumps(item, default=_number)
     except RecursionError:
         return None
 

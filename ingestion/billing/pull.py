@@ -1,4 +1,7 @@
-"""Pull what Anthropic bills (cost reports) and estimates (Claude Code Analytics), by day.
+"""Pull what Anthropic bills, estimates and counts of an organisation's usage, by day.
+
+Three sources: the cost reports (billed), Claude Code Analytics (estimates) and the
+Enterprise Analytics API (engagement counts, `ingestion.billing.enterprise`).
 
 Billed cost comes from the Usage and Cost Analytics API (beta) when the organisation has it,
 else from the Admin API's legacy `cost_report`: one source per pull window, never both. Each
@@ -7,36 +10,30 @@ and grouped by product, model, cost type, token type and workspace (a breakdown:
 keeps its top 100 groups with no remainder row, so its rows are never summed into totals).
 
 Cost is provisional for about 30 days, so every pull re-reads a trailing window (the
-backfill) and rewrites each of its days whole: `landing/billing/<report>/<date
-column>=<day>/part.parquet`, replaced atomically, with an empty file for a day without rows.
-A restated day replaces what an earlier pull landed, never adds to it. An expired cursor
-(410) or a cursor refused for changed parameters (400) restarts that window's listing.
+backfill) and rewrites each of its days whole (`ingestion.billing.listing`): a restated day
+replaces what an earlier pull landed, never adds to it. An expired cursor (410) or a cursor
+refused for changed parameters (400) restarts that window's listing. The analytics sources
+share the window.
 """
 
 from __future__ import annotations
 
-import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from typing import Any
 
-import pyarrow as pa
-
 from configuration.settings import ADMIN_API_KEY, ANALYTICS_API_KEY, Settings
 from ingestion.anthropic_api.client import AnthropicClient, RateLimiter
-from ingestion.anthropic_api.errors import AnthropicApiError, CursorRefusedError
-from ingestion.anthropic_api.paging import MAX_PAGES, token_pages
-from ingestion.anthropic_api.quarantine import Quarantine
+from ingestion.anthropic_api.errors import AnthropicApiError
+from ingestion.anthropic_api.paging import MAX_PAGES, Page
+from ingestion.billing.enterprise import pull_enterprise
+from ingestion.billing.listing import BillingPullSummary, Listings, days_of, windows
 from ingestion.billing.records import (
     BETA,
     BREAKDOWN_DIMENSIONS,
-    CLAUDE_CODE_MODELS_SCHEMA,
-    CLAUDE_CODE_USERS_SCHEMA,
-    COST_BREAKDOWN_SCHEMA,
-    COST_TOTALS_SCHEMA,
     LEGACY,
     beta_cost_row,
     claude_code_rows,
@@ -44,10 +41,8 @@ from ingestion.billing.records import (
     refreshed_at,
     utc_midnight,
 )
-from ingestion.parquet import write_parquet_atomically
 from ingestion.paths import DataLayout
 
-LOGGER = logging.getLogger(__name__)
 BETA_HEADER = {"anthropic-beta": "analytics-usage-cost-2026-08-24"}
 BETA_COST = "/v1/organizations/analytics/cost"
 LEGACY_COST = "/v1/organizations/cost_report"
@@ -56,29 +51,11 @@ CLAUDE_CODE = "/v1/organizations/usage_report/claude_code"
 # publishes none, and once a minute is its documented polling pace: the same budget. A
 # little under it and no burst, so that no sliding minute ever holds more than 60.
 REQUESTS_PER_MINUTE = 58
-MAX_WINDOW_DAYS = 31  # the longest range one request may span
 BACKFILL_DAYS = 30  # cost stays provisional for about this long
 EARLIEST_DAY = date(2026, 1, 1)  # no cost or usage data before (§1.5)
 BETA_PAGE = 1000
 LEGACY_PAGE = 31
 CLAUDE_CODE_PAGE = 1000
-# A window's listing restarts on an expired or refused cursor at most this often.
-RESTARTS = 2
-
-
-@dataclass
-class BillingPullSummary:
-    """What one pull did, for the CLI table and the Dagster metadata (never a key)."""
-
-    windows: list[tuple[date, date, str]] = field(default_factory=list)  # start, end, source
-    records: dict[str, int] = field(default_factory=dict)  # report -> landed rows
-    quarantined: dict[str, int] = field(default_factory=dict)  # report -> records
-    days_replaced: dict[str, int] = field(default_factory=dict)  # report -> day files written
-    restarts: int = 0
-    requests: int = 0
-    retries: int = 0
-    waited_seconds: float = 0.0
-    notices: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -86,16 +63,18 @@ class BillingClients:
     """The clients a billing pull uses; None where no key is configured.
 
     `cost` reads the cost reports (the beta with an Admin or analytics key; the legacy
-    fallback needs the Admin key), `admin` reads Claude Code Analytics.
+    fallback needs the Admin key), `admin` reads Claude Code Analytics, `analytics` (the
+    `read:analytics` key) the Enterprise Analytics API.
     """
 
     cost: AnthropicClient | None
     admin: AnthropicClient | None
+    analytics: AnthropicClient | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, **options: Any) -> BillingClients:
         """Clients with the settings' keys and base URL (money read exactly)."""
-        # One budget for both keys: they belong to one organisation.
+        # One budget for every key: they belong to one organisation.
         budget = {"limiter": RateLimiter(REQUESTS_PER_MINUTE, burst=1)} | options
 
         def client(key_variable: str, key) -> AnthropicClient | None:
@@ -110,26 +89,18 @@ class BillingClients:
             )
 
         admin = client(ADMIN_API_KEY, settings.admin_api_key)
-        cost = admin or client(ANALYTICS_API_KEY, settings.analytics_api_key)
-        return cls(cost, admin)
+        analytics = client(ANALYTICS_API_KEY, settings.analytics_api_key)
+        return cls(admin or analytics, admin, analytics)
 
     def distinct(self) -> list[AnthropicClient]:
-        """Each configured client once (the cost client is the admin one when both exist)."""
-        return list({id(c): c for c in (self.cost, self.admin) if c is not None}.values())
+        """Each configured client once (the cost client is the admin or analytics one)."""
+        clients = (self.cost, self.admin, self.analytics)
+        return list({id(c): c for c in clients if c is not None}.values())
 
     def close(self) -> None:
         """Close the connection pools."""
         for client in self.distinct():
             client.close()
-
-
-def windows(first: date, last: date) -> Iterator[tuple[date, date]]:
-    """[start, end) day ranges covering first..last, none longer than MAX_WINDOW_DAYS."""
-    start = first
-    while start <= last:
-        end = min(start + timedelta(days=MAX_WINDOW_DAYS), last + timedelta(days=1))
-        yield start, end
-        start = end
 
 
 def pull_billing(
@@ -140,7 +111,7 @@ def pull_billing(
     today: date | None = None,
     max_pages: int = MAX_PAGES,
 ) -> BillingPullSummary:
-    """Pull the billed cost and Claude Code Analytics of the trailing `backfill_days` days.
+    """Pull the trailing `backfill_days` days of cost, Claude Code and Enterprise Analytics.
 
     The window ends with yesterday (UTC): today's buckets are still filling. Each source
     without a client is skipped with one notice.
@@ -153,6 +124,10 @@ def pull_billing(
     first = max(today - timedelta(days=backfill_days), EARLIEST_DAY)
     summary = BillingPullSummary()
     pulled_at = datetime.now(UTC)
+
+    def listings(client: AnthropicClient) -> Listings:
+        return Listings(client, layout, summary, pulled_at, max_pages)
+
     if clients.cost is None:
         summary.notices.append(
             f"Billed cost: neither {ADMIN_API_KEY} nor {ANALYTICS_API_KEY} is set, so the cost"
@@ -160,13 +135,20 @@ def pull_billing(
         )
     else:
         for start, end in windows(first, last):
-            _pull_cost_window(clients, layout, start, end, pulled_at, summary, max_pages)
+            _pull_cost_window(clients, listings(clients.cost), start, end)
     if clients.admin is None:
         summary.notices.append(
             f"Claude Code Analytics: {ADMIN_API_KEY} is not set, so its estimates are skipped."
         )
     else:
-        _pull_claude_code(clients.admin, layout, first, last, pulled_at, summary, max_pages)
+        _pull_claude_code(listings(clients.admin), first, last)
+    if clients.analytics is None:
+        summary.notices.append(
+            f"Enterprise Analytics: {ANALYTICS_API_KEY} is not set, so user activity and the"
+            " daily summaries are skipped."
+        )
+    else:
+        pull_enterprise(listings(clients.analytics), first, last)
     for client in clients.distinct():
         summary.requests += client.stats.requests
         summary.retries += client.stats.retries
@@ -174,52 +156,13 @@ def pull_billing(
     return summary
 
 
-def _quarantine(layout: DataLayout, client: AnthropicClient, summary: BillingPullSummary):
-    return Quarantine(
-        layout.billing("quarantine"),
-        partial(client.redact, thorough=False),
-        summary.quarantined,
-    )
-
-
-def _listing(
-    summary: BillingPullSummary,
-    quarantine: Quarantine,
-    fetch: Callable[[], list[Any]],
-    path: str,
-) -> tuple[list[Any], int]:
-    """All rows of one listing, and how many of its records were quarantined.
-
-    It starts again from the first page when a cursor is refused (expired, or issued for
-    other parameters). Rows are kept only when the listing completes, and what the failed
-    attempt quarantined is discarded, so a restart never lands or counts a record twice.
-    """
-    for attempt in range(RESTARTS + 1):
-        mark = quarantine.mark()
-        try:
-            rows = fetch()
-        except CursorRefusedError as error:
-            quarantine.discard_since(mark)
-            if attempt == RESTARTS:
-                raise
-            summary.restarts += 1
-            LOGGER.warning("%s: the cursor was refused (%s); restarting", path, error.status)
-            continue
-        return rows, quarantine.records_since(mark)
-    raise AssertionError("unreachable")
-
-
 @dataclass(frozen=True)
 class _CostWindow:
-    """One pull window of the cost reports: where its rows come from and go."""
+    """One pull window of the cost reports: its listings and days."""
 
-    client: AnthropicClient
-    quarantine: Quarantine
+    listings: Listings
     start: date
     end: date
-    pulled_at: datetime
-    summary: BillingPullSummary
-    max_pages: int
 
     def rows(
         self,
@@ -236,35 +179,24 @@ class _CostWindow:
         params = {name: at.isoformat().replace("+00:00", "Z") for name, at in window.items()}
         params |= request
 
-        def fetch() -> list[dict]:
-            rows = []
-            pages = token_pages(self.client, path, page_size, self.max_pages, params, headers)
-            for page in pages:
-                provenance = {
-                    "source": source,
-                    "data_refreshed_at": refreshed_at(page.body),
-                    "window_start": utc_midnight(self.start),
-                    "window_end": utc_midnight(self.end),
-                    "pulled_at": self.pulled_at,
-                }
-                built = self.quarantine.rows(report, page, partial(build, provenance=provenance))
-                rows += [row for rows_of_record in built for row in rows_of_record]
-            return rows
+        def build_of(page: Page) -> Callable[[object], list[dict]]:
+            provenance = {
+                "source": source,
+                "data_refreshed_at": refreshed_at(page.body),
+                "window_start": window["starting_at"],
+                "window_end": window["ending_at"],
+                "pulled_at": self.listings.pulled_at,
+            }
+            return partial(build, provenance=provenance)
 
-        return _listing(self.summary, self.quarantine, fetch, path)
+        built, quarantined = self.listings.records(
+            report, path, page_size, params, build_of, headers
+        )
+        return [row for rows_of_record in built for row in rows_of_record], quarantined
 
 
-def _pull_cost_window(
-    clients: BillingClients,
-    layout: DataLayout,
-    start: date,
-    end: date,
-    pulled_at: datetime,
-    summary: BillingPullSummary,
-    max_pages: int,
-) -> None:
-    quarantine = _quarantine(layout, clients.cost, summary)
-    window = _CostWindow(clients.cost, quarantine, start, end, pulled_at, summary, max_pages)
+def _pull_cost_window(clients: BillingClients, listings: Listings, start: date, end: date) -> None:
+    window = _CostWindow(listings, start, end)
     try:
         totals, breakdown = _beta_cost(window)
         source = BETA
@@ -280,21 +212,17 @@ def _pull_cost_window(
                 error.request_id,
                 error.path,
             ) from None
-        totals, breakdown = _legacy_cost(replace(window, client=clients.admin))
+        admin = replace(listings, client=clients.admin)
+        totals, breakdown = _legacy_cost(replace(window, listings=admin))
         source = LEGACY
-    summary.windows.append((start, end, source))
-    if totals[1] or breakdown[1]:
-        # A quarantined record may have been a day's only figure: rewriting the window would
-        # turn a known cost into none. Its days keep what an earlier pull landed.
-        summary.notices.append(
-            f"Billed cost {start} to {end - timedelta(days=1)}: {totals[1] + breakdown[1]}"
-            " malformed record(s) quarantined, so these days keep what was landed before."
-        )
-        return
-    days = [start + timedelta(days=n) for n in range((end - start).days)]
-    _land_days(layout, "cost_totals", "cost_date", COST_TOTALS_SCHEMA, totals[0], days, summary)
-    _land_days(
-        layout, "cost_breakdown", "cost_date", COST_BREAKDOWN_SCHEMA, breakdown[0], days, summary
+    listings.summary.windows.append((start, end, source))
+    # A quarantined record may have been a day's only figure: rewriting the window would
+    # turn a known cost into none, so its days keep what an earlier pull landed.
+    listings.land(
+        "Billed cost",
+        days_of(start, end),
+        totals[1] + breakdown[1],
+        {"cost_totals": totals[0], "cost_breakdown": breakdown[0]},
     )
 
 
@@ -338,85 +266,22 @@ def _legacy_cost(window: _CostWindow) -> tuple[tuple[list[dict], int], tuple[lis
     return totals, listing("cost_breakdown", ["workspace_id", "description"])
 
 
-def _pull_claude_code(
-    client: AnthropicClient,
-    layout: DataLayout,
-    first: date,
-    last: date,
-    pulled_at: datetime,
-    summary: BillingPullSummary,
-    max_pages: int,
-) -> None:
+def _pull_claude_code(listings: Listings, first: date, last: date) -> None:
     """Claude Code Analytics, one UTC day per request (the endpoint takes no range)."""
-    quarantine = _quarantine(layout, client, summary)
-    day = first
-    while day <= last:
-        params = {"starting_at": day.isoformat()}
-
-        def fetch(day: date = day, params: dict = params) -> list[tuple[dict, list[dict]]]:
-            records = []
-            for page in token_pages(client, CLAUDE_CODE, CLAUDE_CODE_PAGE, max_pages, params):
-                build = partial(claude_code_rows, usage_date=day, pulled_at=pulled_at)
-                records += quarantine.rows("claude_code", page, build)
-            return records
-
-        records, quarantined = _listing(summary, quarantine, fetch, CLAUDE_CODE)
-        if quarantined:
-            summary.notices.append(
-                f"Claude Code Analytics {day}: {quarantined} malformed record(s) quarantined,"
-                " so the day keeps what was landed before."
-            )
-            day += timedelta(days=1)
-            continue
+    for day in days_of(first, last + timedelta(days=1)):
+        build = partial(claude_code_rows, usage_date=day, pulled_at=listings.pulled_at)
+        records, quarantined = listings.records(
+            "claude_code",
+            CLAUDE_CODE,
+            CLAUDE_CODE_PAGE,
+            {"starting_at": day.isoformat()},
+            lambda page, build=build: build,
+        )
         users = [user for user, _ in records]
         models = [model for _, rows in records for model in rows]
-        _land_days(
-            layout,
-            "claude_code_users",
-            "usage_date",
-            CLAUDE_CODE_USERS_SCHEMA,
-            users,
+        listings.land(
+            "Claude Code Analytics",
             [day],
-            summary,
+            quarantined,
+            {"claude_code_users": users, "claude_code_models": models},
         )
-        _land_days(
-            layout,
-            "claude_code_models",
-            "usage_date",
-            CLAUDE_CODE_MODELS_SCHEMA,
-            models,
-            [day],
-            summary,
-        )
-        day += timedelta(days=1)
-
-
-def _land_days(
-    layout: DataLayout,
-    report: str,
-    date_column: str,
-    schema: pa.Schema,
-    rows: list[dict],
-    days: list[date],
-    summary: BillingPullSummary,
-) -> None:
-    """Rewrite each day's file of a report whole (an empty file for a day without rows)."""
-    by_day: dict[date, list[dict]] = defaultdict(list)
-    for row in rows:
-        by_day[row[date_column]].append(row)
-    outside = set(by_day) - set(days)
-    if outside:
-        raise AnthropicApiError(
-            200,
-            "invalid_response",
-            f"{report}: rows for {min(outside)} outside the requested window",
-            None,
-            report,
-        )
-    for day in days:
-        table = pa.Table.from_pylist(by_day.get(day, []), schema=schema)
-        write_parquet_atomically(
-            table, layout.billing(report) / f"{date_column}={day.isoformat()}" / "part.parquet"
-        )
-        summary.days_replaced[report] = summary.days_replaced.get(report, 0) + 1
-    summary.records[report] = summary.records.get(report, 0) + len(rows)

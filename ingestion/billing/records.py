@@ -90,13 +90,72 @@ CLAUDE_CODE_MODELS_SCHEMA = pa.schema(
         pa.field("pulled_at", _TIMESTAMP, nullable=False),
     ]
 )
+# Enterprise Analytics `/users`: column -> the path of its count in a record (§1.5; the
+# cowork counts as the emulator and spec §5 name them).
+_CORE = ("claude_code_metrics", "core_metrics")
+ENTERPRISE_USER_COUNTS = {
+    "chat_distinct_conversation_count": ("chat_metrics", "distinct_conversation_count"),
+    "chat_message_count": ("chat_metrics", "message_count"),
+    "claude_code_commit_count": (*_CORE, "commit_count"),
+    "claude_code_distinct_session_count": (*_CORE, "distinct_session_count"),
+    "claude_code_lines_added_count": (*_CORE, "lines_of_code", "added_count"),
+    "claude_code_lines_removed_count": (*_CORE, "lines_of_code", "removed_count"),
+    "claude_code_pull_request_count": (*_CORE, "pull_request_count"),
+    **{
+        f"cowork_{name}": ("cowork_metrics", name)
+        for name in (
+            "action_count",
+            "connectors_used_count",
+            "dispatch_turn_count",
+            "distinct_session_count",
+            "file_edit_count",
+            "message_count",
+            "skills_used_count",
+        )
+    },
+}
+ENTERPRISE_USERS_SCHEMA = pa.schema(
+    [
+        pa.field("usage_date", pa.date32(), nullable=False),
+        pa.field("user_id", pa.string(), nullable=False),
+        pa.field("email", pa.string()),
+        *(pa.field(name, pa.int64()) for name in ENTERPRISE_USER_COUNTS),
+        # A map of tool -> {accepted_count, rejected_count}: tools may be added (§1.5).
+        pa.field("claude_code_tool_actions_json", pa.string()),
+        pa.field("pulled_at", _TIMESTAMP, nullable=False),
+    ]
+)
+# Enterprise Analytics `/summaries`: the counts every day carries, then those it carries
+# once the per-product breakdown is enabled, and seats and invites (null when scoped to an
+# RBAC group).
+SUMMARY_COUNTS = tuple(
+    f"{product}{window}_active_user_count"
+    for product in ("", "cowork_")
+    for window in ("daily", "weekly", "monthly")
+)
+SUMMARY_OPTIONAL_COUNTS = (
+    *(f"claude_code_{window}_active_user_count" for window in ("daily", "weekly", "monthly")),
+    "assigned_seat_count",
+    "pending_invite_count",
+)
+ENTERPRISE_SUMMARIES_SCHEMA = pa.schema(
+    [
+        pa.field("usage_date", pa.date32(), nullable=False),
+        *(pa.field(name, pa.int64(), nullable=False) for name in SUMMARY_COUNTS),
+        *(pa.field(name, pa.int64()) for name in SUMMARY_OPTIONAL_COUNTS),
+        pa.field("pulled_at", _TIMESTAMP, nullable=False),
+    ]
+)
 
 # The landed reports, each a folder of day files under landing/billing/, and their schemas.
+# A report's first column is the UTC day its files are partitioned by.
 REPORT_SCHEMAS = {
     "cost_totals": COST_TOTALS_SCHEMA,
     "cost_breakdown": COST_BREAKDOWN_SCHEMA,
     "claude_code_users": CLAUDE_CODE_USERS_SCHEMA,
     "claude_code_models": CLAUDE_CODE_MODELS_SCHEMA,
+    "enterprise_users": ENTERPRISE_USERS_SCHEMA,
+    "enterprise_summaries": ENTERPRISE_SUMMARIES_SCHEMA,
 }
 REPORTS = tuple(REPORT_SCHEMAS)
 
@@ -116,12 +175,24 @@ def _text(record: dict[str, Any], name: str, *, required: bool = False) -> str |
     return valid_unicode(value, name)
 
 
-def _count(record: dict[str, Any], name: str) -> int | None:
+def _count(
+    record: dict[str, Any], name: str, *, label: str = "", required: bool = False
+) -> int | None:
+    """A non-negative integer, or None when absent and not required.
+
+    Args:
+        record: the JSON object holding it.
+        name: its key.
+        label: where the object is in the record (`cowork_metrics.`), for the reason.
+        required: absent is malformed.
+    """
     value = record.get(name)
-    if value is None:
+    if value is None and not required:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise MalformedRecord(f"{name} is {describe(value)}, not a count")
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise MalformedRecord(f"{label}{name} is {describe(value)}, not a count")
+    if value < 0:
+        raise MalformedRecord(f"{label}{name} is negative ({value}), not a count")
     return value
 
 
@@ -254,11 +325,7 @@ def claude_code_rows(
         "commits": _count(core, "commits_by_claude_code"),
         "pull_requests": _count(core, "pull_requests_by_claude_code"),
         # A map: tools beyond the documented four may appear (§1.4).
-        "tool_actions_json": json_text(
-            _object(record.get("tool_actions") or {}, "tool_actions"),
-            "tool_actions",
-            sort_keys=True,
-        ),
+        "tool_actions_json": _tool_actions(record.get("tool_actions"), "tool_actions"),
         "pulled_at": pulled_at,
     }
     breakdown = record.get("model_breakdown") or []
@@ -284,6 +351,72 @@ def claude_code_rows(
             }
         )
     return user, models
+
+
+def _tool_actions(value: object, name: str) -> str:
+    """A map of tool -> decision counts as sorted JSON text (every count checked)."""
+    tools = _object(value or {}, name)
+    for tool, decisions in tools.items():
+        decisions = _object(decisions, f"{name}.{tool[:40]}")
+        for decision in decisions:
+            _count(decisions, decision, label=f"{name}.{tool[:40]}.")
+    return json_text(tools, name, sort_keys=True)
+
+
+def _block(record: dict[str, Any], *path: str) -> dict[str, Any] | None:
+    """The JSON object at `path` (keys), or None when it or an object above it is absent."""
+    for depth, name in enumerate(path):
+        value = record.get(name)
+        if value is None:
+            return None
+        record = _object(value, ".".join(path[: depth + 1]))
+    return record
+
+
+def _count_at(record: dict[str, Any], path: tuple[str, ...]) -> int | None:
+    """The count at `path` (keys), or None when it or an object above it is absent."""
+    *blocks, name = path
+    block = _block(record, *blocks)
+    return None if block is None else _count(block, name, label="".join(f"{b}." for b in blocks))
+
+
+def enterprise_user_row(item: object, usage_date: date, pulled_at: datetime) -> dict[str, Any]:
+    """One record of `/v1/organizations/analytics/users` asked for one `date`.
+
+    Its metric blocks are flattened: a block or count the record does not carry is null
+    (a product the organisation does not use), one that is not a non-negative integer is
+    malformed.
+    """
+    record = _object(item, "record")
+    if record.get("date") is not None:
+        day = _text(record, "date")
+        if day != usage_date.isoformat():
+            raise MalformedRecord(f"date {day[:20]!r} is not the requested day {usage_date}")
+    user = _object(record.get("user"), "user")
+    code = _block(record, "claude_code_metrics") or {}
+    tool_actions = code.get("tool_actions")
+    return {
+        "usage_date": usage_date,
+        "user_id": _text(user, "id", required=True),
+        "email": _text(user, "email_address"),
+        **{name: _count_at(record, path) for name, path in ENTERPRISE_USER_COUNTS.items()},
+        "claude_code_tool_actions_json": None
+        if tool_actions is None
+        else _tool_actions(tool_actions, "claude_code_metrics.tool_actions"),
+        "pulled_at": pulled_at,
+    }
+
+
+def enterprise_summary_row(item: object, pulled_at: datetime) -> dict[str, Any]:
+    """One day of `/v1/organizations/analytics/summaries` (`starting_at`..`ending_at`)."""
+    record = _object(item, "record")
+    usage_date, _ = day_bucket(record)
+    return {
+        "usage_date": usage_date,
+        **{name: _count(record, name, required=True) for name in SUMMARY_COUNTS},
+        **{name: _count(record, name) for name in SUMMARY_OPTIONAL_COUNTS},
+        "pulled_at": pulled_at,
+    }
 
 
 def _flag(record: dict[str, Any], name: str) -> bool:

@@ -1,4 +1,4 @@
-"""Billing pulls: the billed cost reports and Claude Code Analytics, one asset per report."""
+"""Billing pulls: billed cost, Claude Code and Enterprise Analytics, one asset per report."""
 
 import dagster as dg
 
@@ -16,6 +16,10 @@ DESCRIPTIONS = {
     "pull requests, tool decisions.",
     "claude_code_models": "Claude Code Analytics per user, day and model: tokens and "
     "Anthropic's estimated cost (an estimate, never billed cost).",
+    "enterprise_users": "Enterprise Analytics per user and day: chat, Claude Code and Cowork "
+    "counts (sessions, messages, actions, commits, lines...), exact (asked one day at a time).",
+    "enterprise_summaries": "Enterprise Analytics per day: daily, weekly and monthly active "
+    "users, overall and for Cowork and Claude Code, and seats.",
 }
 
 
@@ -35,7 +39,7 @@ DESCRIPTIONS = {
     retry_policy=dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL),
 )
 def billing_pull(context: dg.AssetExecutionContext, settings: SettingsResource):
-    """Re-pull the trailing 30 days of billed cost and Claude Code Analytics.
+    """Re-pull the trailing 30 days of billed cost, Claude Code and Enterprise Analytics.
 
     Each day of the window is rewritten whole (cost is provisional for about 30 days); a
     source without its key is skipped with one notice. A failed pull fails the step with
