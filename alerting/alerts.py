@@ -15,6 +15,7 @@ class AlertKind(StrEnum):
     ANOMALY = "anomaly"
     SECURITY = "security"
     TELEMETRY = "telemetry"
+    BILLING = "billing"
 
 
 class Severity(StrEnum):
@@ -33,7 +34,7 @@ class Alert:
         key: stable deduplication key, e.g. `budget:Legal:2026-03:over`,
             `anomaly:user|<user_key>|2026-03-17`, `security:<signal_id>`,
             `run_failed:<run_id>`, `check_failed:<asset>:<check>:<day>`,
-            `telemetry:<source>:<day>:silent|degraded`.
+            `telemetry:<source>:<day>:silent|degraded`, `billing:<day>:<product>`.
         severity: high or medium.
         title: one line, no people's names (it is the notification text on phones).
         text: what happened and what to do, in a sentence or two.

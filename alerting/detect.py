@@ -2,7 +2,10 @@
 
 Budgets: a team over its budget, or forecast to breach it, this month
 (`fct_team_cost_monthly`). Anomalies: `fct_cost_anomalies` rows of the last
-`lookback_days`. Security: `fct_security_signals` of severity `high` in the same window.
+`lookback_days`. Billed cost: a day and product of the same window whose billed cost
+differs from the reported one by more than a share and an amount
+(`fct_cost_reconciliation_daily`). Security: `fct_security_signals` of severity `high` in
+the same window.
 Telemetry: a source silent for `silent_after_days`, or whose latest day has too many
 records missing (sequence gaps) or with unknown event names (`fct_telemetry_health`).
 
@@ -38,6 +41,11 @@ class DetectionSettings:
             latest day (default 0.01, as the telemetry-health check).
         max_share_unknown_event_names: the same for unknown event names (default 0.01).
         min_events: a day with fewer events is not judged degraded (default 50).
+        billed_divergence_ratio: billed and reported cost of a day and product diverge when
+            they differ by more than this share of the reported cost
+            (`COWORK_ALERT_BILLED_DIVERGENCE_PERCENT` / 100, default 0.05)...
+        billed_divergence_usd: ...and by more than this many dollars
+            (`COWORK_ALERT_BILLED_DIVERGENCE_USD`, default 10).
     """
 
     lookback_days: int = 3
@@ -45,6 +53,8 @@ class DetectionSettings:
     max_share_sequence_gaps: float = 0.01
     max_share_unknown_event_names: float = 0.01
     min_events: int = 50
+    billed_divergence_ratio: Decimal = Decimal("0.05")
+    billed_divergence_usd: Decimal = Decimal(10)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DetectionSettings:
@@ -52,6 +62,8 @@ class DetectionSettings:
         return cls(
             lookback_days=settings.alert_lookback_days,
             silent_after_days=settings.alert_silent_days,
+            billed_divergence_ratio=settings.alert_billed_divergence_percent / 100,
+            billed_divergence_usd=settings.alert_billed_divergence_usd,
         )
 
 
@@ -206,6 +218,65 @@ def security_alerts(connection, since: date) -> list[Alert]:
     return alerts
 
 
+# Per day and product; the legacy report's days compare all products at once ("(all)"),
+# and the part of a bill its breakdown leaves out ("(unattributed)") has no product.
+_BILLED = """
+select cost_date, product, sum(reported_cost_usd), sum(billed_cost_usd),
+       string_agg(distinct reason, ', ' order by reason), bool_or(is_provisional)
+from marts.fct_cost_reconciliation_daily
+where cost_date >= ? and billed_cost_usd is not null and product <> '(unattributed)'
+group by cost_date, product
+order by cost_date, product
+"""
+_REASONS = {
+    "telemetry_gap": "telemetry lost before it reached the collector",
+    "not_in_telemetry": "billed items OTel does not carry (such as web search)",
+    "provisional": "a provisional bill Anthropic may still restate",
+    "not_billed": "reported usage that is not billed",
+}
+
+
+def billed_cost_alerts(connection, since: date, settings: DetectionSettings) -> list[Alert]:
+    """A day and product whose billed cost diverges from the reported one (both thresholds)."""
+    alerts = []
+    for day, product, reported, billed, reasons, provisional in connection.execute(
+        _BILLED, [since]
+    ).fetchall():
+        difference = billed - reported
+        if abs(difference) <= settings.billed_divergence_usd or abs(
+            difference
+        ) <= settings.billed_divergence_ratio * abs(reported):
+            continue
+        named = "all products" if product == "(all)" else product
+        share = f" ({difference / reported:+.1%})" if reported else ""
+        known = [_REASONS[reason] for reason in (reasons or "").split(", ") if reason in _REASONS]
+        alerts.append(
+            Alert(
+                AlertKind.BILLING,
+                f"billing:{day}:{product}",
+                Severity.MEDIUM if provisional else Severity.HIGH,
+                f"Billed cost differs from reported: {named} on {day}",
+                f"Anthropic bills {_money(billed)} for {named} on {day}; telemetry reported "
+                f"{_money(reported)}{share}. "
+                + (
+                    f"Known reason: {'; '.join(known)}. "
+                    if known
+                    else "No known reason: check the collector and the billing pull. "
+                )
+                + "See marts.fct_cost_reconciliation_daily.",
+                (
+                    ("Day", str(day)),
+                    ("Product", named),
+                    ("Billed", _money(billed)),
+                    ("Reported", _money(reported)),
+                    ("Difference", _money(difference) + share),
+                    ("Bill", "provisional" if provisional else "settled"),
+                ),
+            )
+        )
+    return alerts
+
+
 _LATEST_HEALTH = """
 with ranked as (
     select *, row_number() over (partition by source order by activity_date desc) as recency
@@ -288,5 +359,6 @@ def detect_alerts(
             *budget_alerts(connection, serving_database, today),
             *anomaly_alerts(connection, serving_database, since),
             *security_alerts(connection, since),
+            *billed_cost_alerts(connection, since, settings),
             *telemetry_alerts(connection, today, settings),
         ]

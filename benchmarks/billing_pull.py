@@ -22,12 +22,13 @@ time and peak RSS of the CLI; rows and day files landed per report; and whether 
 last digit. The summary is printed and written to
 `benchmarks/results/billing_pull-<users>x<days>.json`.
 
-On the 2-core machine (2026-12-07, commit 5515e26, 1,000 x 90, 2.86 M simulated events,
-150,953 billed rows): beta 99 requests (9 cost, 90 Claude Code) in 183 s wall, legacy 99
-(3 beta 404s, 6 cost_report, 90 Claude Code) in 140 s; no 429; at most 59 requests in a
+On the 2-core machine (2026-12-07, 1,000 x 90, 2.86 M simulated events, 150,953 billed
+rows, with Enterprise Analytics): beta 192 requests (9 cost, 90 Claude Code, 90 Enterprise
+users, 3 summaries) in 223 s wall, 169 s of it waiting on the limiter; legacy 190 (one beta
+404, then 6 cost_report for the three windows) in 204 s; no 429; at most 59 requests in a
 sliding minute; both land 90 daily totals equal to the billed view's to the last digit.
-The emulator's cost answers take 7-13 s each at this size (it re-derives every billed line
-per request), which is most of the beta run's time beyond the limiter's ~100 s.
+The emulator derives its billed lines once per revision (the first cost answer takes ~9 s
+at this size, later ones milliseconds).
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -36,6 +37,9 @@ ALERT_WEBHOOK_URL = "COWORK_ALERT_WEBHOOK_URL"
 DAGSTER_URL = "COWORK_DAGSTER_URL"
 ALERT_LOOKBACK_DAYS = "COWORK_ALERT_LOOKBACK_DAYS"
 ALERT_SILENT_DAYS = "COWORK_ALERT_SILENT_DAYS"
+BILLING_BACKFILL_DAYS = "COWORK_BILLING_BACKFILL_DAYS"
+ALERT_BILLED_DIVERGENCE_PERCENT = "COWORK_ALERT_BILLED_DIVERGENCE_PERCENT"
+ALERT_BILLED_DIVERGENCE_USD = "COWORK_ALERT_BILLED_DIVERGENCE_USD"
 # Dagster's own variable: where its instance (dagster.yaml, run storage) lives.
 DAGSTER_HOME = "DAGSTER_HOME"
 
@@ -43,6 +47,10 @@ DAGSTER_HOME = "DAGSTER_HOME"
 DEFAULT_ANTHROPIC_BASE_URL = "https://api.anthropic.com"
 DEFAULT_DAGSTER_URL = "http://127.0.0.1:3000"
 MINIMUM_PEPPER_LENGTH = 16
+# Billed cost stays provisional for about 30 days; the billing and analytics APIs serve no
+# range starting more than 365 days back.
+DEFAULT_BILLING_BACKFILL_DAYS = 30
+MAXIMUM_BILLING_BACKFILL_DAYS = 365
 
 
 class PrivacyMode(StrEnum):
@@ -118,11 +126,18 @@ class Settings:
             for the Enterprise Analytics API (and the cost reports when no Admin key is
             set); None skips them.
         anthropic_base_url: the billing and analytics APIs' address (`ANTHROPIC_BASE_URL`).
+        billing_backfill_days: trailing days every billing pull re-reads
+            (`COWORK_BILLING_BACKFILL_DAYS`, default 30: cost stays provisional about as
+            long; at most 365).
         alert_webhook_url: where alerts are posted (`COWORK_ALERT_WEBHOOK_URL`); None
             sends none.
         dagster_url: the Dagster UI that alerts link to (`COWORK_DAGSTER_URL`).
         alert_lookback_days: alerts look this many days back (`COWORK_ALERT_LOOKBACK_DAYS`).
         alert_silent_days: a source quiet for longer is silent (`COWORK_ALERT_SILENT_DAYS`).
+        alert_billed_divergence_percent, alert_billed_divergence_usd: a day and product
+            whose billed cost differs from the reported one by more than both is an alert
+            (`COWORK_ALERT_BILLED_DIVERGENCE_PERCENT`, default 5, and
+            `COWORK_ALERT_BILLED_DIVERGENCE_USD`, default 10).
         configured_dagster_home: the Dagster instance's folder (`DAGSTER_HOME`); None
             means `<data_dir>/dagster` (see `dagster_home`).
     """
@@ -138,10 +153,13 @@ class Settings:
     admin_api_key: Secret | None = None
     analytics_api_key: Secret | None = None
     anthropic_base_url: str = DEFAULT_ANTHROPIC_BASE_URL
+    billing_backfill_days: int = DEFAULT_BILLING_BACKFILL_DAYS
     alert_webhook_url: Secret | None = None
     dagster_url: str = DEFAULT_DAGSTER_URL
     alert_lookback_days: int = 3
     alert_silent_days: int = 2
+    alert_billed_divergence_percent: Decimal = Decimal(5)
+    alert_billed_divergence_usd: Decimal = Decimal(10)
     configured_dagster_home: Path | None = None
 
     def __post_init__(self) -> None:
@@ -177,6 +195,17 @@ class Settings:
         ):
             if days < 1:
                 raise ConfigurationError(f"{variable}: {days!r} is not a number of days (>= 1)")
+        if not 1 <= self.billing_backfill_days <= MAXIMUM_BILLING_BACKFILL_DAYS:
+            raise ConfigurationError(
+                f"{BILLING_BACKFILL_DAYS}: {self.billing_backfill_days!r} is not a number of days"
+                f" from 1 to {MAXIMUM_BILLING_BACKFILL_DAYS} (the APIs serve no older range)"
+            )
+        for variable, amount in (
+            (ALERT_BILLED_DIVERGENCE_PERCENT, self.alert_billed_divergence_percent),
+            (ALERT_BILLED_DIVERGENCE_USD, self.alert_billed_divergence_usd),
+        ):
+            if not isinstance(amount, Decimal) or not amount.is_finite() or amount < 0:
+                raise ConfigurationError(f"{variable}: {amount!r} is not a number >= 0")
         _check_url(COMPLIANCE_BASE_URL, self.compliance_base_url)
         _check_url(ANTHROPIC_BASE_URL, self.anthropic_base_url)
         _check_url(DAGSTER_URL, self.dagster_url)
@@ -224,8 +253,17 @@ class Settings:
                 for name, variable in (
                     ("alert_lookback_days", ALERT_LOOKBACK_DAYS),
                     ("alert_silent_days", ALERT_SILENT_DAYS),
+                    ("billing_backfill_days", BILLING_BACKFILL_DAYS),
                 )
                 if (value := days(variable)) is not None
+            },
+            **{
+                name: value
+                for name, variable in (
+                    ("alert_billed_divergence_percent", ALERT_BILLED_DIVERGENCE_PERCENT),
+                    ("alert_billed_divergence_usd", ALERT_BILLED_DIVERGENCE_USD),
+                )
+                if (value := _amount(variable, text(variable))) is not None
             },
         )
 
@@ -300,6 +338,20 @@ def _whole_days(variable: str, value: str) -> int | None:
             " the default)"
         )
     return days
+
+
+def _amount(variable: str, value: str) -> Decimal | None:
+    if not value:
+        return None
+    try:
+        amount = Decimal(value)
+    except InvalidOperation:
+        amount = Decimal(-1)
+    if not amount.is_finite() or amount < 0:
+        raise ConfigurationError(
+            f"{variable}: {value!r} is not a number >= 0 (unset it for the default)"
+        )
+    return amount
 
 
 def _check_pepper(pepper: Secret | None) -> None:

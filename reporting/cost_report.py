@@ -21,6 +21,8 @@ from configuration.settings import PrivacyMode
 from reporting.figures import (
     Amount,
     Anomaly,
+    Billed,
+    BilledLine,
     CostReport,
     DailyCost,
     Reconciliation,
@@ -270,7 +272,68 @@ def _reconciliation(connection: duckdb.DuckDBPyConnection, period: Period) -> Re
         """,
         [period.start, period.end],
     ).fetchone()
-    return Reconciliation(reported, recomputed, priced, unpriced)
+    return Reconciliation(reported, recomputed, priced, unpriced, _billed(connection, period))
+
+
+def _billed(connection: duckdb.DuckDBPyConnection, period: Period) -> Billed | None:
+    """The bill of the period's covered days, None when no billing pull covered any."""
+    window = [period.start, period.end]
+    (sources,) = connection.execute(
+        "select list(distinct billed_source order by billed_source)"
+        " from marts.fct_billed_cost_daily where cost_date between ? and ?",
+        window,
+    ).fetchone()
+    days, billed, reported, unbilled, provisional = connection.execute(
+        """
+        select
+            count(distinct cost_date) filter (where billed_cost_usd is not null),
+            coalesce(sum(billed_cost_usd), 0),
+            coalesce(sum(reported_cost_usd) filter (where billed_cost_usd is not null), 0),
+            count(distinct cost_date) filter (where reason = 'no_billed_figure'),
+            count(distinct cost_date) filter (where is_provisional and billed_cost_usd is not null)
+        from marts.fct_cost_reconciliation_daily
+        where cost_date between ? and ?
+        """,
+        window,
+    ).fetchone()
+    if not days:
+        return None
+    explained = connection.execute(
+        """
+        select reason, sum(difference_usd)
+        from marts.fct_cost_reconciliation_daily
+        where cost_date between ? and ? and billed_cost_usd is not null and reason is not null
+        group by reason
+        order by abs(sum(difference_usd)) desc, reason
+        """,
+        window,
+    ).fetchall()
+    lines = connection.execute(
+        """
+        select
+            product, model, sum(reported_cost_usd), sum(recomputed_cost_usd),
+            sum(billed_cost_usd), sum(claude_code_estimated_cost_usd),
+            list(distinct reason order by reason) filter (where reason is not null)
+        from marts.fct_cost_reconciliation_daily
+        where cost_date between ? and ? and billed_cost_usd is not null
+        group by product, model
+        order by sum(billed_cost_usd) desc, product, model
+        """,
+        window,
+    ).fetchall()
+    return Billed(
+        sources=tuple(sources or ()),
+        billed_usd=billed,
+        reported_usd=reported,
+        days=days,
+        unbilled_days=unbilled,
+        provisional_days=provisional,
+        explained=tuple(Amount(reason, amount) for reason, amount in explained),
+        lines=tuple(
+            BilledLine(product, model, rep, recomputed, bill, estimate, tuple(reasons or ()))
+            for product, model, rep, recomputed, bill, estimate, reasons in lines
+        ),
+    )
 
 
 def _budgets(connection: duckdb.DuckDBPyConnection, month: Period) -> list[TeamBudget]:
@@ -384,6 +447,23 @@ def caveats(report: CostReport) -> list[str]:
             " telemetry and the last directory pull only."
         )
     reconciliation = report.reconciliation
+    billed = reconciliation.billed
+    if billed is None:
+        notes.append(
+            "No billed cost for the period: set ANTHROPIC_ADMIN_API_KEY or"
+            " ANTHROPIC_ANALYTICS_API_KEY to pull what Anthropic bills."
+        )
+    else:
+        if billed.unbilled_days:
+            notes.append(
+                f"{billed.unbilled_days} day(s) with reported cost have no billed figure yet;"
+                " the billed total covers the other days only."
+            )
+        if billed.provisional_days:
+            notes.append(
+                f"The bill of {billed.provisional_days} day(s) is provisional: Anthropic may"
+                " restate it for about 30 days, and every pull replaces those days."
+            )
     if reconciliation.unpriced_usd:
         notes.append(
             f"${reconciliation.unpriced_usd:,.2f} was spent on models the price list does not"

@@ -91,7 +91,30 @@ def csv_rows(report: CostReport) -> list[tuple[str, str, str, str, str, str]]:
     add("reconciliation", "", "recomputed_usd", reconciliation.recomputed_usd, "usd")
     add("reconciliation", "", "difference_usd", reconciliation.difference_usd, "usd")
     add("reconciliation", "", "unpriced_usd", reconciliation.unpriced_usd, "usd")
-    add("reconciliation", "", "billed_usd", NO_BILL)
+    billed = reconciliation.billed
+    if billed is None:
+        add("reconciliation", "", "billed_usd", NO_BILL)
+    else:
+        add("reconciliation", "", "billed_usd", billed.billed_usd, "usd")
+        add("reconciliation", "", "billed_source", billed.source_label)
+        add("reconciliation", "", "billed_days", billed.days, "count")
+        add("reconciliation", "", "unbilled_days", billed.unbilled_days, "count")
+        add("reconciliation", "", "provisional_days", billed.provisional_days, "count")
+        add("reconciliation", "", "reported_on_billed_days_usd", billed.reported_usd, "usd")
+        add("reconciliation", "", "billed_minus_reported_usd", billed.difference_usd, "usd")
+        for part in billed.explained:
+            add("reconciliation", part.label, "billed_minus_reported_usd", part.cost_usd, "usd")
+        for line in billed.lines:
+            subject = f"{line.product}:{line.model}"
+            for measure, value in (
+                ("reported_usd", line.reported_usd),
+                ("recomputed_usd", line.recomputed_usd),
+                ("billed_usd", line.billed_usd),
+                ("claude_code_estimate_usd", line.claude_code_estimate_usd),
+                ("billed_minus_reported_usd", line.difference_usd),
+            ):
+                add("reconciliation_by_model", subject, measure, value, "usd")
+            add("reconciliation_by_model", subject, "reasons", " ".join(line.reasons))
     for source in report.health:
         for measure in (
             "days",

@@ -100,15 +100,78 @@ class SourceHealth:
         return self.events_without_email / self.events if self.events else 0.0
 
 
+# Where each figure comes from, as the report labels it.
+PROVENANCE = {
+    "reported": "Reported: the clients' own cost_usd (OTel), an estimate",
+    "recomputed": "Recomputed: the reported tokens priced by the price list",
+    "billed": "Billed: what Anthropic bills",
+    "claude_code_estimate": "Estimated by Claude Code Analytics at list prices, not billed",
+}
+BILLED_SOURCES = {
+    "analytics_beta": "Usage and Cost Analytics API",
+    "admin_legacy": "Admin API cost report",
+}
+# Why billed and reported cost differ, in the report's words (fct_cost_reconciliation_daily).
+REASONS = {
+    "telemetry_gap": "telemetry lost before the collector",
+    "not_in_telemetry": "billed items OTel does not carry (web search...)",
+    "provisional": "provisional bill, may still be restated",
+    "not_billed": "reported but not billed",
+    "unattributed": "beyond the bill's top 100 groups",
+}
+
+
+@dataclass(frozen=True)
+class BilledLine:
+    """Estimated and billed cost of one product and model over the period's billed days."""
+
+    product: str  # `(all)` when the bill has no product split (legacy report)
+    model: str
+    reported_usd: Decimal
+    recomputed_usd: Decimal
+    billed_usd: Decimal
+    claude_code_estimate_usd: Decimal | None
+    reasons: tuple[str, ...]  # codes of REASONS
+
+    @property
+    def difference_usd(self) -> Decimal:
+        """Billed minus reported."""
+        return self.billed_usd - self.reported_usd
+
+
+@dataclass(frozen=True)
+class Billed:
+    """What Anthropic bills for the period's days that a billing pull covered."""
+
+    sources: tuple[str, ...]  # keys of BILLED_SOURCES
+    billed_usd: Decimal
+    reported_usd: Decimal  # reported cost of the same days
+    days: int  # days with a billed figure
+    unbilled_days: int  # days with reported cost and no billed figure yet
+    provisional_days: int
+    explained: tuple[Amount, ...]  # billed minus reported, per known reason
+    lines: tuple[BilledLine, ...]
+
+    @property
+    def difference_usd(self) -> Decimal:
+        """Billed minus reported, over the billed days."""
+        return self.billed_usd - self.reported_usd
+
+    @property
+    def source_label(self) -> str:
+        """The APIs the figure comes from, in words."""
+        return " and ".join(BILLED_SOURCES.get(source, source) for source in self.sources)
+
+
 @dataclass(frozen=True)
 class Reconciliation:
-    """Reported cost against the cost recomputed from the price seed (and, one day, the bill)."""
+    """Reported cost against the cost recomputed from the price seed and the bill."""
 
     reported_usd: Decimal
     recomputed_usd: Decimal  # priced rows only
     priced_reported_usd: Decimal  # reported cost of the rows the price seed knows
     unpriced_usd: Decimal  # reported cost of models the price seed does not know
-    billed_usd: Decimal | None = None  # no billed source is landed yet
+    billed: Billed | None = None  # no billed source for the period
 
     @property
     def difference_usd(self) -> Decimal:

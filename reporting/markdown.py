@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from reporting.figures import Anomaly, CostReport
+from reporting.figures import PROVENANCE, REASONS, Anomaly, Billed, BilledLine, CostReport
 from reporting.formatting import (
     NO_BILL,
     NOT_AVAILABLE,
@@ -150,9 +150,21 @@ def render_markdown(report: CostReport) -> str:
             ("Recomputed from the price list", fmt_usd(reconciliation.recomputed_usd)),
             ("Reported minus recomputed", fmt_usd(reconciliation.difference_usd)),
             ("Reported on unpriced models", fmt_usd(reconciliation.unpriced_usd)),
-            ("Billed", NO_BILL),
+            *_billed_figures(reconciliation.billed),
         ],
     )
+    billed = reconciliation.billed
+    if billed and billed.lines:
+        lines += ["", "### Estimated against billed, by product and model", ""]
+        lines.append(
+            f"{PROVENANCE['reported']}. {PROVENANCE['recomputed']}. {PROVENANCE['billed']}"
+            f" ({billed.source_label}). Claude Code estimate:"
+            f" {PROVENANCE['claude_code_estimate']}. Days with a billed figure only."
+        )
+        lines.append("")
+        headers = ("Product", "Model", " Reported", " Recomputed", " Billed",
+                   " Claude Code estimate", " Billed minus reported", "Why")  # fmt: skip
+        lines += _md_table(headers, [_billed_cells(line) for line in billed.lines])
     lines += ["", "## How complete these numbers are", ""]
     lines += [f"- {note}" for note in report.caveats] or ["No known gaps."]
     lines += [
@@ -162,6 +174,32 @@ def render_markdown(report: CostReport) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _billed_figures(billed: Billed | None) -> list[tuple[str, str]]:
+    if billed is None:
+        return [("Billed", NO_BILL)]
+    return [
+        (f"Billed by Anthropic ({billed.source_label}), {billed.days} day(s)",
+         fmt_usd(billed.billed_usd)),
+        ("Reported on the same days", fmt_usd(billed.reported_usd)),
+        ("Billed minus reported", fmt_usd(billed.difference_usd)),
+        *((f"… of which {REASONS.get(part.label, part.label)}", fmt_usd(part.cost_usd))
+          for part in billed.explained),
+    ]  # fmt: skip
+
+
+def _billed_cells(line: BilledLine) -> tuple[object, ...]:
+    return (
+        line.product,
+        line.model,
+        fmt_usd(line.reported_usd),
+        fmt_usd(line.recomputed_usd),
+        fmt_usd(line.billed_usd),
+        fmt_usd(line.claude_code_estimate_usd),
+        fmt_usd(line.difference_usd),
+        "; ".join(REASONS.get(reason, reason) for reason in line.reasons),
+    )
 
 
 def _anomaly_cells(anomaly: Anomaly) -> tuple[object, ...]:

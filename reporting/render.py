@@ -15,7 +15,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup
 
 from reporting import charts
-from reporting.figures import Amount, CostReport
+from reporting.figures import PROVENANCE, REASONS, Amount, CostReport
 from reporting.formatting import (
     NO_BILL,
     anomaly_summary,
@@ -93,11 +93,25 @@ def build_charts(report: CostReport) -> dict[str, str]:
         for a in report.by_product
     ]
     reconciliation = report.reconciliation
+    billed = reconciliation.billed
     reconciliation_bars = [
         charts.Bar("Reported", reconciliation.reported_usd, charts.BLUE),
         charts.Bar("Recomputed", reconciliation.recomputed_usd, "#0d9488"),
-        charts.Bar("Billed", 0, charts.GREY, display=NO_BILL),
+        charts.Bar("Billed", 0, charts.GREY, display=NO_BILL)
+        if billed is None
+        else charts.Bar(
+            "Billed",
+            billed.billed_usd,
+            "#7c3aed",
+            display=f"{fmt_usd(billed.billed_usd)} ({billed.days} days)",
+        ),
     ]
+    billed_words = (
+        NO_BILL
+        if billed is None
+        else f"billed {fmt_usd(billed.billed_usd)} over {billed.days} days, against"
+        f" {fmt_usd(billed.reported_usd)} reported on those days"
+    )
     return {
         "trend": trend,
         "teams": charts.bar_chart(
@@ -121,10 +135,10 @@ def build_charts(report: CostReport) -> dict[str, str]:
         ),
         "reconciliation": charts.bar_chart(
             reconciliation_bars,
-            title="Reported versus recomputed cost",
+            title="Reported versus recomputed versus billed cost",
             description=(
                 f"Reported {fmt_usd(reconciliation.reported_usd)}, recomputed"
-                f" {fmt_usd(reconciliation.recomputed_usd)}; {NO_BILL}."
+                f" {fmt_usd(reconciliation.recomputed_usd)}; {billed_words}."
             ),
         ),
         "budgets": _budget_chart(report),
@@ -207,5 +221,7 @@ def render_html(report: CostReport) -> str:
             anomaly_summary=anomaly_summary(report),
             budget_as_of=fmt_day(budget_as_of) if budget_as_of else "date",
             status_class=STATUS_CLASSES,
+            provenance=PROVENANCE,
+            reasons=REASONS,
         )
     )

@@ -16,7 +16,7 @@ Keys: the Admin key reaches the Admin and beta endpoints, the `read:analytics` k
 Enterprise and beta ones (§1.1); others get 401, the wrong kind 403, in Anthropic's error
 envelope. Faults as the checklist of §1.8 has them: 429 with `retry-after` past 60 requests
 a minute on the Analytics APIs, 410 for an expired cursor, 400 for a cursor reused with
-changed parameters and for a day past the data's watermark, injected 429/500/529, slow
+changed parameters and for a day past the latest served day, injected 429/500/529, slow
 responses and dropped connections, and a restated day (`restate`).
 
 Only `1d` buckets (or none) are served: the generator's ground truth is daily, and an
@@ -32,7 +32,7 @@ import random
 import threading
 import time
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -229,6 +229,9 @@ class BillingEmulator(LocalServer):
         analytics_requests_per_minute: the Analytics APIs' budget per organisation.
         cursor_ttl_seconds: how long an opaque cursor stays valid (then 410).
         clock: monotonic seconds, injectable so tests can expire cursors without waiting.
+        served_through: the latest day the APIs serve (default: the data's last day); the
+            days after the data up to it are served as days without usage (a demo of a
+            past period pulled today).
     """
 
     def __init__(
@@ -249,10 +252,12 @@ class BillingEmulator(LocalServer):
         analytics_requests_per_minute: int = ANALYTICS_REQUESTS_PER_MINUTE,
         cursor_ttl_seconds: float = CURSOR_TTL_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        served_through: date | None = None,
     ):
         if beta_unavailable_status not in (403, 404):
             raise ValueError("beta_unavailable_status must be 403 or 404")
         self.data = data
+        self.served_through = max(served_through or data.watermark, data.watermark)
         self.keys = {admin_api_key: ADMIN, analytics_api_key: ANALYTICS}
         self.keys.pop(None, None)
         self.beta_available = beta_available
@@ -266,6 +271,9 @@ class BillingEmulator(LocalServer):
         self.cursor_ttl_seconds = cursor_ttl_seconds
         self.clock = clock
         self.requests = 0
+        # Every request by its path, whatever was answered (benchmarks and tests read it).
+        self.requests_by_path: Counter[str] = Counter()
+        self._lines_of: dict[int, list[_Line]] = {}
         self.faults_injected: dict[str, int] = {}
         self._faults = random.Random(seed)
         self._recent: list[float] = []
@@ -299,6 +307,8 @@ class BillingEmulator(LocalServer):
         header `x-emulator-fault`, which it removes before answering.
         """
         extra: dict[str, str] = {}
+        with self._lock:
+            self.requests_by_path[path.rstrip("/")] += 1
         try:
             kind = self.keys.get(headers.get("x-api-key", ""))
             if not headers.get("x-api-key") or (self.keys and kind is None):
@@ -400,6 +410,16 @@ class BillingEmulator(LocalServer):
     # -- the Usage and Cost Analytics API (beta) ----------------------------------------------
 
     def _lines(self) -> list[_Line]:
+        """Every billed amount of the served revision, built once per revision."""
+        with self._lock:
+            cached = self._lines_of.get(self.revision)
+        if cached is None:
+            cached = self._build_lines()
+            with self._lock:
+                self._lines_of[self.revision] = cached
+        return cached
+
+    def _build_lines(self) -> list[_Line]:
         lines = []
         for usage in self.data.rows(self.revision):
             member = self.data.members[usage.account_id]
@@ -438,7 +458,7 @@ class BillingEmulator(LocalServer):
         if start is None:
             raise _bad("starting_at is required")
         end = _timestamp(query, "ending_at") or min(
-            start + MAX_RANGE, _midnight(self.data.watermark + timedelta(days=1))
+            start + MAX_RANGE, _midnight(self.served_through + timedelta(days=1))
         )
         if start.date() < EARLIEST:
             raise _bad(f"starting_at must be on or after {EARLIEST.isoformat()}")
@@ -559,7 +579,7 @@ class BillingEmulator(LocalServer):
             raise _bad("starting_at is required")
         first = start.date()  # snapped to the UTC day
         end = _timestamp(query, "ending_at")
-        last = (end - timedelta(microseconds=1)).date() if end else self.data.watermark
+        last = (end - timedelta(microseconds=1)).date() if end else self.served_through
         if token := _one(query, "page"):
             try:
                 first = datetime.fromisoformat(
@@ -712,8 +732,8 @@ class BillingEmulator(LocalServer):
     def _served_day(self, day: date, name: str) -> date:
         if day < EARLIEST:
             raise _bad(f"{name} must be on or after {EARLIEST.isoformat()}")
-        if day > self.data.watermark:
-            latest = self.data.watermark.isoformat()
+        if day > self.served_through:
+            latest = self.served_through.isoformat()
             raise _bad(f"{name} is past the latest available day, {latest}")
         return day
 
@@ -726,7 +746,7 @@ class BillingEmulator(LocalServer):
         if first is None:
             raise _bad("starting_date is required")
         self._served_day(first, "starting_date")
-        end = _day_param(query, "ending_date") or self.data.watermark + timedelta(days=1)
+        end = _day_param(query, "ending_date") or self.served_through + timedelta(days=1)
         last = self._served_day(end - timedelta(days=1), "ending_date")
         if not first <= last or end - first > maximum:
             raise _bad(f"the range must be 1 to {maximum.days} days")

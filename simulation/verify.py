@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import inspect
+import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -346,6 +347,42 @@ TEAM_MONTHLY = MartCheck(
     extra_rows_allowed_when="coalesce(mart.spend_usd, 0) = 0",
 )
 
+# Days billed nothing and rows that neither source has money on are not in the truth.
+RECONCILIATION = MartCheck(
+    "fct_cost_reconciliation_daily",
+    keys=(
+        ("cast(mart.cost_date as varchar)", "cost_date"),
+        ("mart.product", "product"),
+        ("mart.model", "model"),
+    ),
+    columns=(
+        Column("mart.reported_cost_usd", "reported_cost_usd", "money"),
+        Column("mart.billed_cost_usd", "billed_cost_usd", "exact"),
+        Column("mart.not_in_telemetry_usd", "not_in_telemetry_usd", "exact"),
+        Column("mart.reason", "reason", "text"),
+    ),
+    extra_rows_allowed_when="mart.reported_cost_usd = 0 and mart.billed_cost_usd = 0",
+)
+
+
+def _check_billed_days(
+    connection: duckdb.DuckDBPyConnection, daily: dict[str, Decimal], report: _Report
+) -> None:
+    """Each day's rows of `fct_billed_cost_daily` add up to exactly its billed total."""
+    mart = "marts.fct_billed_cost_daily"
+    try:
+        rows = connection.execute(
+            f"select cast(cost_date as varchar), sum(billed_cost_usd) from {mart} group by 1"
+        ).fetchall()
+    except duckdb.Error as error:
+        report.add(mart, f"cannot be read: {str(error).splitlines()[0]}")
+        return
+    landed = dict(rows)
+    for day in sorted(daily.keys() | landed.keys()):
+        want, got = daily.get(day, Decimal(0)), landed.get(day, Decimal(0))
+        if not _equal("exact", str(want), got):
+            report.add(mart, f"{day} billed total: {got} != {want}")
+
 
 def mart_mismatches(
     serving_database: Path, ground_truth_dir: Path, *, activities_since: date | None = None
@@ -425,4 +462,63 @@ def mart_mismatches(
         spikes = _read_csv(planted) if planted.exists() else []
         if spikes:
             _check_planted_anomalies(connection, spikes, report)
+    return report.lines()
+
+
+def billing_mismatches(
+    serving_database: Path, billing_truth_dir: Path, *, final: bool, by_product: bool = True
+) -> list[str]:
+    """Every difference between the billed-cost marts and the billing ground truth.
+
+    Compares each day's billed total in `fct_billed_cost_daily`, and each day, product and
+    model of `fct_cost_reconciliation_daily` (reported, billed, not in telemetry, and the
+    reason each planted difference must be given) with `billing_daily.csv` and
+    `billing_planted.json` (`simulation.billing.BillingData.write_ground_truth`).
+
+    Args:
+        serving_database: the serving DuckDB file (schema `marts`).
+        billing_truth_dir: where the billing ground truth was written.
+        final: whether the last pull saw the final revision (else the provisional one,
+            where the restated day is still short).
+        by_product: False when the bill came from the legacy report, which has no product:
+            the reconciliation then compares all products at once.
+    """
+    planted = json.loads((billing_truth_dir / "billing_planted.json").read_text())
+    billed_column = "billed_cost_usd" if final else "provisional_billed_cost_usd"
+    daily: dict[str, Decimal] = defaultdict(Decimal)
+    rows: dict[tuple[str, str, str], dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    for row in _read_csv(billing_truth_dir / "billing_daily.csv"):
+        billed = Decimal(row[billed_column])
+        daily[row["usage_date"]] += billed
+        key = (row["usage_date"], row["product"] if by_product else "(all)", row["model"])
+        rows[key]["reported_cost_usd"] += Decimal(row["reported_cost_usd"])
+        rows[key]["billed_cost_usd"] += billed
+        if row["cost_type"] != "tokens":
+            rows[key]["not_in_telemetry_usd"] += billed
+    reasons = {"lost_telemetry": "telemetry_gap", "web_search": "not_in_telemetry"}
+    if not final:
+        reasons["restated_day"] = "provisional"
+    expected_reason: dict[tuple[str, str, str], str] = {}
+    for difference in planted["planted"]:
+        if difference["kind"] in reasons:
+            product = difference["product"] if by_product else "(all)"
+            key = (difference["usage_date"], product, difference["model"])
+            # A telemetry gap outweighs a web search on the same row.
+            if expected_reason.get(key) != "telemetry_gap":
+                expected_reason[key] = reasons[difference["kind"]]
+    expected = [
+        {
+            "cost_date": day,
+            "product": product,
+            "model": model,
+            **{name: str(amount) for name, amount in amounts.items()},
+            "not_in_telemetry_usd": str(amounts.get("not_in_telemetry_usd", Decimal(0))),
+            "reason": expected_reason.get((day, product, model), ""),
+        }
+        for (day, product, model), amounts in rows.items()
+    ]
+    report = _Report()
+    with duckdb.connect(str(serving_database), read_only=True) as connection:
+        _check_billed_days(connection, daily, report)
+        _compare(connection, RECONCILIATION, expected, report)
     return report.lines()

@@ -14,6 +14,7 @@ from tests.support.organisations import (
     PLANTED_ORG,
     SMALL_ORG,
     BuiltOrganisation,
+    build_billed_warehouse,
     build_first_file_warehouse,
     build_otel_only_warehouse,
     copy_data_dir,
@@ -118,6 +119,18 @@ def planted_org(tmp_path_factory: pytest.TempPathFactory) -> BuiltOrganisation:
     this worker's own copy of the data directory (reports are written into it)."""
     shared = shared_organisation_warehouse(tmp_path_factory, "planted_org", **PLANTED_ORG)
     return copy_data_dir(shared, tmp_path_factory.mktemp("planted_org") / "data")
+
+
+@pytest.fixture(scope="session")
+def billed_org(tmp_path_factory: pytest.TempPathFactory) -> BuiltOrganisation:
+    """The planted organisation with its billed side pulled from the billing emulator (the
+    first, provisional revision; the beta API), built and published. Read-only; its billing
+    ground truth is in `billing_truth/` beside `data/`."""
+    shared = shared_organisation_warehouse(tmp_path_factory, "planted_org", **PLANTED_ORG)
+    root = shared_directory(
+        tmp_path_factory, "billed_org", lambda root: build_billed_warehouse(root, shared)
+    )
+    return BuiltOrganisation(shared.generated, root / "data")
 
 
 @pytest.fixture(scope="session")

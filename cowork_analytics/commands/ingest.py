@@ -146,22 +146,26 @@ def ingest_compliance(
 def ingest_billing(
     data_dir: DataDirOption = Path("data"),
     backfill_days: Annotated[
-        int,
+        int | None,
         typer.Option(
-            min=1, help="Trailing days re-pulled each run (cost stays provisional ~30 days)."
+            min=1,
+            max=365,
+            help="Trailing days re-pulled each run (cost stays provisional ~30 days);"
+            " default COWORK_BILLING_BACKFILL_DAYS, else 30.",
         ),
-    ] = 30,
+    ] = None,
 ) -> None:
     """Pull billed cost and the analytics reports (ANTHROPIC_ADMIN_API_KEY / _ANALYTICS_API_KEY)."""
     from ingestion.billing.pull import BillingClients, pull_billing
     from ingestion.paths import DataLayout
 
-    settings = command_settings(data_dir)
+    changes = {} if backfill_days is None else {"billing_backfill_days": backfill_days}
+    settings = command_settings(data_dir, **changes)
     layout = DataLayout(settings.data_dir)
     clients = BillingClients.from_settings(settings)
     try:
         with console.status("Pulling the cost reports, Claude Code and Enterprise Analytics"):
-            summary = pull_billing(clients, layout, backfill_days=backfill_days)
+            summary = pull_billing(clients, layout, backfill_days=settings.billing_backfill_days)
     finally:
         clients.close()
     for notice in summary.notices:

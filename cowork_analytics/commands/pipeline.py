@@ -197,7 +197,11 @@ def demo(
     """Generate an organisation, run the pipeline job on it, and print where everything is."""
     started = time.perf_counter()
     settings, layout = _pipeline_settings(data_dir)
-    from cowork_analytics.demo import demo_organisation, ground_truth_mismatches
+    from cowork_analytics.demo import (
+        backfill_billed_side,
+        demo_organisation,
+        ground_truth_mismatches,
+    )
 
     console.print(f"Simulating {users} users over {days} days into {layout.simulated} ...")
     last_day = date.fromisoformat(end_date) if end_date else None
@@ -215,7 +219,18 @@ def demo(
             f" {organisation.compliance_url}"
         )
         console.print(
-            "Running the pipeline job (land OTel, pull Compliance, dbt build, publish) ..."
+            "Billing APIs emulator serving its billed view (with planted differences) on"
+            f" {organisation.billing_url}"
+        )
+        with console.status("Back-filling the billed side of the simulated days"):
+            billed = backfill_billed_side(organisation, layout)
+        console.print(
+            f"  {sum(billed.days_replaced.values()):,} report days pulled in"
+            f" {billed.requests:,} requests (at most 60 a minute, as Anthropic allows)"
+        )
+        console.print(
+            "Running the pipeline job (land OTel, pull Compliance and billing, dbt build,"
+            " publish) ..."
         )
         result = run_pipeline_logged(layout, organisation.settings)
     print_run(result)
@@ -229,7 +244,10 @@ def demo(
         for problem in mismatches[:10]:
             console.print(f"  {problem}")
         raise typer.Exit(1)
-    console.print("[green]Every mart matches the generator's ground truth exactly.[/green]")
+    console.print(
+        "[green]Every mart matches the generator's ground truth exactly, billed cost and its"
+        " planted differences included.[/green]"
+    )
     print_cost_summary(layout.serving_database)
     console.print(f"\nLanded Parquet:   {layout.otel_events}", soft_wrap=True)
     console.print(f"Build database:   {layout.build_database}", soft_wrap=True)

@@ -25,7 +25,13 @@ from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from typing import Any
 
-from configuration.settings import ADMIN_API_KEY, ANALYTICS_API_KEY, Settings
+from configuration.settings import (
+    ADMIN_API_KEY,
+    ANALYTICS_API_KEY,
+    DEFAULT_BILLING_BACKFILL_DAYS,
+    MAXIMUM_BILLING_BACKFILL_DAYS,
+    Settings,
+)
 from ingestion.anthropic_api.client import AnthropicClient, RateLimiter
 from ingestion.anthropic_api.errors import AnthropicApiError
 from ingestion.anthropic_api.paging import MAX_PAGES, Page
@@ -40,6 +46,7 @@ from ingestion.billing.records import (
     legacy_cost_rows,
     refreshed_at,
     utc_midnight,
+    zero_cost_row,
 )
 from ingestion.paths import DataLayout
 
@@ -51,7 +58,6 @@ CLAUDE_CODE = "/v1/organizations/usage_report/claude_code"
 # publishes none, and once a minute is its documented polling pace: the same budget. A
 # little under it and no burst, so that no sliding minute ever holds more than 60.
 REQUESTS_PER_MINUTE = 58
-BACKFILL_DAYS = 30  # cost stays provisional for about this long
 EARLIEST_DAY = date(2026, 1, 1)  # no cost or usage data before (§1.5)
 BETA_PAGE = 1000
 LEGACY_PAGE = 31
@@ -107,7 +113,7 @@ def pull_billing(
     clients: BillingClients,
     layout: DataLayout,
     *,
-    backfill_days: int = BACKFILL_DAYS,
+    backfill_days: int = DEFAULT_BILLING_BACKFILL_DAYS,
     today: date | None = None,
     max_pages: int = MAX_PAGES,
 ) -> BillingPullSummary:
@@ -119,6 +125,8 @@ def pull_billing(
     Raises:
         AnthropicApiError: a pull that failed for good (one redacted line).
     """
+    if not 1 <= backfill_days <= MAXIMUM_BILLING_BACKFILL_DAYS:
+        raise ValueError(f"backfill_days must be 1 to {MAXIMUM_BILLING_BACKFILL_DAYS}")
     today = today or datetime.now(UTC).date()
     last = today - timedelta(days=1)
     first = max(today - timedelta(days=backfill_days), EARLIEST_DAY)
@@ -134,8 +142,11 @@ def pull_billing(
             " reports are skipped."
         )
     else:
+        beta = True
         for start, end in windows(first, last):
-            _pull_cost_window(clients, listings(clients.cost), start, end)
+            # Once the beta refused this organisation, the later windows go straight to the
+            # legacy report instead of spending a request of the budget on each refusal.
+            beta = _pull_cost_window(clients, listings(clients.cost), start, end, beta=beta)
     if clients.admin is None:
         summary.notices.append(
             f"Claude Code Analytics: {ADMIN_API_KEY} is not set, so its estimates are skipped."
@@ -195,35 +206,60 @@ class _CostWindow:
         return [row for rows_of_record in built for row in rows_of_record], quarantined
 
 
-def _pull_cost_window(clients: BillingClients, listings: Listings, start: date, end: date) -> None:
+def _pull_cost_window(
+    clients: BillingClients, listings: Listings, start: date, end: date, *, beta: bool
+) -> bool:
+    """Land one window's cost from the beta (when `beta`) or else the legacy report.
+
+    Returns:
+        Whether the beta served the window.
+    """
     window = _CostWindow(listings, start, end)
-    try:
-        totals, breakdown = _beta_cost(window)
-        source = BETA
-    except AnthropicApiError as error:
-        # 403/404: the beta is not available to this organisation; the legacy report is.
-        if error.status not in (403, 404) or error.path != BETA_COST:
-            raise
-        if clients.admin is None:
-            raise AnthropicApiError(
-                error.status,
-                error.error_type,
-                f"the cost beta is not available and the legacy cost_report needs {ADMIN_API_KEY}",
-                error.request_id,
-                error.path,
-            ) from None
+    source = BETA if beta else LEGACY
+    if beta:
+        try:
+            totals, breakdown = _beta_cost(window)
+        except AnthropicApiError as error:
+            # 403/404: the beta is not available to this organisation; the legacy report is.
+            if error.status not in (403, 404) or error.path != BETA_COST:
+                raise
+            if clients.admin is None:
+                raise AnthropicApiError(
+                    error.status,
+                    error.error_type,
+                    "the cost beta is not available and the legacy cost_report needs"
+                    f" {ADMIN_API_KEY}",
+                    error.request_id,
+                    error.path,
+                ) from None
+            source = LEGACY
+    if source == LEGACY:
         admin = replace(listings, client=clients.admin)
         totals, breakdown = _legacy_cost(replace(window, listings=admin))
-        source = LEGACY
     listings.summary.windows.append((start, end, source))
+    days = days_of(start, end)
+    billed_days = {row["cost_date"] for row in totals[0]}
+    provenance = {
+        "source": source,
+        # A day without a row of its own: the window's latest refresh stands for it.
+        "data_refreshed_at": max(
+            (row["data_refreshed_at"] for row in totals[0] if row["data_refreshed_at"]),
+            default=None,
+        ),
+        "window_start": utc_midnight(start),
+        "window_end": utc_midnight(end),
+        "pulled_at": listings.pulled_at,
+    }
+    totals[0].extend(zero_cost_row(day, provenance) for day in days if day not in billed_days)
     # A quarantined record may have been a day's only figure: rewriting the window would
     # turn a known cost into none, so its days keep what an earlier pull landed.
     listings.land(
         "Billed cost",
-        days_of(start, end),
+        days,
         totals[1] + breakdown[1],
         {"cost_totals": totals[0], "cost_breakdown": breakdown[0]},
     )
+    return source == BETA
 
 
 def _beta_row(item: object, provenance: dict[str, Any]) -> list[dict]:

@@ -70,6 +70,9 @@ CLAUDE_CODE_USERS_SCHEMA = pa.schema(
         pa.field("lines_removed", pa.int64()),
         pa.field("commits", pa.int64()),
         pa.field("pull_requests", pa.int64()),
+        # Edit-tool decisions over every tool of `tool_actions` (a map, §1.4).
+        pa.field("edits_accepted", pa.int64()),
+        pa.field("edits_rejected", pa.int64()),
         pa.field("tool_actions_json", pa.string()),
         pa.field("pulled_at", _TIMESTAMP, nullable=False),
     ]
@@ -248,11 +251,7 @@ def beta_cost_row(item: object, provenance: dict[str, Any]) -> dict[str, Any]:
 
 
 def legacy_cost_rows(item: object, provenance: dict[str, Any]) -> list[dict[str, Any]]:
-    """The rows of one day bucket of `/v1/organizations/cost_report` (one per result).
-
-    A bucket with no results is a day that cost nothing: one zero row, so the day still
-    replaces what an earlier pull landed for it.
-    """
+    """The rows of one day bucket of `/v1/organizations/cost_report` (one per result)."""
     bucket = _object(item, "bucket")
     cost_date, _ = day_bucket(bucket)
     results = bucket.get("results")
@@ -276,17 +275,23 @@ def legacy_cost_rows(item: object, provenance: dict[str, Any]) -> list[dict[str,
                 **provenance,
             }
         )
-    return rows or [
-        {
-            "cost_date": cost_date,
-            **dict.fromkeys((*BREAKDOWN_DIMENSIONS, "description")),
-            "amount_usd": Decimal(0),
-            "list_amount_usd": None,
-            "currency": "USD",
-            "requests": None,
-            **provenance,
-        }
-    ]
+    return rows
+
+
+def zero_cost_row(cost_date: date, provenance: dict[str, Any]) -> dict[str, Any]:
+    """The zero total of a day the source billed nothing for.
+
+    The beta lists no row for such a day, the legacy report an empty bucket: a zero row
+    says the day was pulled, and replaces what an earlier pull landed for it.
+    """
+    return {
+        "cost_date": cost_date,
+        "amount_usd": Decimal(0),
+        "list_amount_usd": Decimal(0),
+        "currency": "USD",
+        "requests": 0,
+        **provenance,
+    }
 
 
 def claude_code_rows(
@@ -325,6 +330,8 @@ def claude_code_rows(
         "commits": _count(core, "commits_by_claude_code"),
         "pull_requests": _count(core, "pull_requests_by_claude_code"),
         # A map: tools beyond the documented four may appear (§1.4).
+        "edits_accepted": _decisions(record.get("tool_actions"), "accepted"),
+        "edits_rejected": _decisions(record.get("tool_actions"), "rejected"),
         "tool_actions_json": _tool_actions(record.get("tool_actions"), "tool_actions"),
         "pulled_at": pulled_at,
     }
@@ -361,6 +368,11 @@ def _tool_actions(value: object, name: str) -> str:
         for decision in decisions:
             _count(decisions, decision, label=f"{name}.{tool[:40]}.")
     return json_text(tools, name, sort_keys=True)
+
+
+def _decisions(tools: dict[str, dict[str, int]] | None, decision: str) -> int:
+    """One decision's count over every tool of a (checked) `tool_actions` map."""
+    return sum(decisions.get(decision) or 0 for decisions in (tools or {}).values())
 
 
 def _block(record: dict[str, Any], *path: str) -> dict[str, Any] | None:

@@ -2,6 +2,7 @@
 
 import shutil
 import sys
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import dagster as dg
@@ -10,10 +11,13 @@ from dagster_dbt import DbtCliResource
 from configuration.errors import ConfigurationError
 from configuration.settings import (
     ADMIN_API_KEY,
+    ALERT_BILLED_DIVERGENCE_PERCENT,
+    ALERT_BILLED_DIVERGENCE_USD,
     ALERT_WEBHOOK_URL,
     ANALYTICS_API_KEY,
     COMPLIANCE_API_KEY,
     DEFAULT_ANTHROPIC_BASE_URL,
+    DEFAULT_BILLING_BACKFILL_DAYS,
     DEFAULT_DAGSTER_URL,
     PII_PEPPER,
     PrivacyMode,
@@ -46,10 +50,14 @@ class SettingsResource(dg.ConfigurableResource):
     admin_api_key: str | None = None
     analytics_api_key: str | None = None
     anthropic_base_url: str = DEFAULT_ANTHROPIC_BASE_URL
+    billing_backfill_days: int = DEFAULT_BILLING_BACKFILL_DAYS
     alert_webhook_url: str | None = None
     dagster_url: str = DEFAULT_DAGSTER_URL
     alert_lookback_days: int = 3
     alert_silent_days: int = 2
+    # Decimal text: exact, and editable in the launchpad.
+    alert_billed_divergence_percent: str = "5"
+    alert_billed_divergence_usd: str = "10"
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "SettingsResource":
@@ -66,10 +74,13 @@ class SettingsResource(dg.ConfigurableResource):
             admin_api_key=_reference(settings.admin_api_key),
             analytics_api_key=_reference(settings.analytics_api_key),
             anthropic_base_url=settings.anthropic_base_url,
+            billing_backfill_days=settings.billing_backfill_days,
             alert_webhook_url=_reference(settings.alert_webhook_url),
             dagster_url=settings.dagster_url,
             alert_lookback_days=settings.alert_lookback_days,
             alert_silent_days=settings.alert_silent_days,
+            alert_billed_divergence_percent=str(settings.alert_billed_divergence_percent),
+            alert_billed_divergence_usd=str(settings.alert_billed_divergence_usd),
         )
 
     def settings(self) -> Settings:
@@ -86,15 +97,29 @@ class SettingsResource(dg.ConfigurableResource):
             admin_api_key=_secret(self.admin_api_key, ADMIN_API_KEY),
             analytics_api_key=_secret(self.analytics_api_key, ANALYTICS_API_KEY),
             anthropic_base_url=self.anthropic_base_url,
+            billing_backfill_days=self.billing_backfill_days,
             alert_webhook_url=_secret(self.alert_webhook_url, ALERT_WEBHOOK_URL),
             dagster_url=self.dagster_url,
             alert_lookback_days=self.alert_lookback_days,
             alert_silent_days=self.alert_silent_days,
+            alert_billed_divergence_percent=_amount(
+                self.alert_billed_divergence_percent, ALERT_BILLED_DIVERGENCE_PERCENT
+            ),
+            alert_billed_divergence_usd=_amount(
+                self.alert_billed_divergence_usd, ALERT_BILLED_DIVERGENCE_USD
+            ),
         )
 
     def layout(self) -> DataLayout:
         """Paths under the data directory."""
         return DataLayout(Path(self.data_dir))
+
+
+def _amount(text: str, variable: str) -> Decimal:
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        raise ConfigurationError(f"{variable}: {text!r} is not a number") from None
 
 
 def _reference(secret: Secret | None) -> str | dg.EnvVar | None:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 
 from alerting.alerts import Alert, AlertKind, Severity
-from alerting.detect import DetectionSettings, telemetry_alerts
+from alerting.detect import DetectionSettings, billed_cost_alerts, telemetry_alerts
 from alerting.runs import check_failed_alert, run_failed_alert, run_link
 from alerting.slack import HEADER_LIMIT, slack_payload
 from alerting.store import AlertStore
@@ -111,6 +112,56 @@ def test_telemetry_silent_and_degraded(tmp_path: Path) -> None:
         "telemetry:otel:cowork:2026-03-10:silent",
     ]
     assert "3.2% of records missing" in alerts[0].text
+
+
+def test_billed_cost_diverging_beyond_both_thresholds_alerts_once_per_day_and_product(
+    tmp_path: Path,
+) -> None:
+    """Default thresholds 5 % and $10: both must be passed; a provisional bill is medium."""
+    connection = duckdb.connect(str(tmp_path / "serving.duckdb"))
+    connection.execute("create schema marts")
+    connection.execute(
+        "create table marts.fct_cost_reconciliation_daily (cost_date date, product varchar,"
+        " model varchar, reported_cost_usd decimal(38, 12), billed_cost_usd decimal(38, 12),"
+        " reason varchar, is_provisional boolean)"
+    )
+    day, earlier = date(2026, 3, 17), date(2026, 3, 10)
+    connection.executemany(
+        "insert into marts.fct_cost_reconciliation_daily values (?, ?, ?, ?, ?, ?, ?)",
+        [
+            # cowork: $12 over on $100 (12 %, > $10) across two models: an alert.
+            (day, "cowork", "claude-opus-5", 60, 70, "telemetry_gap", False),
+            (day, "cowork", "claude-haiku-4-5", 40, 42, "not_in_telemetry", False),
+            # claude_code: $11 over on $1,000 (1.1 %): no alert.
+            (day, "claude_code", "claude-opus-5", 1000, 1011, "telemetry_gap", False),
+            # all products (legacy), $9 on $20 (45 %, < $10): no alert.
+            (day, "(all)", "claude-opus-5", 20, 29, "telemetry_gap", False),
+            # billed far below reported on a provisional day: an alert, medium.
+            (day, "chat", "claude-opus-5", 300, 250, "provisional", True),
+            # the unattributed remainder has no product to compare with.
+            (day, "(unattributed)", "(unattributed)", 0, 500, "unattributed", False),
+            # a day no billing pull covered is not a divergence; nor one before the window.
+            (day, "other", "claude-opus-5", 500, None, "no_billed_figure", False),
+            (earlier, "cowork", "claude-opus-5", 0, 900, "telemetry_gap", False),
+        ],
+    )
+    alerts = billed_cost_alerts(connection, date(2026, 3, 15), DetectionSettings())
+    assert [(alert.key, alert.severity) for alert in alerts] == [
+        ("billing:2026-03-17:chat", Severity.MEDIUM),
+        ("billing:2026-03-17:cowork", Severity.HIGH),
+    ]
+    chat, cowork = alerts
+    assert "$250.00" in chat.text and "$300.00" in chat.text and "-16.7%" in chat.text
+    assert "provisional bill" in chat.text
+    assert "telemetry lost" in cowork.text and "web search" in cowork.text
+    stricter = DetectionSettings(billed_divergence_ratio=Decimal("0.01"), billed_divergence_usd=5)
+    keys = [alert.key for alert in billed_cost_alerts(connection, date(2026, 3, 15), stricter)]
+    assert keys == [
+        "billing:2026-03-17:(all)",
+        "billing:2026-03-17:chat",
+        "billing:2026-03-17:claude_code",
+        "billing:2026-03-17:cowork",
+    ]
 
 
 def test_the_failure_sensor_alerts_on_the_run_and_its_failed_checks(tmp_path: Path) -> None:

@@ -83,6 +83,18 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         ({"COWORK_ALERT_LOOKBACK_DAYS": "-1"}, "COWORK_ALERT_LOOKBACK_DAYS: '-1' is not a whole"),
         ({"COWORK_ALERT_SILENT_DAYS": "2.5"}, "COWORK_ALERT_SILENT_DAYS: '2.5' is not a whole"),
         (
+            {"COWORK_BILLING_BACKFILL_DAYS": "400"},
+            "COWORK_BILLING_BACKFILL_DAYS: 400 is not a number of days from 1 to 365",
+        ),
+        (
+            {"COWORK_ALERT_BILLED_DIVERGENCE_PERCENT": "-5"},
+            "COWORK_ALERT_BILLED_DIVERGENCE_PERCENT: '-5' is not a number >= 0",
+        ),
+        (
+            {"COWORK_ALERT_BILLED_DIVERGENCE_USD": "ten"},
+            "COWORK_ALERT_BILLED_DIVERGENCE_USD: 'ten' is not a number >= 0",
+        ),
+        (
             {"ANTHROPIC_COMPLIANCE_BASE_URL": "api.anthropic.com"},
             "ANTHROPIC_COMPLIANCE_BASE_URL: 'api.anthropic.com' is not an http(s) URL",
         ),

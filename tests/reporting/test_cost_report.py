@@ -213,7 +213,7 @@ def test_budgets_anomalies_reconciliation_and_health_come_from_their_marts(
     )
     assert march.reconciliation.reported_usd == reported == march.total_usd
     assert march.reconciliation.recomputed_usd == recomputed
-    assert march.reconciliation.billed_usd is None
+    assert march.reconciliation.billed is None
     [(events, without_email)] = _sql(
         db,
         "select sum(events), sum(events_without_email) from marts.fct_telemetry_health"
@@ -245,6 +245,53 @@ def test_the_three_files_show_the_same_figures(march: CostReport, tmp_path: Path
     assert value["reconciliation", "", "billed_usd", ""] == "no billed source yet"
     assert "no billed source yet" in files.html.read_text()
     assert "no billed source yet" in files.markdown.read_text()
+
+
+def test_the_billed_figure_and_its_reconciliation_are_shown_with_their_provenance(
+    billed_org: BuiltOrganisation, tmp_path: Path
+) -> None:
+    """B6: the bill of the period (every day pulled), against the reported cost of the same
+    days, with each planted difference explained, in all three files."""
+    report = build_cost_report(billed_org.serving_database, MARCH, now=NOW)
+    billed = report.reconciliation.billed
+    assert billed is not None and billed.sources == ("analytics_beta",)
+    [(total, reported)] = _sql(
+        billed_org.serving_database,
+        "select sum(billed_cost_usd), sum(reported_cost_usd)"
+        " from marts.fct_cost_reconciliation_daily where cost_date between ? and ?",
+        *_between(MARCH),
+    )
+    assert billed.billed_usd == total and billed.reported_usd == reported == report.total_usd
+    assert billed.days == 18 and billed.unbilled_days == 0
+    explained = {part.label: part.cost_usd for part in billed.explained}
+    # The planted organisation's March: lost telemetry on the 7th, the restated 17th still
+    # provisional; its web searches fall in February.
+    assert set(explained) == {"telemetry_gap", "provisional"}
+    assert explained["telemetry_gap"] > 0 > explained["provisional"]
+    assert sum(explained.values()) == billed.difference_usd
+    assert sum(line.billed_usd for line in billed.lines) == billed.billed_usd
+    assert any(line.claude_code_estimate_usd for line in billed.lines)
+    files = write_report(report, tmp_path)
+    html, markdown = files.html.read_text(), files.markdown.read_text()
+    figure = f"${billed.billed_usd:,.2f}"
+    for text in (html, markdown):
+        assert figure in text and "no billed source yet" not in text
+        assert "Usage and Cost Analytics API" in text
+        assert "telemetry lost before the collector" in text
+        assert "Estimated by Claude Code Analytics" in text
+    rows = list(csv.DictReader(io.StringIO(files.csv.read_text())))
+    value = {(r["section"], r["subject"], r["measure"]): r["value"] for r in rows}
+    assert Decimal(value["reconciliation", "", "billed_usd"]) == billed.billed_usd
+    assert (
+        Decimal(value["reconciliation", "telemetry_gap", "billed_minus_reported_usd"])
+        == explained["telemetry_gap"]
+    )
+    by_model = [r for r in rows if r["section"] == "reconciliation_by_model"]
+    assert (
+        sum(Decimal(r["value"]) for r in by_model if r["measure"] == "billed_usd")
+        == billed.billed_usd
+    )
+    assert any("provisional" in note for note in report.caveats)
 
 
 def test_the_page_is_self_contained(march: CostReport) -> None:

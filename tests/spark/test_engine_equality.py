@@ -26,8 +26,10 @@ import pytest
 
 from ingestion.otel.land import land_otel
 from ingestion.paths import DataLayout
+from simulation.billing import BillingData
 from simulation.compliance_pull import pull_generated_compliance
 from simulation.generate import generate
+from tests.support.billing import pull_generated_billing
 from warehouse.build import BuildResult, build_warehouse
 from warehouse.engine_comparison import (
     MartComparison,
@@ -166,13 +168,14 @@ def two_batches(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     assert len(logs) >= 3, "the fixture should rotate its log file at least twice"
     metrics = sorted(otel.glob("metrics*.jsonl"))
 
-    # First: the middle of the period and the directory.
+    # First: the middle of the period, the directory and the bill.
     first = root / "batch1"
     first.mkdir()
     for file in logs[1:-1] + metrics:
         shutil.copy(file, first / file.name)
     land_otel([first], layout)
     pull_generated_compliance(generated, layout)
+    pull_generated_billing(BillingData.load(Path(generated.output_dir)), layout)
     full, full_rewritten = _build_both(layout, spark_from_cli=True)
 
     # Then: the earliest file (late: older than anything staged) and the live file.
@@ -195,10 +198,12 @@ def two_batches(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
 def test_spark_builds_the_same_marts_as_duckdb(two_batches) -> None:
     comparisons = two_batches["full"]
     assert describe_differences(comparisons) == ""
-    assert len(comparisons) == 14
+    assert len(comparisons) == 18
     # Not a comparison of empty tables.
     populated = {c.mart for c in comparisons if c.rows > 0}
     assert {"fct_api_requests", "fct_cost_daily", "dim_users", "fct_sessions"} <= populated
+    assert {"fct_billed_cost_daily", "fct_cost_reconciliation_daily"} <= populated
+    assert {"fct_claude_code_productivity_daily", "fct_activity_reconciliation_daily"} <= populated
 
 
 def test_incremental_builds_agree_too(two_batches) -> None:

@@ -126,3 +126,25 @@ def build_otel_only_warehouse(root: Path, otel_dir: Path) -> None:
     land_otel([otel_dir], layout)
     result = build_warehouse(layout, threads=1)
     assert result.success, result.failures or result.error
+
+
+def build_billed_warehouse(
+    root: Path, built: BuiltOrganisation, **emulator_options: object
+) -> Path:
+    """A copy of a built organisation's data directory with its billed side pulled from the
+    billing emulator (`emulator_options`), rebuilt and published; returns the billing
+    ground truth's folder (`root/billing_truth`)."""
+    from ingestion.paths import DataLayout
+    from simulation.billing import BillingData
+    from tests.support.billing import pull_generated_billing
+    from warehouse.build import build_warehouse
+
+    billing = BillingData.load(Path(built.generated.output_dir))
+    billing.write_ground_truth(root / "billing_truth")
+    copied = copy_data_dir(built, root / "data")
+    layout = DataLayout(copied.data_dir)
+    summary = pull_generated_billing(billing, layout, **emulator_options)
+    assert not summary.quarantined and not summary.notices, summary
+    result = build_warehouse(layout)
+    assert result.success, result.failures or result.error
+    return root / "billing_truth"

@@ -39,7 +39,9 @@ DESCRIPTIONS = {
     retry_policy=dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL),
 )
 def billing_pull(context: dg.AssetExecutionContext, settings: SettingsResource):
-    """Re-pull the trailing 30 days of billed cost, Claude Code and Enterprise Analytics.
+    """Re-pull the trailing days of billed cost, Claude Code and Enterprise Analytics.
+
+    The window is `COWORK_BILLING_BACKFILL_DAYS` (30) days long and ends yesterday.
 
     Each day of the window is rewritten whole (cost is provisional for about 30 days); a
     source without its key is skipped with one notice. A failed pull fails the step with
@@ -48,7 +50,9 @@ def billing_pull(context: dg.AssetExecutionContext, settings: SettingsResource):
     configured = settings.settings()
     clients = BillingClients.from_settings(configured)
     try:
-        summary = pull_billing(clients, settings.layout())
+        summary = pull_billing(
+            clients, settings.layout(), backfill_days=configured.billing_backfill_days
+        )
     except AnthropicApiError as error:
         metadata = {"endpoint": error.path, "status": error.status or "no response"}
         raise dg.Failure(

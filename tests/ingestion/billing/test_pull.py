@@ -122,9 +122,9 @@ def test_billed_totals_are_exact_to_the_fractional_cent(
     summary = _pull(emulator.url, layout, billing)
     assert {source for *_, source in summary.windows} == {"analytics_beta"}
     assert _totals(layout) == _expected_days(billing, provisional=True)
-    # Every day of the window has its file, empty where nothing was billed: a rerun
-    # replaces each day whole.
+    # Every day of the window has its file: a rerun replaces each day whole.
     assert _day_files(layout, "cost_totals") == BACKFILL == summary.days_replaced["cost_totals"]
+    _assert_one_total_a_day(layout, billing)
     # The breakdown (top 100 groups per bucket, no remainder row) never exceeds the total;
     # the small organisation has fewer groups, so here it adds up exactly.
     breakdown = dict(_landed(layout, "cost_breakdown", "cost_date, sum(amount_usd)", "group by 1"))
@@ -170,13 +170,38 @@ def test_without_the_beta_the_legacy_report_is_used_and_never_both(
         assert _landed(layout, "cost_totals", "distinct source") == [("admin_legacy",)]
         assert _landed(layout, "cost_breakdown", "distinct source") == [("admin_legacy",)]
         assert _totals(layout) == _expected_days(billing, provisional=True)
-        # The breakdown's model, cost type and token type come with its description; a day
-        # without cost keeps one zero row so that it still replaces an earlier pull's.
-        undescribed = "count(*) filter (description is null and amount_usd > 0)"
+        # The breakdown's model, cost type and token type come with its description.
+        undescribed = "count(*) filter (description is null or model is null)"
         assert _landed(layout, "cost_breakdown", undescribed) == [(0,)]
-        days_without_cost = BACKFILL - len(_expected_days(billing, provisional=True))
-        nulls = _landed(layout, "cost_breakdown", "count(*) filter (model is null)")
-        assert nulls == [(days_without_cost,)]
+        _assert_one_total_a_day(layout, billing)
+
+
+def _assert_one_total_a_day(layout: DataLayout, billing: BillingData) -> None:
+    """Every day of the window has exactly one total: a day without cost a zero one (the beta
+    lists no row for it, the legacy report an empty bucket), so that the warehouse knows
+    the day was billed nothing rather than not pulled."""
+    days_without_cost = BACKFILL - len(_expected_days(billing, provisional=True))
+    counted = "count(*), count(distinct cost_date), count(*) filter (amount_usd = 0)"
+    assert _landed(layout, "cost_totals", counted) == [(BACKFILL, BACKFILL, days_without_cost)]
+
+
+def test_once_the_beta_refused_the_later_windows_go_straight_to_the_legacy_report(
+    billing: BillingData, tmp_path: Path
+) -> None:
+    """§1.1: 40 days are two windows (31 days at most each); the beta is asked once."""
+    layout = DataLayout(tmp_path / "data")
+    with _emulator(billing, beta_available=False) as legacy:
+        clients = _clients(legacy.url, tmp_path)
+        try:
+            summary = pull_billing(
+                clients, layout, backfill_days=40, today=billing.watermark + timedelta(days=1)
+            )
+        finally:
+            clients.close()
+        asked = legacy.requests_by_path
+    assert [source for *_, source in summary.windows] == ["admin_legacy", "admin_legacy"]
+    assert asked["/v1/organizations/analytics/cost"] == 1
+    assert asked["/v1/organizations/cost_report"] >= 4  # totals and breakdown, per window
 
 
 def test_without_the_beta_or_an_admin_key_the_pull_says_what_is_missing(

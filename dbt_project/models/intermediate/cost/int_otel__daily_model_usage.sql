@@ -1,6 +1,6 @@
 {{ config(**incremental_by_day('event_date')) }}
 
-{#- Tokens and reported cost per person, model and UTC day, with the cache writes split the
+{#- Tokens and reported cost per person, product, model and UTC day, with the cache writes split the
     way they are priced: clients that do not split cache writes by lifetime are priced at
     the 5-minute rate. -#}
 
@@ -10,6 +10,7 @@
 select
     user_key,
     event_date,
+    product,
     coalesce(model, '(unknown)') as model,
     count(*) as api_requests,
     coalesce(sum(input_tokens), 0) as input_tokens,
@@ -35,4 +36,4 @@ where
 {% if is_incremental() %}
         and event_date in ({{ changed_event_days() }})
     {% endif %}
-group by user_key, event_date, coalesce(model, '(unknown)')
+group by user_key, event_date, product, coalesce(model, '(unknown)')

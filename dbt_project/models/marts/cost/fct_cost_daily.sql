@@ -1,22 +1,24 @@
 with
 
+-- One row per person, model and day: a person may use a model in both products.
 daily as (
     select
         user_key,
         event_date as activity_date,
         model,
-        api_requests,
-        input_tokens,
-        output_tokens,
-        cache_read_tokens,
-        cache_creation_tokens,
-        cache_creation_5m_tokens,
-        cache_creation_1h_tokens,
-        priced_5m_write_tokens,
-        priced_1h_write_tokens,
-        cost_usd,
-        cost_usd_micros
+        sum(api_requests) as api_requests,
+        sum(input_tokens) as input_tokens,
+        sum(output_tokens) as output_tokens,
+        sum(cache_read_tokens) as cache_read_tokens,
+        sum(cache_creation_tokens) as cache_creation_tokens,
+        sum(cache_creation_5m_tokens) as cache_creation_5m_tokens,
+        sum(cache_creation_1h_tokens) as cache_creation_1h_tokens,
+        sum(priced_5m_write_tokens) as priced_5m_write_tokens,
+        sum(priced_1h_write_tokens) as priced_1h_write_tokens,
+        sum(cost_usd) as cost_usd,
+        sum(cost_usd_micros) as cost_usd_micros
     from {{ ref('int_otel__daily_model_usage') }}
+    group by user_key, event_date, model
 ),
 
 -- The price row valid on the day ([valid_from, valid_to), valid_to empty = still valid).
@@ -24,17 +26,7 @@ priced as (
     select
         daily.*,
         prices.model_id is not null as is_priced,
-        -- Exact decimal arithmetic on every engine: tokens × price per million tokens has
-        -- 4 decimals, and scaling by 1e-6 (a multiplication, not a division, which Spark
-        -- and DuckDB would widen differently or turn into a double) keeps all 10.
-        cast(
-            daily.input_tokens * prices.input_usd_per_mtok
-            + daily.output_tokens * prices.output_usd_per_mtok
-            + daily.cache_read_tokens * prices.cache_read_usd_per_mtok
-            + daily.priced_5m_write_tokens * prices.cache_write_5m_usd_per_mtok
-            + daily.priced_1h_write_tokens * prices.cache_write_1h_usd_per_mtok
-            as decimal(28, 4)
-        ) * cast(0.000001 as decimal(7, 6)) as recomputed_cost_usd,
+        {{ recomputed_cost_usd('daily', 'prices') }} as recomputed_cost_usd,
         cast(
             daily.cache_read_tokens
             * (prices.input_usd_per_mtok - prices.cache_read_usd_per_mtok)
@@ -42,10 +34,7 @@ priced as (
         ) * cast(0.000001 as decimal(7, 6)) as cache_savings_usd
     from daily
     left join {{ ref('model_prices') }} as prices
-        on
-            daily.model = prices.model_id
-            and daily.activity_date >= prices.valid_from
-            and (prices.valid_to is null or daily.activity_date < prices.valid_to)
+        on {{ price_valid_on('prices', 'daily.model', 'daily.activity_date') }}
 ),
 
 final as (
