@@ -25,9 +25,8 @@ from ingestion.paths import DataLayout
 from simulation.billing import BillingData, usd_of
 from simulation.billing_emulator import BillingEmulator
 from simulation.generate import GenerationResult
+from tests.support.billing import ADMIN_KEY, ANALYTICS_KEY
 
-ADMIN_KEY = "sk-ant-admin01-SENTINEL-billing-admin-4b2e"
-ANALYTICS_KEY = "sk-ant-api01-SENTINEL-billing-analytics-8d1f"
 BACKFILL = 10
 
 

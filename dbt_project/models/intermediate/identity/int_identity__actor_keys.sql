@@ -27,7 +27,9 @@ by_email as (
     where user_email is not null
     qualify row_number() over (
         partition by user_email
-        order by case when user_account_id is not null then 0 else 1 end, user_key
+        order by
+            case when user_account_id is not null then 0 else 1 end nulls last,
+            user_key nulls last
     ) = 1
 )
 

@@ -26,11 +26,13 @@ reported as (
         coalesce(enterprise.cowork_action_count, 0) as cowork_actions
     from {{ ref('stg_billing__enterprise_users') }} as enterprise
     left join actor_keys as by_account
-        on by_account.identifier_kind = 'account_id'
-        and enterprise.user_account_id = by_account.identifier
+        on
+            by_account.identifier_kind = 'account_id'
+            and enterprise.user_account_id = by_account.identifier
     left join actor_keys as by_email
-        on by_email.identifier_kind = 'email'
-        and enterprise.user_email = by_email.identifier
+        on
+            by_email.identifier_kind = 'email'
+            and enterprise.user_email = by_email.identifier
 ),
 
 otel_sessions as (

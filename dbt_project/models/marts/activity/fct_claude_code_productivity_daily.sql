@@ -64,11 +64,12 @@ final as (
     from users
     left join people_by_email on users.user_email = people_by_email.user_email
     left join models
-        on users.usage_date = models.usage_date
-        and users.actor_type = models.actor_type
-        and coalesce(users.user_email, '') = models.user_email
-        and coalesce(users.api_key_name, '') = models.api_key_name
-        and users.is_remote = models.is_remote
+        on
+            users.usage_date = models.usage_date
+            and users.actor_type = models.actor_type
+            and coalesce(users.user_email, '') = models.user_email
+            and coalesce(users.api_key_name, '') = models.api_key_name
+            and users.is_remote = models.is_remote
 )
 
 select * from final

@@ -52,19 +52,29 @@ remainder as (
         cast(null as bigint) as billed_requests
     from totals
     left join attributed
-        on totals.cost_date = attributed.cost_date and totals.billed_source = attributed.billed_source
+        on
+            totals.cost_date = attributed.cost_date
+            and totals.billed_source = attributed.billed_source
 ),
 
 rows_of_days as (
-    select *, false as is_remainder from breakdown  -- noqa: AM04
+    select
+        *,
+        false as is_remainder
+    from breakdown  -- noqa: AM04
     -- Only breakdowns of days with a total count: a total is what the day is billed.
-    where exists (
-        select 1 from totals
-        where totals.cost_date = breakdown.cost_date
-            and totals.billed_source = breakdown.billed_source
-    )
+    where
+        exists (
+            select 1 from totals
+            where
+                totals.cost_date = breakdown.cost_date
+                and totals.billed_source = breakdown.billed_source
+        )
     union all
-    select *, true as is_remainder from remainder  -- noqa: AM04
+    select
+        *,
+        true as is_remainder
+    from remainder  -- noqa: AM04
     where billed_cost_usd <> 0 or list_cost_usd <> 0
 ),
 
@@ -99,8 +109,9 @@ final as (
         totals.pulled_at
     from rows_of_days
     inner join totals
-        on rows_of_days.cost_date = totals.cost_date
-        and rows_of_days.billed_source = totals.billed_source
+        on
+            rows_of_days.cost_date = totals.cost_date
+            and rows_of_days.billed_source = totals.billed_source
 )
 
 select * from final

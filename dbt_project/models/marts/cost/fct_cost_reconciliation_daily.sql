@@ -15,7 +15,9 @@
 with
 
 billed_days as (
-    select cost_date, billed_source
+    select
+        cost_date,
+        billed_source
     from {{ ref('stg_billing__cost_totals') }}
 ),
 
@@ -46,7 +48,7 @@ reported as (
         daily_usage.model
 ),
 
-billed as (
+billed_rows as (
     select
         billed_cost.cost_date,
         case
@@ -58,40 +60,77 @@ billed as (
             when billed_cost.is_remainder then '(unattributed)'
             else coalesce(billed_cost.model, '(unknown)')
         end as model,
-        sum(billed_cost.billed_cost_usd) as billed_cost_usd,
-        sum(case when billed_cost.cost_type = 'tokens' then billed_cost.billed_cost_usd end)
-            as billed_token_cost_usd,
-        sum(
-            case
-                when not billed_cost.is_remainder and billed_cost.cost_type <> 'tokens'
-                    then billed_cost.billed_cost_usd
-            end
-        ) as not_in_telemetry_usd,
-        max(billed_cost.is_remainder) as is_remainder,
-        max(billed_cost.is_provisional) as is_provisional
+        billed_cost.billed_cost_usd,
+        billed_cost.cost_type,
+        billed_cost.is_remainder,
+        billed_cost.is_provisional
     from {{ ref('fct_billed_cost_daily') }} as billed_cost
     inner join day_products on billed_cost.cost_date = day_products.cost_date
-    group by 1, 2, 3
+),
+
+billed as (
+    select
+        cost_date,
+        product,
+        model,
+        sum(billed_cost_usd) as billed_cost_usd,
+        sum(
+            case
+                when not is_remainder and cost_type <> 'tokens' then billed_cost_usd
+            end
+        ) as not_in_telemetry_usd,
+        max(is_remainder) as is_remainder,
+        max(is_provisional) as is_provisional
+    from billed_rows
+    group by cost_date, product, model
+),
+
+estimated_rows as (
+    select
+        estimates.usage_date as cost_date,
+        estimates.model,
+        estimates.estimated_cost_usd,
+        case when day_products.is_without_product then '(all)' else 'claude_code' end
+            as product
+    from {{ ref('stg_billing__claude_code_models') }} as estimates
+    left join day_products on estimates.usage_date = day_products.cost_date
 ),
 
 estimated as (
     select
-        usage_date as cost_date,
-        case when day_products.is_without_product then '(all)' else 'claude_code' end
-            as product,
-        estimates.model,
-        sum(estimates.estimated_cost_usd) as claude_code_estimated_cost_usd
-    from {{ ref('stg_billing__claude_code_models') }} as estimates
-    left join day_products on estimates.usage_date = day_products.cost_date
-    group by 1, 2, 3
+        cost_date,
+        product,
+        model,
+        sum(estimated_cost_usd) as claude_code_estimated_cost_usd
+    from estimated_rows
+    group by cost_date, product, model
+),
+
+covered as (
+    select
+        cost_date,
+        max(cost_date) over () as newest_cost_date
+    from billed_days
 ),
 
 keys as (
-    select cost_date, product, model from reported
+    select
+        cost_date,
+        product,
+        model
+    from reported
     union
-    select cost_date, product, model from billed
+    select
+        cost_date,
+        product,
+        model
+    from billed
     union
-    select cost_date, product, model from estimated
+    select
+        cost_date,
+        product,
+        model
+    from estimated
 ),
 
 joined as (
@@ -124,20 +163,21 @@ joined as (
         ) as is_provisional
     from keys
     left join reported
-        on keys.cost_date = reported.cost_date
-        and keys.product = reported.product
-        and keys.model = reported.model
+        on
+            keys.cost_date = reported.cost_date
+            and keys.product = reported.product
+            and keys.model = reported.model
     left join billed
-        on keys.cost_date = billed.cost_date
-        and keys.product = billed.product
-        and keys.model = billed.model
+        on
+            keys.cost_date = billed.cost_date
+            and keys.product = billed.product
+            and keys.model = billed.model
     left join estimated
-        on keys.cost_date = estimated.cost_date
-        and keys.product = estimated.product
-        and keys.model = estimated.model
-    left join (
-        select cost_date, max(cost_date) over () as newest_cost_date from billed_days
-    ) as covered
+        on
+            keys.cost_date = estimated.cost_date
+            and keys.product = estimated.product
+            and keys.model = estimated.model
+    left join covered
         on keys.cost_date = covered.cost_date
 ),
 
