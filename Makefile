@@ -9,11 +9,28 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PYTHON)
 RUN := $(UV) run --frozen --no-sync
 
-.PHONY: install demo test test-fast lint fix format-check sqlfluff chromium unit spark e2e fuzz check manifest ui clean
+.PHONY: install demo test test-fast lint fix format-check sqlfluff chromium unit spark e2e fuzz check manifest ui clean collector
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+# The OpenTelemetry Collector the end-to-end tests run (deploy/otel-collector): built with
+# the machine's Go from the module proxy, its module and build caches outside the repository
+# (GO_CACHE=... to move them), rebuilt only when the Go sources change.
+GO ?= go
+GO_CACHE ?= $(HOME)/.cache/cowork-analytics/go
+COLLECTOR := $(TOOLS)/bin/cowork-otelcol
+COLLECTOR_SOURCES := $(wildcard deploy/otel-collector/*.go) deploy/otel-collector/go.mod \
+	deploy/otel-collector/go.sum
+
+collector: $(COLLECTOR)  ## Build the OpenTelemetry Collector into .tools/bin (needs Go)
+
+$(COLLECTOR): $(COLLECTOR_SOURCES)
+	@command -v $(GO) >/dev/null || { echo "make collector: '$(GO)' is not on PATH; install Go 1.26 or newer to build the collector" >&2; exit 1; }
+	@mkdir -p $(@D)
+	cd deploy/otel-collector && GOMODCACHE="$(GO_CACHE)/mod" GOCACHE="$(GO_CACHE)/build" \
+		GOFLAGS=-mod=readonly $(GO) build -trimpath -buildvcs=false -o "$(abspath $@)" .
 
 # The Dagster definitions load target/manifest.json and never parse on import: install
 # prepares it (dagster-dbt's "prepare" step), and `make manifest` again after dbt edits.
