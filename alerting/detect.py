@@ -26,6 +26,7 @@ import duckdb
 
 from alerting.alerts import Alert, AlertKind, Severity
 from configuration.settings import Settings
+from reporting.figures import REASONS
 
 
 @dataclass(frozen=True)
@@ -228,12 +229,6 @@ where cost_date >= ? and billed_cost_usd is not null and product <> '(unattribut
 group by cost_date, product
 order by cost_date, product
 """
-_REASONS = {
-    "telemetry_gap": "telemetry lost before it reached the collector",
-    "not_in_telemetry": "billed items OTel does not carry (such as web search)",
-    "provisional": "a provisional bill Anthropic may still restate",
-    "not_billed": "reported usage that is not billed",
-}
 
 
 def billed_cost_alerts(connection, since: date, settings: DetectionSettings) -> list[Alert]:
@@ -249,7 +244,7 @@ def billed_cost_alerts(connection, since: date, settings: DetectionSettings) -> 
             continue
         named = "all products" if product == "(all)" else product
         share = f" ({difference / reported:+.1%})" if reported else ""
-        known = [_REASONS[reason] for reason in (reasons or "").split(", ") if reason in _REASONS]
+        known = [REASONS[reason] for reason in (reasons or "").split(", ") if reason in REASONS]
         alerts.append(
             Alert(
                 AlertKind.BILLING,

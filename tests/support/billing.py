@@ -18,12 +18,16 @@ ANALYTICS_KEY = "sk-ant-api01-SENTINEL-billing-analytics-8d1f"
 BACKFILL_DAYS = 40
 
 
-def billing_settings(data_dir: Path, url: str, *, admin: bool = True) -> Settings:
-    """Settings with both billing keys (the Admin one optional) pointed at an emulator."""
+def billing_settings(
+    data_dir: Path, url: str, *, admin: bool = True, analytics: bool = True
+) -> Settings:
+    """Settings with the billing keys (each optional) pointed at an emulator."""
     return Settings(
         data_dir=data_dir,
         admin_api_key=Secret(ADMIN_KEY, "ANTHROPIC_ADMIN_API_KEY") if admin else None,
-        analytics_api_key=Secret(ANALYTICS_KEY, "ANTHROPIC_ANALYTICS_API_KEY"),
+        analytics_api_key=(
+            Secret(ANALYTICS_KEY, "ANTHROPIC_ANALYTICS_API_KEY") if analytics else None
+        ),
         anthropic_base_url=url,
     )
 

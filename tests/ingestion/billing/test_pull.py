@@ -25,7 +25,7 @@ from ingestion.paths import DataLayout
 from simulation.billing import BillingData, usd_of
 from simulation.billing_emulator import BillingEmulator
 from simulation.generate import GenerationResult
-from tests.support.billing import ADMIN_KEY, ANALYTICS_KEY
+from tests.support.billing import ADMIN_KEY, ANALYTICS_KEY, billing_settings
 
 BACKFILL = 10
 
@@ -53,14 +53,7 @@ def emulator(billing: BillingData) -> Iterator[BillingEmulator]:
 def _clients(
     url: str, tmp_path: Path, *, admin: bool = True, analytics: bool = True, **options
 ) -> BillingClients:
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        admin_api_key=Secret(ADMIN_KEY, "ANTHROPIC_ADMIN_API_KEY") if admin else None,
-        analytics_api_key=(
-            Secret(ANALYTICS_KEY, "ANTHROPIC_ANALYTICS_API_KEY") if analytics else None
-        ),
-        anthropic_base_url=url,
-    )
+    settings = billing_settings(tmp_path / "data", url, admin=admin, analytics=analytics)
     # The emulator's own 60/minute limit is tested in tests/simulation; here, no waiting.
     options.setdefault("limiter", RateLimiter(per_minute=60_000, burst=1_000))
     options.setdefault("backoff_base", 0.01)
