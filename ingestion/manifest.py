@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -34,8 +35,50 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )
         """,
     ),
+    # 1 -> 2: a file is known by its first whole message together with its device and
+    # inode, and by a hash of the bytes just before its landed offset (ingestion/otel/
+    # identity.py). Rows written before carry none of these and are matched once by the
+    # old first-line fingerprint, then filled in.
+    (
+        "alter table otel_files add column head_hash text",
+        "alter table otel_files add column device integer",
+        "alter table otel_files add column inode integer",
+        "alter table otel_files add column tail_hash text",
+        "alter table otel_files add column copy_of text",
+        "create index otel_files_by_head on otel_files (head_hash)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+_LANDED_FILE_COLUMNS = (
+    "fingerprint, last_path, landed_offset, head_hash, device, inode, tail_hash, copy_of"
+)
+
+
+@dataclass(frozen=True)
+class LandedFile:
+    """What the manifest knows of one input file.
+
+    Attributes:
+        fingerprint: the file's key, in landed rows' `source_file_fingerprint` and part names.
+        last_path: where the file was when last landed.
+        landed_offset: bytes of the file landed (or, for a copy, skipped).
+        head_hash: hash of the file's first whole message; None for a row written before
+            release 2 of the store, known only by its first-line `fingerprint`.
+        device: the file's device when last seen (None before release 2).
+        inode: the file's inode when last seen (None before release 2).
+        tail_hash: hash of the bytes just before `landed_offset` (None before release 2).
+        copy_of: for a copy of a landed file, that file's fingerprint; its bytes are never
+            landed.
+    """
+
+    fingerprint: str
+    last_path: str
+    landed_offset: int
+    head_hash: str | None
+    device: int | None
+    inode: int | None
+    tail_hash: str | None
+    copy_of: str | None = None
 
 
 class NewerManifestError(RuntimeError):
@@ -88,29 +131,65 @@ class Manifest:
         ).fetchone()
         return row[0] if row else 0
 
-    def last_path(self, fingerprint: str) -> str | None:
-        """The path the file had when last landed, or None for a new file."""
-        row = self._connection.execute(
-            "select last_path from otel_files where fingerprint = ?", (fingerprint,)
-        ).fetchone()
-        return row[0] if row else None
+    def files_like(self, head_hash: str, legacy_fingerprint: str | None) -> list[LandedFile]:
+        """Files landed with this first message (by its hash).
 
-    def advance(
-        self, fingerprint: str, path: Path, offset: int, records: int, quarantined: int
-    ) -> None:
-        """Record that the file is landed up to `offset`; call only once the data is durable."""
+        Also rows from before release 2 of the store whose first-line fingerprint is
+        `legacy_fingerprint`.
+        """
+        rows = self._connection.execute(
+            f"select {_LANDED_FILE_COLUMNS} from otel_files"
+            " where head_hash = ? or (head_hash is null and fingerprint = ?)"
+            " order by first_landed_at, fingerprint",
+            (head_hash, legacy_fingerprint),
+        ).fetchall()
+        return [LandedFile(*row) for row in rows]
+
+    def file(self, fingerprint: str) -> LandedFile | None:
+        """The file with this fingerprint, or None."""
+        row = self._connection.execute(
+            f"select {_LANDED_FILE_COLUMNS} from otel_files where fingerprint = ?", (fingerprint,)
+        ).fetchone()
+        return LandedFile(*row) if row else None
+
+    def advance(self, file: LandedFile, records: int, quarantined: int) -> None:
+        """Record that `file` is landed up to its `landed_offset`, as it was seen then.
+
+        Call only once the data is durable.
+        """
         now = datetime.now(UTC).isoformat()
         self._connection.execute(
             """
-            insert into otel_files values (?, ?, ?, ?, ?, ?, ?)
+            insert into otel_files (
+                fingerprint, last_path, landed_offset, records, quarantined_lines,
+                first_landed_at, updated_at, head_hash, device, inode, tail_hash, copy_of
+            ) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             on conflict (fingerprint) do update set
                 last_path = excluded.last_path,
                 landed_offset = excluded.landed_offset,
                 records = otel_files.records + excluded.records,
                 quarantined_lines = otel_files.quarantined_lines + excluded.quarantined_lines,
-                updated_at = excluded.updated_at
+                updated_at = excluded.updated_at,
+                head_hash = excluded.head_hash,
+                device = excluded.device,
+                inode = excluded.inode,
+                tail_hash = excluded.tail_hash,
+                copy_of = excluded.copy_of
             """,
-            (fingerprint, str(path), offset, records, quarantined, now, now),
+            (
+                file.fingerprint,
+                file.last_path,
+                file.landed_offset,
+                records,
+                quarantined,
+                now,
+                now,
+                file.head_hash,
+                file.device,
+                file.inode,
+                file.tail_hash,
+                file.copy_of,
+            ),
         )
 
     def get_state(self, name: str) -> dict | None:

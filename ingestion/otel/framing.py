@@ -9,12 +9,15 @@ The `file` exporter writes (spec §3.2):
 The framing is detected from the content, not the name. Every reader yields whole messages
 only: a partial tail of a live file waits for the next run, while a partial tail of a
 rotated file (which will never grow) is reported as bad, so nothing is silently dropped.
+A rotated JSON-lines file's last message without its newline is whole and lands: the
+exporter writes a message and its newline in two writes, and a rotation can fall between.
 Protobuf payloads are re-encoded as OTLP/JSON so that one columnar parser serves all.
 """
 
 from __future__ import annotations
 
 import enum
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -177,6 +180,13 @@ def _bad(offset: int, error: str, content: bytes) -> BadLine:
     return BadLine(offset, error[:500], content)
 
 
+def _is_json_object(data: bytes) -> bool:
+    try:
+        return isinstance(json.loads(data), dict)
+    except ValueError:  # includes UnicodeDecodeError
+        return False
+
+
 def read_json_lines(path: Path, offset: int, rotated: bool) -> Iterator[Batch]:
     """Whole lines from `offset` in bounded batches."""
     with path.open("rb") as handle:
@@ -200,12 +210,18 @@ def read_json_lines(path: Path, offset: int, rotated: bool) -> Iterator[Batch]:
             offset += cut + 1
             carry = data[cut + 1 :]
         if carry and rotated:
-            yield Batch(
-                b"",
-                offset,
-                offset + len(carry),
-                bad=[_bad(offset, "truncated last line of a rotated file", carry)],
-            )
+            if _is_json_object(carry):
+                # The exporter writes a message and its newline in two writes; a rotation
+                # between them leaves the message whole without its newline. It lands.
+                line_offsets = np.asarray([offset], dtype=np.int64)
+                yield Batch(carry.strip() + b"\n", offset, offset + len(carry), line_offsets)
+            else:
+                yield Batch(
+                    b"",
+                    offset,
+                    offset + len(carry),
+                    bad=[_bad(offset, "truncated last line of a rotated file", carry)],
+                )
 
 
 def _batched(messages: Iterator[tuple[int, int, bytes | None, BadLine | None]]) -> Iterator[Batch]:

@@ -1,11 +1,13 @@
 """Land OTel Collector `file`-exporter output as Parquet, incrementally and idempotently.
 
-Each input file is known by a fingerprint of its first message, so a rotated (renamed) file
-is recognised and a copy is skipped. Only whole messages are landed; the partial tail of a
-live file waits for the next run. Parquet files get deterministic names (fingerprint + byte
-offset) and are written atomically before the manifest advances, so a crash at any point
-and a rerun land exactly what an uninterrupted run lands. Parsing and pivoting the next
-batch overlaps writing the previous one.
+Each input file is known by its first whole message, device and inode (identity.py), so a
+rotated (renamed) file carries on where it was, a copy is skipped, and a file that shares
+its first message with another or was truncated and rewritten lands whole. Only whole
+messages are landed; the partial tail of a live file waits for the next run. Parquet
+files get deterministic names (fingerprint + byte offset) and are written atomically
+before the manifest advances, so a crash at any point and a rerun land exactly what an
+uninterrupted run lands. Parsing and pivoting the next batch overlaps writing the previous
+one.
 """
 
 from __future__ import annotations
@@ -16,13 +18,14 @@ import hashlib
 import json
 import logging
 import multiprocessing
+import os
 import signal
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -33,7 +36,7 @@ import pyarrow.compute as pc
 from configuration.settings import PepperMissingError
 from ingestion.crash import crash_point, mark_worker
 from ingestion.locks import exclusive_lock
-from ingestion.manifest import Manifest
+from ingestion.manifest import LandedFile, Manifest
 from ingestion.otel.compaction import compact_partitions
 from ingestion.otel.framing import (
     ZSTD_MAGIC,
@@ -42,6 +45,7 @@ from ingestion.otel.framing import (
     detect_file_framing,
     read_batches,
 )
+from ingestion.otel.identity import FileIdentifier, tail_hash
 from ingestion.otel.metrics import lines_to_metric_points
 from ingestion.otel.parse import BadLine, parse_lines
 from ingestion.otel.pivot import records_to_events
@@ -50,7 +54,6 @@ from ingestion.parquet import write_parquet_atomically
 from ingestion.paths import DataLayout
 
 LOGGER = logging.getLogger(__name__)
-FINGERPRINT_BYTES = 64 << 10
 PIPELINE_DEPTH = 3
 PARALLEL_ABOVE_BYTES = 256 << 20
 # Event times further ahead of the landing clock than this are flagged as clock skew.
@@ -123,8 +126,12 @@ class LandingSummary:
 @dataclass(frozen=True)
 class _Work:
     path: Path
-    fingerprint: str
+    file: LandedFile  # as it will be once this batch is landed
     batch: Batch
+
+    @property
+    def fingerprint(self) -> str:
+        return self.file.fingerprint
 
 
 def discover_files(inputs: Iterable[Path]) -> list[Path]:
@@ -147,59 +154,28 @@ def discover_files(inputs: Iterable[Path]) -> list[Path]:
     return [path for _, _, path in sorted(stamped)]
 
 
-def fingerprint(path: Path, framing: Framing) -> str | None:
-    """A content fingerprint from the file's first complete message, or None before one.
-
-    The first message never changes once written, and survives renames and copies.
-    """
-    with path.open("rb") as handle:
-        head = handle.read(FINGERPRINT_BYTES)
-    if framing is Framing.JSON_LINES:
-        end = head.find(b"\n")
-        if end < 0:
-            return None if len(head) < FINGERPRINT_BYTES else hashlib.sha256(head).hexdigest()
-        return hashlib.sha256(head[: end + 1]).hexdigest()
-    if framing is Framing.LENGTH_PREFIXED:
-        end = min(4 + int.from_bytes(head[:4], "big"), FINGERPRINT_BYTES)
-    else:  # a zstd stream: its first frame header and data, as far as we read
-        end = len(head)
-    if len(head) < end or (framing is Framing.ZSTD_STREAM and len(head) < 64):
-        return None
-    return hashlib.sha256(head[:end]).hexdigest()
-
-
-def _is_copy(manifest: Manifest, print_: str, path: Path) -> bool:
-    """A fingerprint landed under another path that still holds that same file is a copy."""
-    previous = manifest.last_path(print_)
-    if previous is None or Path(previous) == path or not Path(previous).exists():
-        return False
-    try:
-        framing = detect_file_framing(Path(previous))
-        return fingerprint(Path(previous), framing) == print_
-    except OSError:
-        return False
-
-
 @dataclass(frozen=True)
 class _FilePlan:
     path: Path
     framing: Framing
-    fingerprint: str
-    offset: int
+    file: LandedFile
 
     @property
     def pending_bytes(self) -> int:
-        return max(0, self.path.stat().st_size - self.offset)
+        return max(0, self.path.stat().st_size - self.file.landed_offset)
 
 
 def _plan_files(files: list[Path], manifest: Manifest, summary: LandingSummary) -> list[_FilePlan]:
     """Which files have bytes to land, from which offset; notes unsupported and copies."""
     plans = []
+    identifier = FileIdentifier(manifest)
     for path in files:
         summary.files_seen += 1
         try:
             framing = detect_file_framing(path)
-            print_ = fingerprint(path, framing) if framing is not Framing.UNKNOWN else None
+            identified = (
+                identifier.identify(path, framing) if framing is not Framing.UNKNOWN else None
+            )
         except FileNotFoundError:
             continue  # renamed by a rotation since listed: found under its new name next time
         except OSError as error:
@@ -215,23 +191,37 @@ def _plan_files(files: list[Path], manifest: Manifest, summary: LandingSummary) 
                 path,
             )
             continue
-        if print_ is None:
+        if identified is None:
             continue  # no complete message yet
-        offset = manifest.landed_offset(print_)
-        if path.stat().st_size <= offset:
-            continue
-        if offset == 0 and _is_copy(manifest, print_, path):
+        if identified.copy:
             summary.duplicate_files_skipped += 1
+            if identified.file is not None:
+                manifest.advance(identified.file, records=0, quarantined=0)
+            continue
+        if path.stat().st_size <= identified.file.landed_offset:
             continue
         summary.files_with_new_data += 1
-        plans.append(_FilePlan(path, framing, print_, offset))
+        plans.append(_FilePlan(path, framing, identified.file))
     return plans
 
 
 def _batches(plans: list[_FilePlan]) -> Iterator[_Work]:
     for plan in plans:
-        for batch in read_batches(plan.path, plan.offset, plan.framing):
-            yield _Work(plan.path, plan.fingerprint, batch)
+        try:
+            handle = plan.path.open("rb")
+        except FileNotFoundError:
+            continue  # renamed by a rotation since planned: found under its new name next time
+        with handle:
+            status = os.fstat(handle.fileno())
+            if (status.st_dev, status.st_ino) != (plan.file.device, plan.file.inode):
+                continue  # rotated since planned: another file has its name now
+            for batch in read_batches(plan.path, plan.file.landed_offset, plan.framing):
+                landed = replace(
+                    plan.file,
+                    landed_offset=batch.end,
+                    tail_hash=tail_hash(handle.fileno(), batch.end),
+                )
+                yield _Work(plan.path, landed, batch)
 
 
 def _quarantine_lines(
@@ -516,7 +506,7 @@ def _land_locked(
         records, quarantined, counts = landed.result()
         _add(summary, counts)
         crash_point("before_manifest_commit")
-        manifest.advance(work.fingerprint, work.path, work.batch.end, records, quarantined)
+        manifest.advance(work.file, records, quarantined)
         crash_point("after_manifest_commit")
         if progress:
             progress(work.batch.end - work.batch.start)
