@@ -151,18 +151,29 @@ def test_a_bad_retention_setting_stops_the_command_before_it_runs(
     assert seconds < 30, seconds  # no Dagster import or generation happened before
 
 
-@pytest.mark.parametrize("command", ["demo", "run"])
-def test_strict_with_a_short_pepper_stops_before_anything_runs(
-    tmp_path: Path, command: str
+@pytest.mark.parametrize(
+    "command", [["demo"], ["run"], ["ingest", "otel"], ["build"], ["serve"], ["ui"]], ids=" ".join
+)
+@pytest.mark.parametrize(
+    ("pepper", "problem"),
+    [
+        pytest.param({}, "is not set", id="no pepper"),
+        pytest.param({"COWORK_PII_PEPPER": SHORT_PEPPER}, "shorter than 16", id="short pepper"),
+    ],
+)
+def test_strict_without_a_usable_pepper_stops_every_command_before_it_runs(
+    tmp_path: Path, command: list[str], pepper: dict[str, str], problem: str
 ) -> None:
-    # Regression: the demo generated the organisation and started the pipeline first.
+    # Regression: the demo generated the organisation and started the pipeline first. The
+    # commands that start long-lived processes (serve, ui) must refuse before starting them.
     completed, seconds = _run(
-        [command, "--data-dir", str(tmp_path / "data")],
+        [*command, "--data-dir", str(tmp_path / "data")],
         tmp_path,
         COWORK_PRIVACY="strict",
-        COWORK_PII_PEPPER=SHORT_PEPPER,
+        **pepper,
     )
-    _assert_one_error(completed, 2, "COWORK_PII_PEPPER", "shorter than 16 characters")
+    _assert_one_error(completed, 2, "COWORK_PII_PEPPER", problem)
+    assert len((completed.stdout + completed.stderr).strip().splitlines()) == 1
     assert not (tmp_path / "data").exists()
     assert seconds < 30, seconds
 
