@@ -3,11 +3,15 @@
 `collector_binary()` builds it (or skips the test when Go is not on PATH); `local_config()`
 turns the shipped configuration into one for 127.0.0.1 and a temporary folder;
 `RunningCollector` starts the binary, waits on its health_check endpoint, and stops it with
-SIGTERM, which flushes the file exporters.
+SIGTERM, which flushes the file exporters; started again on the same configuration, it
+carries on in the same files. `export_requests()` and `post_export()` send it the
+generator's records the way Cowork and Claude Code export them.
 """
 
 from __future__ import annotations
 
+import gzip
+import itertools
 import os
 import shutil
 import signal
@@ -20,13 +24,17 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from google.protobuf.message import Message
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
+from ingestion.otel.otlp_json import encode_logs_json, encode_metrics_json
 from tests.support.servers import free_port
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 SHIPPED_CONFIG = REPOSITORY_ROOT / "deploy" / "otel-collector" / "config.yaml"
 BINARY = REPOSITORY_ROOT / ".tools" / "bin" / "cowork-otelcol"
 TOKEN_VARIABLE = "COWORK_COLLECTOR_TOKEN"
+TEST_TOKEN = "test-collector-token"
 SHIPPED_OUTPUT = "/var/lib/otelcol/cowork"
 # A cold build (empty Go caches) takes minutes on 2 cores; `make` rebuilds only on changes.
 BUILD_TIMEOUT_SECONDS = 1200
@@ -57,14 +65,44 @@ class LocalConfig:
     otlp_url: str
     health_url: str
     output: Path
+    folders: tuple[Path, ...]  # each file exporter's folder under `output`
+    feature_gates: tuple[str, ...] = ()
+
+    def written_bytes(self) -> dict[Path, int]:
+        """Bytes in the files under each exporter's folder, rotated and grouped included."""
+        return {
+            folder: sum(_size(path) for path in folder.rglob("*") if path.is_file())
+            for folder in self.folders
+        }
 
 
-def local_config(folder: Path, exporter: dict[str, Any] | None = None) -> LocalConfig:
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:  # renamed by a rotation since listed: counted next time
+        return 0
+
+
+def local_config(
+    folder: Path,
+    exporter: dict[str, Any] | None = None,
+    *,
+    batch: dict[str, Any] | None = None,
+    group_by: str | None = None,
+    feature_gates: tuple[str, ...] = (),
+) -> LocalConfig:
     """The shipped configuration on 127.0.0.1 free ports, writing under `folder/otel`.
 
     OTLP/HTTP only, without TLS; bearer-token auth, the processors and the file exporters as
     shipped, each exporter's path moved into the folder and `exporter` merged into it; the
     health_check extension on; the collector's own metrics off (they would take port 8888).
+
+    Args:
+        folder: where the configuration, its log and the output go.
+        exporter: settings merged into every file exporter's (`format`, `rotation`, ...).
+        batch: settings merged into the batch processor's.
+        group_by: a resource attribute: each exporter writes `<its folder>/<value>/<name>`.
+        feature_gates: passed to the collector as `--feature-gates`.
     """
     config = yaml.safe_load(SHIPPED_CONFIG.read_text())
     otlp_port, health_port = free_port(), free_port()
@@ -72,30 +110,56 @@ def local_config(folder: Path, exporter: dict[str, Any] | None = None) -> LocalC
     http.pop("tls")
     http["endpoint"] = f"127.0.0.1:{otlp_port}"
     config["receivers"]["otlp"]["protocols"] = {"http": http}
+    config["processors"]["batch"].update(batch or {})
     output = folder / "otel"
+    folders = []
     for settings in config["exporters"].values():
         settings.update(exporter or {})
-        settings["path"] = str(output / Path(settings["path"]).relative_to(SHIPPED_OUTPUT))
+        path = output / Path(settings["path"]).relative_to(SHIPPED_OUTPUT)
+        folders.append(path.parent)
+        if group_by is not None:
+            path = path.parent / "*" / path.name
+            settings["group_by"] = {"enabled": True, "resource_attribute": group_by}
+        settings["path"] = str(path)
     config["extensions"]["health_check"] = {"endpoint": f"127.0.0.1:{health_port}"}
     config["service"]["extensions"].append("health_check")
     config["service"]["telemetry"] = {"metrics": {"level": "none"}}
     path = folder / "collector.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return LocalConfig(
-        path, f"http://127.0.0.1:{otlp_port}", f"http://127.0.0.1:{health_port}/", output
+        path,
+        f"http://127.0.0.1:{otlp_port}",
+        f"http://127.0.0.1:{health_port}/",
+        output,
+        tuple(folders),
+        feature_gates,
     )
 
 
 class RunningCollector:
-    """The collector binary running `config` with `token`, its log in `<config>.log`."""
+    """The collector binary running `config` with `token`, its log in `<config>.log`.
+
+    The log is appended to: a restart's log follows the first run's.
+    """
 
     def __init__(self, binary: Path, config: LocalConfig, token: str):
+        self.binary = binary
         self.config = config
+        self.token = token
         self.log = config.path.with_suffix(".log")
-        with self.log.open("wb") as log:
+        self._start()
+
+    def _start(self) -> None:
+        gates = ",".join(self.config.feature_gates)
+        with self.log.open("ab") as log:
             self.process = subprocess.Popen(
-                [str(binary), "--config", str(config.path)],
-                env={**os.environ, TOKEN_VARIABLE: token},
+                [
+                    str(self.binary),
+                    "--config",
+                    str(self.config.path),
+                    *([f"--feature-gates={gates}"] if gates else []),
+                ],
+                env={**os.environ, TOKEN_VARIABLE: self.token},
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
@@ -119,12 +183,15 @@ class RunningCollector:
             time.sleep(0.05)
         raise AssertionError(f"the collector was not ready in time: {self.log.read_text()}")
 
-    def wait_for_line(self, path: Path) -> None:
-        """Until `path` holds a whole line: a batch exported and flushed to the file."""
+    def wait_for_writes(self, since: dict[Path, int]) -> None:
+        """Until each folder in `since` (from `written_bytes()`) holds more bytes than there."""
         deadline = time.monotonic() + READY_TIMEOUT_SECONDS
-        while not (path.exists() and b"\n" in path.read_bytes()):
+        while True:
+            now = self.config.written_bytes()
+            if all(now[folder] > before for folder, before in since.items()):
+                return
             if self.process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"{path} got no line: {self.log.read_text()}")
+                raise AssertionError(f"the collector wrote nothing new: {self.log.read_text()}")
             time.sleep(0.05)
 
     def stop(self) -> int:
@@ -136,6 +203,12 @@ class RunningCollector:
             self.process.kill()
             self.process.wait()
             raise
+
+    def restart(self) -> int:
+        """Stop (SIGTERM: the exporters flush) and start again; the stop's exit code."""
+        exit_code = self.stop()
+        self._start()
+        return exit_code
 
     def __enter__(self) -> RunningCollector:
         return self
@@ -157,3 +230,49 @@ def validate(binary: Path, config: Path, token: str | None) -> subprocess.Comple
         text=True,
         timeout=60,
     )
+
+
+def export_requests(path: Path, message_type: type[Message], writes_per_request: int) -> list:
+    """The generator's writes in a length-prefixed protobuf file, `writes_per_request` in
+    each request (their resources one after another), so a request holds several people."""
+    data, position, requests = path.read_bytes(), 0, []
+    for index in itertools.count():
+        if position >= len(data):
+            return requests
+        if index % writes_per_request == 0:
+            requests.append(message_type())
+        size = int.from_bytes(data[position : position + 4], "big")
+        requests[-1].MergeFromString(data[position + 4 : position + 4 + size])
+        position += 4 + size
+
+
+def post_export(
+    client: httpx.Client,
+    url: str,
+    message: Message,
+    body: tuple[str, bool] = ("proto", False),
+    token: str = TEST_TOKEN,
+) -> int:
+    """POST an OTLP export request with the bearer token; the status code.
+
+    Args:
+        client: the HTTP client.
+        url: the collector's `/v1/logs` or `/v1/metrics`.
+        message: an `Export{Logs,Metrics}ServiceRequest`.
+        body: (`proto` or `json` encoding, whether gzipped).
+        token: the bearer token.
+    """
+    encoding, compressed = body
+    if encoding == "proto":
+        content, content_type = message.SerializeToString(), "application/x-protobuf"
+    else:
+        encode = (
+            encode_logs_json
+            if isinstance(message, ExportLogsServiceRequest)
+            else encode_metrics_json
+        )
+        content, content_type = encode(message).encode(), "application/json"
+    headers = {"content-type": content_type, "authorization": f"Bearer {token}"}
+    if compressed:
+        content, headers["content-encoding"] = gzip.compress(content), "gzip"
+    return client.post(url, content=content, headers=headers).status_code
