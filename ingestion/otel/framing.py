@@ -44,8 +44,9 @@ CHUNK_BYTES = 8 << 20
 # A message larger than this is taken as a sign that the file is not length-prefixed.
 MAX_MESSAGE_BYTES = 1 << 30
 _READ_PIECE = 4 << 20
-# Rotated files carry the rotation time: `logs-2026-03-10T08-00-00.000.jsonl`.
-_ROTATED_NAME = re.compile(r"-\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d(\.\d+)?(\.|$)")
+# Rotated files carry the rotation time and, from the exporter's timberjack, the reason:
+# `logs-2026-03-10T08-00-00.000-size.jsonl` (lumberjack wrote `logs-<time>.jsonl`).
+_ROTATED_NAME = re.compile(r"-\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d(\.\d+)?(-[a-z]+)?(\.|$)")
 
 
 class Framing(enum.Enum):

@@ -95,7 +95,7 @@ def local_config(
 
     OTLP/HTTP only, without TLS; bearer-token auth, the processors and the file exporters as
     shipped, each exporter's path moved into the folder and `exporter` merged into it; the
-    health_check extension on; the collector's own metrics off (they would take port 8888).
+    health_check extension on a free port; the collector's own metrics off (they would take port 8888).
 
     Args:
         folder: where the configuration, its log and the output go.
@@ -121,8 +121,7 @@ def local_config(
             path = path.parent / "*" / path.name
             settings["group_by"] = {"enabled": True, "resource_attribute": group_by}
         settings["path"] = str(path)
-    config["extensions"]["health_check"] = {"endpoint": f"127.0.0.1:{health_port}"}
-    config["service"]["extensions"].append("health_check")
+    config["extensions"]["health_check"]["endpoint"] = f"127.0.0.1:{health_port}"
     config["service"]["telemetry"] = {"metrics": {"level": "none"}}
     path = folder / "collector.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))

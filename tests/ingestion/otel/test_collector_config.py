@@ -21,4 +21,8 @@ def test_collector_config_matches_what_we_read() -> None:
     pipelines = config["service"]["pipelines"]
     assert pipelines["logs"]["exporters"] == ["file/logs"]
     assert pipelines["metrics"]["exporters"] == ["file/metrics"]
-    assert config["service"]["extensions"] == ["bearertokenauth"]
+    assert config["service"]["extensions"] == ["bearertokenauth", "health_check"]
+    # The health endpoint answers without a token: loopback only.
+    assert config["extensions"]["health_check"]["endpoint"].startswith("127.0.0.1:")
+    batch = config["processors"]["batch"]
+    assert 0 < batch["send_batch_max_size"] <= batch["send_batch_size"]

@@ -5,7 +5,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ingestion.otel.framing import Framing, detect_framing
+from ingestion.otel.framing import Framing, detect_framing, is_rotated
 from ingestion.otel.land import land_otel
 from ingestion.paths import DataLayout
 from simulation.collector import FileFormat
@@ -135,3 +135,21 @@ def test_a_corrupt_frame_is_quarantined_and_the_rest_lands(name: str, tmp_path: 
     assert generated.events * 0.8 < summary.records_landed < generated.events
     quarantined = list(layout.otel_quarantine.glob("*.jsonl"))
     assert quarantined
+
+
+@pytest.mark.parametrize(
+    ("name", "rotated"),
+    [
+        ("logs.jsonl", False),
+        ("logs.pb", False),
+        ("metrics.jsonl", False),
+        ("logs-2026-03-10T08-00-00.000.jsonl", True),  # lumberjack
+        ("logs-2026-12-07T17-10-50.688-size.jsonl", True),  # timberjack, rotated for size
+        ("logs-2026-12-07T17-10-50.688-time.jsonl", True),  # timberjack, rotated on time
+        ("data-2022-09-14T05-02-14.173.json", True),  # the exporter's documented example
+        ("logs-2026-12-07.jsonl", False),  # a date is not a rotation time
+    ],
+)
+def test_rotated_names_are_recognised(name: str, rotated: bool) -> None:
+    """A rotated file is final: its tail is judged whole or truncated, never waited for."""
+    assert is_rotated(Path(name)) is rotated
