@@ -92,14 +92,16 @@ def demo_organisation(
         yield DemoOrganisation(generated, billing, compliance.url, billed.url, demo_settings)
 
 
-def ground_truth_mismatches(layout: DataLayout) -> list[str]:
+def ground_truth_mismatches(layout: DataLayout, settings: Settings) -> list[str]:
     """Where the published marts differ from the generator's ground truth (none expected).
 
     The billed side is compared with its first (provisional) revision, the one served.
+    Under privacy `strict` the marts name people by pseudonym, so the ground truth's people
+    are pseudonymised with the settings' pepper first.
     """
     truth = layout.simulated / "ground_truth"
     return [
-        *mart_mismatches(layout.serving_database, truth),
+        *mart_mismatches(layout.serving_database, truth, pepper=settings.pepper),
         *billing_mismatches(layout.serving_database, truth, final=False),
     ]
 

@@ -5,6 +5,10 @@ Every mart row is mapped back to the person's Compliance account through
 CSVs (`simulation/ground_truth.py`): counts to the unit, reported money (the sum of the
 clients' float `cost_usd`, as DECIMAL(38, 9)) to a micro-dollar, money recomputed from the
 price seed to a nano-dollar.
+
+Under privacy `strict` the marts name people by keyed pseudonym: given the pepper, the
+ground truth's identities are pseudonymised the same way (`governance.pseudonyms`) before
+the comparison, so the same rows are compared in every mode.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from pathlib import Path
 
 import duckdb
 
+from governance.pseudonyms import pseudonym
 from simulation.ground_truth import COMPLIANCE_COUNTS, TOKEN_KINDS
 
 MONEY_TOLERANCE = Decimal("0.000001")  # client doubles summed: float noise, far below this
@@ -30,6 +35,9 @@ SHOWN_PER_MART = 5
 CACHE_WRITE_SPLIT = ("cache_creation_5m_tokens", "cache_creation_1h_tokens")
 # SQL for the person behind a mart row; unresolved identities stay visible as such.
 ACCOUNT = "coalesce(users.user_account_id, 'unresolved user_key ' || mart.user_key)"
+# The ground truth's columns naming a person, which a `strict` serving database pseudonymises
+# (the marts declare them `pii: identifier`).
+IDENTITY_COLUMNS = ("user_account_id", "user_email", "full_name")
 
 
 @dataclass(frozen=True)
@@ -86,9 +94,21 @@ def _equal(kind: str, want: str, got: object) -> bool:
     return abs(_decimal(got) - Decimal(want)) <= tolerance
 
 
-def _read_csv(path: Path) -> list[dict[str, str]]:
+def _read_csv(path: Path, pepper: bytes | None = None) -> list[dict[str, str]]:
+    """The rows of a ground-truth CSV; with a pepper, its identities as `strict` shows them."""
     with path.open(newline="") as handle:
-        return list(csv.DictReader(handle))
+        rows = list(csv.DictReader(handle))
+    if pepper is None:
+        return rows
+    return [
+        row
+        | {
+            column: pseudonym(pepper, row[column])
+            for column in IDENTITY_COLUMNS
+            if row.get(column)  # empty is null, which stays null
+        }
+        for row in rows
+    ]
 
 
 class _Report:
@@ -385,7 +405,11 @@ def _check_billed_days(
 
 
 def mart_mismatches(
-    serving_database: Path, ground_truth_dir: Path, *, activities_since: date | None = None
+    serving_database: Path,
+    ground_truth_dir: Path,
+    *,
+    activities_since: date | None = None,
+    pepper: bytes | None = None,
 ) -> list[str]:
     """Every difference between the marts and the generator's ground truth.
 
@@ -400,6 +424,8 @@ def mart_mismatches(
         activities_since: first UTC day whose Compliance activities were landed; earlier
             days are compared without the activity counts. By default, the first day a
             first pipeline run back-fills (today minus the pull's back-fill window).
+        pepper: the pepper the marts were published with under privacy `strict`
+            (`Settings.pepper`); None when they hold real identities.
 
     Returns:
         Human-readable differences, a few per mart with a count of the rest; empty when
@@ -407,7 +433,7 @@ def mart_mismatches(
     """
     since = (activities_since or _default_activities_since()).isoformat()
     truth = {
-        name: _read_csv(ground_truth_dir / f"{name}.csv")
+        name: _read_csv(ground_truth_dir / f"{name}.csv", pepper)
         for name in ("user_daily", "user_model_daily", "sessions", "prompts", "cost_by_tool")
     }
     teams = {(row["user_account_id"], row["usage_date"]): row for row in truth["user_daily"]}
@@ -442,7 +468,7 @@ def mart_mismatches(
     ]
     report = _Report()
     with duckdb.connect(str(serving_database), read_only=True) as connection:
-        _check_dim_users(connection, _read_csv(ground_truth_dir / "users.csv"), report)
+        _check_dim_users(connection, _read_csv(ground_truth_dir / "users.csv", pepper), report)
         _compare(
             connection,
             USER_DAILY,
@@ -459,7 +485,7 @@ def mart_mismatches(
         _compare(connection, TEAM_MONTHLY, team_monthly, report)
         _check_totals(connection, truth["user_daily"], report)
         planted = ground_truth_dir / "planted_anomalies.csv"
-        spikes = _read_csv(planted) if planted.exists() else []
+        spikes = _read_csv(planted, pepper) if planted.exists() else []
         if spikes:
             _check_planted_anomalies(connection, spikes, report)
     return report.lines()

@@ -236,7 +236,7 @@ def demo(
     print_run(result)
     if not result.success:
         raise typer.Exit(1)
-    mismatches = ground_truth_mismatches(layout)
+    mismatches = ground_truth_mismatches(layout, settings)
     if mismatches:
         console.print(
             f"[red]The marts differ from the ground truth in {len(mismatches)} place(s)[/red]"

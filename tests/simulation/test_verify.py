@@ -10,10 +10,15 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from configuration.settings import PrivacyMode
+from governance.pseudonyms import identifier_columns_from_manifest
 from simulation.generate import GenerationResult
 from simulation.verify import SHOWN_PER_MART, mart_mismatches
+from warehouse.publish import ServingPrivacy, publish_serving
 
 EVERY_DAY = date(2000, 1, 1)  # compare the Compliance activity counts on every day
+REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
+PEPPER = b"a-verify-test-pepper-0123456789"
 TOKENS = "input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens"
 PERFECT_MARTS = """
 create schema marts;
@@ -297,3 +302,38 @@ def test_a_planted_cost_spike_must_be_flagged_with_its_model(marts, tmp_path: Pa
     assert len(mismatches) == 1 and "top_model: claude-opus-5 != claude-opus-4-1" in mismatches[0]
     _spoil(serving, "update marts.fct_cost_anomalies set top_model = 'claude-opus-4-1'")
     assert mart_mismatches(serving, copied, activities_since=EVERY_DAY) == []
+
+
+def test_strict_marts_match_the_ground_truth_pseudonymised_with_their_pepper(
+    marts, tmp_path: Path
+) -> None:
+    """GIVEN the marts published under privacy strict (the pipeline's publish, the columns
+    the models declare `pii: identifier`), THEN they equal the ground truth whose people are
+    pseudonymised with the same pepper, and differ from the raw or otherwise keyed truth.
+
+    Regression: `cowork-analytics demo` under strict reported every person and person-day
+    as a difference, comparing pseudonyms with account ids."""
+    build, truth_dir = marts
+    declared = identifier_columns_from_manifest(REPOSITORY_ROOT / "target" / "manifest.json")
+    assert "user_email" in declared.get("marts.dim_users", []), "run `make manifest`"
+    with duckdb.connect(str(build), read_only=True) as connection:
+        present = set(
+            connection.execute(
+                "select table_schema || '.' || table_name, column_name"
+                " from information_schema.columns"
+            ).fetchall()
+        )
+    # These marts have the compared columns only (no surrogate ids).
+    identifiers = {
+        table: [column for column in columns if (table, column) in present]
+        for table, columns in declared.items()
+    }
+    strict = publish_serving(
+        build,
+        tmp_path / "strict.duckdb",
+        privacy=ServingPrivacy(PrivacyMode.STRICT, PEPPER, identifiers),
+    ).path
+    assert mart_mismatches(strict, truth_dir, activities_since=EVERY_DAY, pepper=PEPPER) == []
+    for pepper in (None, b"another-installation-pepper-0123"):
+        mismatches = mart_mismatches(strict, truth_dir, activities_since=EVERY_DAY, pepper=pepper)
+        assert any(line.startswith("marts.dim_users: missing person") for line in mismatches)
