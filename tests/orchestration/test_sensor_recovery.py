@@ -79,19 +79,19 @@ class Daemon:
         tags = {**request.tags, RUN_KEY_TAG: request.run_key, SENSOR_NAME_TAG: "new_otel_files"}
         return self.instance.create_run_for_job(job_def=self.job, run_config=IN_PROCESS, tags=tags)
 
-    def launch(self, run: dg.DagsterRun) -> bool:
+    def launch(self, run: dg.DagsterRun, *, succeeds: bool = True) -> bool:
         """Execute a run that never started; a started or finished one is left alone."""
         current = self.instance.get_run_by_id(run.run_id)
         if current.status != dg.DagsterRunStatus.NOT_STARTED:
             return False
         result = execute_run(InMemoryJob(self.job), current, self.instance)
-        assert result.success
+        assert result.success == succeeds
         return True
 
-    def submit(self, request: dg.RunRequest) -> dg.DagsterRun:
+    def submit(self, request: dg.RunRequest, *, succeeds: bool = True) -> dg.DagsterRun:
         """Create (or find) the request's run and launch it unless it already started."""
         run = self.create_run(request)
-        self.launch(run)
+        self.launch(run, succeeds=succeeds)
         return self.instance.get_run_by_id(run.run_id)
 
     def landed_by(self, run: dg.DagsterRun) -> dict[str, int]:
@@ -381,3 +381,39 @@ def test_files_growing_between_crash_and_retry_land_exactly_the_new_bytes(
         assert landed["records_landed"] == small_org.events
     _assert_landed_once(collector, small_org, _layout(daemon))
     assert daemon.evaluate(cursor)[0] == []
+
+
+def test_a_failed_landing_is_asked_again_on_every_tick_until_it_lands(
+    collector: Collector, daemon: Daemon, small_org: GenerationResult
+) -> None:
+    # GIVEN a tick for the files and its run failing to land (the landing folder is a file)
+    collector.write_all()
+    (request,), cursor = daemon.evaluate(None)
+    blocker = _layout(daemon).root / "landing"
+    blocker.parent.mkdir(parents=True, exist_ok=True)
+    blocker.write_text("not a folder")
+    assert daemon.submit(request, succeeds=False).status == dg.DagsterRunStatus.FAILURE
+    # WHEN the next tick sees the same files
+    (retry,), retry_cursor = daemon.evaluate(cursor)
+    # THEN it asks again, under a key of its own (the failed run holds the old one), and a
+    # tick re-evaluated after a crash asks the same
+    assert retry.run_key != request.run_key
+    assert [again.run_key for again in daemon.evaluate(cursor)[0]] == [retry.run_key]
+    # ... and again after each failure
+    daemon.submit(retry, succeeds=False)
+    (third,), third_cursor = daemon.evaluate(retry_cursor)
+    assert third.run_key not in (request.run_key, retry.run_key)
+    # ... but not while that run is not over, nor when Dagster's run retries will re-run it
+    stalled = daemon.create_run(third)
+    assert daemon.evaluate(third_cursor)[0] == []
+    daemon.instance.add_run_tags(stalled.run_id, {"dagster/will_retry": "true"})
+    daemon.instance.report_run_failed(daemon.instance.get_run_by_id(stalled.run_id))
+    assert daemon.evaluate(third_cursor)[0] == []
+    daemon.instance.add_run_tags(stalled.run_id, {"dagster/will_retry": "false"})
+    (fourth,), fourth_cursor = daemon.evaluate(third_cursor)
+    # AND once a run has landed the files, nothing more is asked and each record landed once
+    blocker.unlink()
+    run = daemon.submit(fourth)
+    assert daemon.landed_by(run)["records_landed"] == small_org.events
+    _assert_landed_once(collector, small_org, _layout(daemon))
+    assert daemon.evaluate(fourth_cursor)[0] == []
