@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import subprocess
 import sys
 import time
 from datetime import date
@@ -131,22 +130,27 @@ def ui(
     host: HostOption = "127.0.0.1",
     port: PortOption = 3000,
 ) -> None:
-    """Start the Dagster UI (and its daemon, so schedules and sensors run) on this data dir."""
+    """Start the Dagster UI (and its daemon, so schedules and sensors run) on this data dir.
+
+    SIGTERM or Ctrl-C stops `dagster dev` and every process it started.
+    """
     settings, layout = _pipeline_settings(data_dir)
+    from cowork_analytics.services import supervise
+
     console.print(f"Dagster UI on http://{host}:{port} for {layout.root} (Ctrl-C stops it).")
     dagster = Path(sys.executable).parent / "dagster"
-    # `dagster dev` finds the code location through pyproject.toml's [tool.dagster].
-    with contextlib.suppress(KeyboardInterrupt):
-        completed = subprocess.run(
-            [str(dagster), "dev", "--host", host, "--port", str(port)],
-            cwd=REPOSITORY_ROOT,
-            # The UI's processes read their settings from their environment: this one's,
-            # with the data directory (and Dagster home) this command was given.
-            env=settings.child_environment(),
-            check=False,
-        )
-        if completed.returncode not in (0, -2, 130):
-            raise typer.Exit(completed.returncode)
+    code = supervise(
+        # `dagster dev` finds the code location through pyproject.toml's [tool.dagster].
+        {"dagster dev": [str(dagster), "dev", "--host", host, "--port", str(port)]},
+        cwd=REPOSITORY_ROOT,
+        # The UI's processes read their settings from their environment: this one's, with
+        # the data directory (and Dagster home) this command was given.
+        env=settings.child_environment(),
+        on_exit=lambda name, status: console.print(
+            f"[red]{name} exited with status {status}[/red]"
+        ),
+    )
+    raise typer.Exit(code)
 
 
 def serve(
