@@ -123,7 +123,85 @@ def test_a_duplicate_staged_row_fails_the_key_and_reconciliation_tests(
     with duckdb.connect(str(layout.build_database), read_only=True) as connection:
         assert connection.execute(
             f"select * from dbt_test__audit.{EVENTS_RECONCILIATION}"
-        ).fetchall() == [(day, landed + 1, landed)]
+        ).fetchall() == [(day, landed + 1, landed, 0)]
+
+
+def _failed_reconciliation(layout: DataLayout, **dbt_vars: object) -> list[tuple]:
+    """Build with nothing newly landed (no day re-staged); the reconciliation's failing rows.
+
+    Asserts that the reconciliation is the build's only failure.
+    """
+    result = build_warehouse(layout, dbt_vars={"late_arrival_lookback_hours": 0, **dbt_vars})
+    if result.success:
+        return []
+    assert {failure.split(":")[0] for failure in result.failures} == {EVENTS_RECONCILIATION}
+    with duckdb.connect(str(layout.build_database), read_only=True) as connection:
+        return connection.execute(
+            f"select cast(landed_date as varchar), staged_rows, landed_records,"
+            f" keys_staged_on_other_days from dbt_test__audit.{EVENTS_RECONCILIATION}"
+        ).fetchall()
+
+
+def test_the_full_check_finds_a_day_missing_from_staging(
+    first_file_warehouse: Path, tmp_path: Path
+) -> None:
+    layout, _ = _copy(first_file_warehouse, tmp_path)
+    # GIVEN a landed day whose every staged row is gone (so no row of it was rebuilt)
+    with duckdb.connect(str(layout.build_database)) as connection:
+        (day,) = connection.execute(
+            "select min(event_date) from staging.stg_otel__events"
+        ).fetchone()
+        connection.execute("delete from staging.stg_otel__events where event_date = ?", [day])
+    with duckdb.connect() as connection:
+        (landed,) = connection.execute(
+            f"select count(distinct event_id)"
+            f" from read_parquet('{layout.otel_events}/event_date={day}/*.parquet')"
+        ).fetchone()
+    # WHEN the build compares every landed day (the periodic full check)
+    # THEN the reconciliation names the day, with nothing staged for its landed records
+    assert _failed_reconciliation(layout, reconcile_all_days=True) == [(str(day), 0, landed, 0)]
+
+
+def test_a_record_staged_on_a_rebuilt_and_on_an_older_day_fails_every_build(
+    first_file_warehouse: Path, tmp_path: Path
+) -> None:
+    layout, _ = _copy(first_file_warehouse, tmp_path)
+    # GIVEN one record landed under two days (a second copy filed under the next day,
+    # landed as long ago as the first, so no run re-stages anything) and staged on both:
+    # the earlier day by an older run, the later one by the latest run, so that each day's
+    # count equals its landed keys and the key test, scoped to the latest run, sees it once
+    days = sorted(layout.otel_events.glob("event_date=*"))
+    earlier, later = days[-2], days[-1]
+    later_day = later.name.split("=")[1]
+    with duckdb.connect() as connection:
+        connection.execute(
+            f"copy (select * replace (cast('{later_day}' as date) as event_date)"
+            f" from read_parquet('{earlier}/*.parquet') order by event_id limit 1)"
+            f" to '{later}/refiled.parquet' (format parquet)"
+        )
+        (event_id,) = connection.execute(
+            f"select event_id from read_parquet('{later}/refiled.parquet')"
+        ).fetchone()
+    with duckdb.connect(str(layout.build_database)) as connection:
+        connection.execute(
+            "update staging.stg_otel__events set rebuilt_at = rebuilt_at - interval 1 hour"
+            " where event_date < ?",
+            [later_day],
+        )
+        connection.execute(
+            "insert into staging.stg_otel__events"
+            " select * replace (cast(? as date) as event_date) from staging.stg_otel__events"
+            " where event_id = ?",
+            [later_day, event_id],
+        )
+        (staged,) = connection.execute(
+            "select count(*) from staging.stg_otel__events where event_date = ?", [later_day]
+        ).fetchone()
+    # WHEN an hourly build runs (not the full check)
+    # THEN the reconciliation names the rebuilt day with its one key staged on another day
+    assert _failed_reconciliation(layout, reconcile_all_days=False) == [
+        (later_day, staged, staged, 1)
+    ]
 
 
 def test_d4_in_dagster_a_failed_reconciliation_blocks_the_marts(
