@@ -5,7 +5,10 @@
         dated by the events themselves;
       - `directory` (precedence 2): Compliance group memberships from the daily snapshots.
         The earliest snapshot also stands for the days before pulls began, and the latest
-        for the days since.
+        for the days since. A move takes effect on the day the new membership was created
+        (its `created_at`, UTC), not on the first snapshot showing it (pulls may be days
+        apart), when that day falls after the last snapshot in the old group; otherwise
+        on that first snapshot.
     A tag is named after the directory group whose slug it matches ("Data Science" <->
     `data-science`), else after the tag itself. -#}
 
@@ -30,7 +33,8 @@ directory_days as (
     select
         md5('account:' || members.user_account_id) as user_key,
         members.snapshot_date as day,
-        team_groups.group_name as team_name
+        team_groups.group_name as team_name,
+        cast(members.membership_created_at as date) as member_since
     from {{ ref('stg_compliance_api__group_members') }} as members
     inner join team_groups on members.group_id = team_groups.group_id
     qualify row_number() over (
@@ -45,7 +49,8 @@ observations as (
         day,
         team_name,
         'resource_tags' as source,
-        1 as precedence
+        1 as precedence,
+        cast(null as date) as member_since
     from tagged_named
     union all
     select
@@ -53,7 +58,8 @@ observations as (
         day,
         team_name,
         'directory' as source,
-        2 as precedence
+        2 as precedence,
+        member_since
     from directory_days
 ),
 
@@ -88,9 +94,33 @@ intervals as (
         precedence,
         team_name,
         island,
-        min(day) as first_day
+        min(day) as first_day,
+        max(day) as last_day,
+        min(member_since) as member_since
     from islands
     group by user_key, source, precedence, team_name, island
+),
+
+-- The day each interval starts: the membership's creation day when it falls between the
+-- last observation of the previous interval and the first of this one.
+after_previous as (
+    select
+        *,
+        lag(last_day) over (
+            partition by user_key, source order by island nulls last
+        ) as previous_last_day
+    from intervals
+),
+
+starts as (
+    select
+        *,
+        case
+            when member_since > previous_last_day and member_since < first_day
+                then member_since
+            else first_day
+        end as starts_on
+    from after_previous
 ),
 
 final as (
@@ -100,9 +130,9 @@ final as (
         source,
         precedence,
         -- The first interval of a source stands for the time before it was first observed.
-        case when island > 1 then first_day end as valid_from,
-        lead(first_day) over (partition by user_key, source order by island nulls last) as valid_to
-    from intervals
+        case when island > 1 then starts_on end as valid_from,
+        lead(starts_on) over (partition by user_key, source order by island nulls last) as valid_to
+    from starts
 )
 
 select * from final

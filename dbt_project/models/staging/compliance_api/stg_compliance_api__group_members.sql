@@ -11,6 +11,8 @@ renamed as (
         user_id as user_account_id,
         lower(trim(email)) as user_email,
         cast(snapshot_at as date) as snapshot_date,
+        -- When the person was added to the group: the day of a move into it.
+        cast(created_at as {{ timestamp_tz() }}) as membership_created_at,
         snapshot_at
     from source
     qualify row_number() over (
