@@ -500,8 +500,22 @@ def _plant(data: BillingData, rng: random.Random, truth: Path) -> None:
         )
     data.usage = sorted(rows.values(), key=lambda row: row.key)
 
-    # The restated day: the first pull misses a late batch of its most expensive row.
-    late_target = max((r for r in data.usage if r.day == restated_day), key=lambda r: r.cost_nano)
+    _plant_restated_day(data, restated_day, lost_key=target.key)
+    _plant_claude_code(data, rng, truth)
+
+
+def _plant_restated_day(data: BillingData, day: date, lost_key: tuple[date, str, str]) -> None:
+    """The first pull misses a late batch of the day's most expensive row.
+
+    Not the row that lost telemetry (one day of usage has both): the two differences pull
+    its reconciliation reason opposite ways, so neither would be seen. A day with no other
+    row is not restated.
+    """
+    restatable = [row for row in data.usage if row.day == day and row.key != lost_key]
+    if not restatable:
+        data.provisional = list(data.usage)
+        return
+    late_target = max(restatable, key=lambda row: row.cost_nano)
     late, late_requests = _share(late_target.tokens, late_target.requests, LATE_SHARE)
     early = late_target.minus(late, late_requests)
     data.provisional = [early if row is late_target else row for row in data.usage]
@@ -509,7 +523,7 @@ def _plant(data: BillingData, rng: random.Random, truth: Path) -> None:
     data.planted.append(
         Planted(
             "restated_day",
-            restated_day,
+            day,
             late_target.account_id,
             late_target.product,
             late_target.model,
@@ -520,7 +534,6 @@ def _plant(data: BillingData, rng: random.Random, truth: Path) -> None:
             },
         )
     )
-    _plant_claude_code(data, rng, truth)
 
 
 def _plant_claude_code(data: BillingData, rng: random.Random, truth: Path) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from simulation.billing import BillingData, nano_of, usd_of
-from simulation.generate import GenerationResult
+from simulation.generate import GenerationResult, generate
 
 KINDS = {
     "lost_telemetry",
@@ -122,3 +122,13 @@ def test_ground_truth_files_add_up_to_the_planted_differences(
         total["billed_cost_usd"] - total["provisional_billed_cost_usd"] == planted["restated_day"]
     )
     assert Decimal(summary["billed_total_usd"]) == total["billed_cost_usd"]
+
+
+def test_one_day_of_usage_never_restates_the_row_that_lost_telemetry(tmp_path: Path) -> None:
+    """With a single billed day, the restated row and the lost-telemetry row share the day:
+    on one row the two would pull the reconciliation reason opposite ways."""
+    generated = generate(tmp_path, seed=3, users=4, days=1, claude_code_share=0.5, otel=False)
+    billing = BillingData.load(Path(generated.output_dir))
+    rows = {p.kind: (p.day, p.account_id, p.model) for p in billing.planted}
+    assert rows["lost_telemetry"][0] == rows["restated_day"][0]
+    assert rows["lost_telemetry"] != rows["restated_day"]
