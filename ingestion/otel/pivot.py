@@ -29,6 +29,7 @@ from ingestion.otel.schema import (
     STRING,
     STRING_LIST,
 )
+from ingestion.otel.security import classify_tool_calls
 
 _SCALAR_NAMES = ("stringValue", "intValue", "doubleValue", "boolValue")
 # Whitespace around a number, as utf8_trim_whitespace strips it before the cast. RE2's `\s`
@@ -466,6 +467,8 @@ def records_to_events(
     event_id = content_ids(connection, identity)
 
     line_of_record = np.asarray(line_of_resource)[resource_of_record]
+    # Before privacy: under `strict` the paths, commands and URLs are hashed after this.
+    security = classify_tool_calls(connection, record_columns, rows)
     columns = {
         "event_id": event_id,
         "event_name": event_name,
@@ -475,6 +478,7 @@ def records_to_events(
         "body": body_text,
         **record_columns,
         **resource_columns,
+        **security,
         "scope_name": scope_name,
         "scope_version": scope_version,
         "trace_id": records.field("traceId"),

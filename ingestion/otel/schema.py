@@ -240,6 +240,18 @@ RESOURCE_COLUMNS = (
     ("host_arch", "host.arch", STRING),
 )
 
+# What a tool call touched, classified at landing before privacy hashes anything
+# (ingestion/otel/security.py): class names, kinds, domains and MCP names, never the text
+# they were read from, so every privacy mode keeps them as they are.
+SECURITY_COLUMNS = (
+    "target_class",
+    "sensitive_kind",
+    "secret_kinds",
+    "egress_domain",
+    "mcp_server_name",
+    "mcp_tool_name",
+)
+
 EVENTS_SCHEMA = pa.schema(
     [
         pa.field("event_id", pa.string(), nullable=False),
@@ -250,6 +262,7 @@ EVENTS_SCHEMA = pa.schema(
         pa.field("body", pa.string()),
         *(pa.field(column, ARROW_TYPES[kind]) for column, _, kind in RECORD_COLUMNS),
         *(pa.field(column, ARROW_TYPES[kind]) for column, _, kind in RESOURCE_COLUMNS),
+        *(pa.field(column, pa.string()) for column in SECURITY_COLUMNS),
         pa.field("scope_name", pa.string()),
         pa.field("scope_version", pa.string()),
         pa.field("trace_id", pa.string()),

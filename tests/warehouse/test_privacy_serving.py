@@ -40,10 +40,19 @@ PATH_SENTINEL = "SENTINELPATHk3z"
 PEPPER = "pepper-of-environment-one-0123456789"
 OTHER_PEPPER = "pepper-of-environment-two-9876543210"
 SECURITY_MARTS = {"fct_tool_file_access", "fct_security_signals"}
+# Planted in generated Bash commands: a password in a URL, a cloud key, a credentials file.
+PLANTED_PASSWORD = "SENTINELPWj4v8"
+PLANTED_KEY = "AKIA" + "SENTINEL7KEYW4QZ"
+PLANTED_COMMANDS = {
+    "git status": f"git push https://deploy:{PLANTED_PASSWORD}@10.20.30.40/app.git",
+    "pytest -q": f"AWS_ACCESS_KEY_ID={PLANTED_KEY} pytest -q",
+    "ls -la": "cat ~/.aws/credentials",
+}
 
 
 def _plant_sentinels(source: Path, target: Path) -> None:
-    """Copy collector files with a sentinel in every prompt and every user path."""
+    """Copy collector files with a sentinel in every prompt and every user path, and
+    secrets and a sensitive path in Bash commands."""
     target.mkdir(parents=True)
     for path in source.iterdir():
         if path.is_file():
@@ -51,6 +60,8 @@ def _plant_sentinels(source: Path, target: Path) -> None:
             for prompt in ("Summarise", "Draft", "Reconcile", "Refactor", "Build", "Find"):
                 text = text.replace(f'"{prompt} ', f'"{prompt} {PROMPT_SENTINEL} ')
             text = text.replace("/Users/", f"/Users/{PATH_SENTINEL}/")
+            for command, planted in PLANTED_COMMANDS.items():
+                text = text.replace(command, planted)
             (target / path.name).write_text(text)
 
 
@@ -154,10 +165,11 @@ def test_strict_keeps_no_prompt_or_path_text_in_the_build_database_either(builds
     everything = _text_values(
         layout.build_database, ("staging", "intermediate", "marts", "main", "reference")
     )
-    assert _hits(everything, PROMPT_SENTINEL) == {}
-    assert _hits(everything, PATH_SENTINEL) == {}
+    for needle in (PROMPT_SENTINEL, PATH_SENTINEL, PLANTED_PASSWORD, PLANTED_KEY):
+        assert _hits(everything, needle) == {}, needle
     landed = b"".join(path.read_bytes() for path in (layout.root / "landing").rglob("*.parquet"))
-    assert PROMPT_SENTINEL.encode() not in landed and PATH_SENTINEL.encode() not in landed
+    for needle in (PROMPT_SENTINEL, PATH_SENTINEL, PLANTED_PASSWORD, PLANTED_KEY):
+        assert needle.encode() not in landed, needle
     with duckdb.connect(str(layout.serving_database), read_only=True) as connection:
         (lengths,) = connection.execute(
             "select count(*) from marts.fct_prompts where prompt_length > 0"
@@ -290,3 +302,46 @@ def test_parquet_export_follows_a_pepper_change(builds, tmp_path) -> None:
             served = connection.execute(f"select distinct user_key from marts.{mart}").fetchall()
         assert {key for (key,) in exported} == {key for (key,) in served}, mart
         assert not {key for (key,) in exported} & _user_keys(strict.serving_database), mart
+
+
+SIGNALS = (
+    "select signal_type, severity, user_key, detected_at, tool_name, source_id, evidence"
+    " from marts.fct_security_signals order by signal_id nulls last"
+)
+CLASSIFIED_CALLS = (
+    "select tool_call_id, target_class, sensitive_kind, secret_kinds, egress_domain,"
+    " mcp_server_name from marts.fct_tool_file_access order by tool_call_id nulls last"
+)
+
+
+def _rows(layout: DataLayout, query: str) -> list[tuple]:
+    """Rows of the build database (real user keys in every mode)."""
+    with duckdb.connect(str(layout.build_database), read_only=True) as connection:
+        return connection.execute(query).fetchall()
+
+
+def test_strict_gives_the_same_security_signals_as_standard(builds) -> None:
+    """Issue 19: one organisation under both modes, the same signals (type, severity,
+    person, time, tool): paths, commands and URLs were classified at landing, before
+    `strict` hashed them. The build databases hold the real user keys in both modes."""
+    strict = _rows(builds[PrivacyMode.STRICT], SIGNALS)
+    standard = _rows(builds[PrivacyMode.STANDARD], SIGNALS)
+    types = {row[0] for row in standard}
+    assert {"sensitive_path_access", "secret_in_command"} <= types
+    assert [row[:6] for row in strict] == [row[:6] for row in standard]
+    # The evidence names the kind found, never the path or the secret, so it is the same too.
+    assert [row[6] for row in strict] == [row[6] for row in standard]
+    for row in standard:
+        assert PLANTED_PASSWORD not in row[6] and PLANTED_KEY not in row[6]
+    kinds = {row[6] for row in standard if row[0] == "secret_in_command"}
+    assert any("password_in_url" in text for text in kinds)
+    assert any("aws_access_key_id" in text for text in kinds)
+
+
+def test_tool_call_classification_survives_strict_unchanged(builds) -> None:
+    strict = _rows(builds[PrivacyMode.STRICT], CLASSIFIED_CALLS)
+    standard = _rows(builds[PrivacyMode.STANDARD], CLASSIFIED_CALLS)
+    assert strict == standard
+    assert {row[1] for row in standard} >= {"sensitive", "workspace"}
+    # Egress keeps the registrable domain in every mode (the generated URLs' sites).
+    assert {row[4] for row in strict} >= {"python.org", "wikipedia.org", "sec.gov"}

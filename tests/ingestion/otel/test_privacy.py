@@ -4,11 +4,13 @@ import stat
 from pathlib import Path
 
 import duckdb
+import pyarrow.parquet as pq
 import pytest
 
 from configuration.settings import PepperMissingError, PrivacyMode, Settings
 from ingestion.otel.land import land_otel
 from ingestion.otel.privacy import HASH_PREFIX
+from ingestion.otel.schema import SECURITY_COLUMNS
 from ingestion.paths import DataLayout
 
 TEXT = ("prompt", "response", "tool_input", "tool_parameters")
@@ -109,3 +111,25 @@ def test_an_unknown_mode_is_a_clear_error() -> None:
     ):
         PrivacyMode.parse("loose")
     assert PrivacyMode.parse(None) is PrivacyMode.STANDARD
+
+
+def test_security_classification_lands_alike_in_every_mode(landed) -> None:
+    """Classified before privacy applies: `strict` keeps class, kinds and domain unchanged,
+    and `standard` keeps them on the events (not in the restricted content area)."""
+    columns = ", ".join(SECURITY_COLUMNS)
+    landed_columns = {
+        mode: duckdb.sql(
+            f"select event_id, {columns} from read_parquet('{layout.otel_events}/*/*.parquet')"
+            " where target_class is not null or mcp_server_name is not null"
+            " order by event_id nulls last"
+        ).fetchall()
+        for mode, layout in landed.items()
+    }
+    full = landed_columns[PrivacyMode.FULL]
+    assert full == landed_columns[PrivacyMode.STANDARD] == landed_columns[PrivacyMode.STRICT]
+    classes = {row[1] for row in full}
+    assert {"sensitive", "workspace", "none"} <= classes
+    assert {row[4] for row in full} >= {"python.org", "wikipedia.org"}
+    assert {row[5] for row in full} >= {"google_drive", "slack", "jira"}
+    content = pq.read_schema(next(landed[PrivacyMode.STANDARD].otel_content.rglob("*.parquet")))
+    assert not set(SECURITY_COLUMNS) & set(content.names)

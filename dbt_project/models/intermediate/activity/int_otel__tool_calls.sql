@@ -1,6 +1,8 @@
 {#- One row per tool call: each `tool_result`, plus each `tool_decision` that rejected a
     call (a rejected call has no result). MCP tools are named `mcp__<server>__<tool>`; the
-    server also comes from `tool_parameters` when the client sent them. -#}
+    server also comes from `tool_parameters` when the client sent them, as the landing read
+    it before privacy `strict` hashed the parameters (records landed before it read them:
+    from the parameters as landed). -#}
 
 with
 
@@ -34,6 +36,7 @@ final as (
                 left(events.tool_name, 5) = 'mcp__'
                 or events.tool_name = 'mcp_tool'
                 or events.mcp_server_scope is not null
+                or events.mcp_server_name is not null
                 or details.mcp_server_name is not null
                 then 'mcp'
             when events.tool_name = 'Skill' then 'skill'
@@ -44,6 +47,7 @@ final as (
                 when left(events.tool_name, 5) = 'mcp__'
                     then nullif(split_part(events.tool_name, '__', 2), '')
             end,
+            events.mcp_server_name,
             details.mcp_server_name
         ) as mcp_server_name,
         details.skill_name,

@@ -1,7 +1,7 @@
 {{ config(**incremental_by_day('activity_date')) }}
 
 {#- Signals found in single tool calls (see fct_security_signals): sensitive paths, secrets
-    in commands, and calls run after being rejected in the same prompt. Incremental by day:
+    in tool inputs, and calls run after being rejected in the same prompt. Incremental by day:
     the days whose tool-access rows were rebuilt in this run. -#}
 
 -- depends_on: {{ ref('stg_otel__events') }}
@@ -23,6 +23,9 @@ same_prompts as (
     where prompt_id in (select access.prompt_id from access)
 ),
 
+-- Both read the classification made at landing, before privacy `strict` hashed paths and
+-- commands (ingestion/otel/security.py), so they fire alike in every mode; the evidence
+-- names the kind found, never the path or the secret.
 sensitive_paths as (
     select
         'sensitive_path_access' as signal_type,
@@ -32,19 +35,11 @@ sensitive_paths as (
         activity_date,
         tool_name,
         target,
-        tool_name || ' on a sensitive path (' || coalesce(decision_source, 'no decision source')
-        || ')' as evidence,
+        tool_name || ' on a sensitive path: ' || sensitive_kind || ' ('
+        || coalesce(decision_source, 'no decision source') || ')' as evidence,
         tool_call_id as source_id
     from access
-    where
-        target_kind in ('path', 'command')
-        and {{ regex_matches(
-            'target',
-            '(^|[/ ~])\\.ssh(/|$)|(^|[/ ~])\\.env($|[. ])|\\.aws/credentials|(^|[/ ~])\\.netrc'
-            ~ '|\\.(pem|p12|pfx|kdbx|keystore)($| )|id_(rsa|dsa|ecdsa|ed25519)'
-            ~ '|credentials\\.json|(Google/Chrome|Chromium|Firefox|firefox)/'
-            ~ '|Library/Keychains|\\.gnupg/'
-        ) }}
+    where target_class = 'sensitive'
 ),
 
 secrets_in_commands as (
@@ -56,18 +51,11 @@ secrets_in_commands as (
         activity_date,
         tool_name,
         cast(null as string) as target,
-        'command holds a credential pattern; see tool call ' || tool_call_id as evidence,
+        'tool input holds a credential (' || secret_kinds || '); see tool call '
+        || tool_call_id as evidence,
         tool_call_id as source_id
     from access
-    where
-        target_kind = 'command'
-        and {{ regex_matches(
-            'target',
-            'AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{30,}|github_pat_|sk-ant-[A-Za-z0-9_-]{8,}'
-            ~ '|xox[abprs]-|-----BEGIN [A-Z ]*PRIVATE KEY'
-            ~ '|(api[_-]?key|token|secret|passw(or)?d)[ ]*[=:][ ]*[^ ]{8,}'
-            ~ '|[Aa]uthorization: *[Bb]earer +[^ ]+'
-        ) }}
+    where secret_kinds is not null
 ),
 
 rejected_then_retried as (

@@ -1,9 +1,12 @@
 {#- One row per signal worth a security analyst's look, with who, when, evidence and
     severity. Evidence never repeats a secret: a command that holds a credential is cited
-    by its tool call id, not its text.
+    by its tool call id and the kinds of credential, not its text. Tool signals read the
+    classification made at landing, so privacy `strict` gives the same signals as
+    `standard`; only `target` differs (a keyed hash).
       - sensitive_path_access (high; medium when the call was rejected): a tool touched
         SSH keys, .env files, cloud credentials, key stores or browser profiles;
-      - secret_in_command (high): a Bash command holds a token, key or password;
+      - secret_in_command (high): a command or other tool input holds a token, key or
+        password (the kinds in the evidence);
       - new_tool / new_mcp_server (medium): first use in the organisation, after the first
         `new_tool_baseline_days` of telemetry (everything is new at the start);
       - rejected_then_retried (medium): a call rejected by a person or policy, then run with

@@ -5,7 +5,8 @@
     address and user agent the Compliance feed saw for that person that day. Under privacy
     `strict` the landing already replaced targets with keyed hashes, so they group without
     being readable; under `standard` this and fct_security_signals are the only marts that
-    show targets. Incremental by day: days whose tool calls were rebuilt, and days with
+    show targets. The target's class, the kinds of secrets seen and the egress domain were
+    read at landing, before any hashing, so they are the same in every mode. Incremental by day: days whose tool calls were rebuilt, and days with
     Compliance activities landed since the last build (their IP and user agent). -#}
 
 -- depends_on: {{ ref('stg_otel__events') }}
@@ -36,6 +37,21 @@ targets as (
     {% if is_incremental() %}
         where event_date in ({{ rebuild_days }})
     {% endif %}
+),
+
+classified as (
+    select
+        event_id,
+        target_class,
+        sensitive_kind,
+        secret_kinds,
+        egress_domain
+    from {{ ref('stg_otel__events') }}
+    where
+        event_name in ('tool_result', 'tool_decision')
+    {% if is_incremental() %}
+            and event_date in ({{ rebuild_days }})
+        {% endif %}
 ),
 
 -- The person's last Compliance activity of the day carries the IP and client they used.
@@ -79,6 +95,10 @@ final as (
             targets.target_pattern,
             tool_calls.mcp_server_name
         ) as target,
+        classified.target_class,
+        classified.sensitive_kind,
+        classified.secret_kinds,
+        classified.egress_domain,
         tool_calls.decision,
         tool_calls.decision_source,
         tool_calls.is_success,
@@ -87,6 +107,7 @@ final as (
         {{ run_started() }} as rebuilt_at
     from tool_calls
     left join targets on tool_calls.tool_call_id = targets.event_id
+    left join classified on tool_calls.tool_call_id = classified.event_id
     left join daily_client
         on
             tool_calls.user_key = daily_client.user_key

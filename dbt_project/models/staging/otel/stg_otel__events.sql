@@ -109,6 +109,15 @@ renamed as (
         coalesce(source, decision_source) as decision_source,
         mcp_server_scope,
         tool_result_size_bytes,
+
+        -- what a tool call touched, classified at landing before privacy hashed it
+        -- (ingestion/otel/security.py): the same in every privacy mode
+        target_class,
+        sensitive_kind,
+        secret_kinds,
+        egress_domain,
+        mcp_server_name,
+        mcp_tool_name,
         prompt_length,
         response_length,
 
