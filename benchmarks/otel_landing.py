@@ -7,6 +7,10 @@ rotated at 100 MB like the exporter's default), then runs, each in its own proce
 `cowork-analytics ingest otel` (the whole landing: parse, pivot, privacy split, Parquet,
 manifest) and `benchmarks/naive_landing.py` (json.loads per line, a dict per record,
 Table.from_pylist, Parquet). Reports wall time, events/s, MB/s, peak RSS and CPU use.
+
+`--erased N` lands the same files a second time into another data directory whose erasure
+register holds N people of the organisation (their e-mails and account ids), so the cost
+of dropping forgotten people shows beside the landing with an empty register.
 """
 
 from __future__ import annotations
@@ -87,6 +91,20 @@ def _measure(command: list[str], inputs: list[Path]) -> dict[str, float]:
     return {"wall_seconds": wall, "peak_rss_mb": peak / 1024, "cpu_seconds": cpu, "output": output}
 
 
+def _forgotten(data_dir: Path, generated, people: int) -> Path:
+    """A data directory whose erasure register holds the first `people` of the organisation."""
+    import csv
+
+    from ingestion.erasure_register import STRONG, add_to_register
+    from ingestion.paths import DataLayout
+
+    with (Path(generated.output_dir) / "ground_truth" / "users.csv").open() as handle:
+        users = list(csv.DictReader(handle))[:people]
+    identifiers = [user["user_email"] for user in users] + [u["user_account_id"] for u in users]
+    add_to_register(DataLayout(data_dir), {STRONG: identifiers})
+    return data_dir
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -94,6 +112,9 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/cowork-bench"))
     parser.add_argument("--results", type=Path, default=REPOSITORY_ROOT / "benchmarks" / "results")
+    parser.add_argument(
+        "--erased", type=int, default=0, help="also land with this many people forgotten"
+    )
     args = parser.parse_args()
 
     sys.path.insert(0, str(REPOSITORY_ROOT))
@@ -150,8 +171,24 @@ def main() -> None:
         }
 
     parse_only = _measure([sys.executable, "-c", PARSE_ONLY, *map(str, logs)], logs)
+    erased_rows = []
+    if args.erased:
+        erased_landing = _measure(
+            [
+                str(BIN / "cowork-analytics"),
+                "ingest",
+                "otel",
+                "--data-dir",
+                str(_forgotten(args.workdir / "data-erased", generated, args.erased)),
+                "--input",
+                str(otel),
+            ],
+            sorted(otel.iterdir()),
+        )
+        erased_rows = [row(f"ingest otel, {args.erased} people forgotten", erased_landing)]
     rows = [
         row("cowork-analytics ingest otel", landing),
+        *erased_rows,
         row("naive json.loads loop", naive),
         row("pyarrow read_json, parse only (ceiling)", parse_only),
     ]

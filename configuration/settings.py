@@ -288,6 +288,15 @@ class Settings:
             return None
         return self.pii_pepper.value.encode()
 
+    @property
+    def erasure_pepper(self) -> bytes | None:
+        """The key of the erasure register's hashes: the pepper whenever it is set.
+
+        In any privacy mode; None means the per-install key in `state/` (see
+        ingestion.erasure_register).
+        """
+        return self.pii_pepper.value.encode() if self.pii_pepper else None
+
     def skipped_sources(self) -> list[str]:
         """One notice per source a run will skip: a key not set, an OTel folder missing."""
         notices = []

@@ -52,6 +52,7 @@ FAST_TIER = frozenset(
         "tests/simulation/test_pricing.py",
         "tests/governance/test_aliases.py",
         "tests/governance/test_erasure_billing.py",
+        "tests/governance/test_erasure_register.py",
         "tests/test_architecture.py",
         "tests/test_landing_schemas.py",
         "tests/test_layering.py",
@@ -68,6 +69,8 @@ SLOWEST_FIRST = (
     "tests/e2e/test_real_collector.py",
     "tests/orchestration/test_run_recovery.py",
     "tests/governance/test_erasure.py",
+    # Three builds and two erasures of the small organisation (about 9 minutes serially).
+    "tests/governance/test_erasure_lasts.py",
     "tests/warehouse/test_incremental.py",
     "tests/warehouse/test_daily_runs.py",
     "tests/warehouse/test_marts_match_ground_truth.py",

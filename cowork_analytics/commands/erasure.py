@@ -46,6 +46,9 @@ def forget(
     table.add_row("files deleted", f"{summary.files_deleted:,}")
     table.add_row("quarantined lines removed", f"{summary.quarantine_lines_removed:,}")
     table.add_row("build database rows removed", f"{summary.build_rows_removed:,}")
+    table.add_row(
+        "identifiers added to the erasure register", f"{summary.identifiers_registered:,}"
+    )
     table.add_row("rebuild", "full refresh" if summary.full_refresh else "incremental")
     console.print(table)
     console.print(f"Audit record: {layout.root / 'state' / 'erasure-audit.jsonl'}")

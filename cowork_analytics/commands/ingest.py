@@ -62,6 +62,7 @@ def ingest_otel(
             privacy=settings.privacy,
             pepper=settings.pepper,
             compact_above=compact_above,
+            erasure_pepper=settings.erasure_pepper,
         )
     table = Table(title="OTel landing", show_header=False)
     retained = {key: value for key, value in retention.as_dict().items() if value is not None}
@@ -74,6 +75,24 @@ def ingest_otel(
         console.print(f"[yellow]left unlanded (not a collector file format): {path}[/yellow]")
     for path in summary.unreadable_files:
         console.print(f"[yellow]left unlanded (cannot be read): {path}[/yellow]")
+
+
+def _apply_retention(layout, settings: Settings) -> None:
+    """Apply the retention settings before a pull, as `ingest otel` does before a landing."""
+    from governance.retention import apply_retention
+
+    retention = apply_retention(
+        layout,
+        content_days=settings.content_retention_days,
+        raw_days=settings.raw_retention_days,
+    )
+    dropped = sum(retention.partitions_dropped.values())
+    if dropped or retention.quarantine_files_dropped:
+        console.print(
+            f"Retention: {dropped:,} landed day partition(s) and"
+            f" {retention.quarantine_files_dropped:,} quarantine file(s) past the kept days"
+            " dropped"
+        )
 
 
 def otel_inputs(inputs: list[Path] | None, settings: Settings) -> list[Path]:
@@ -111,6 +130,7 @@ def ingest_compliance(
 
     settings = command_settings(data_dir)
     layout = DataLayout(settings.data_dir)
+    _apply_retention(layout, settings)
     # A missing key (ConfigurationError) and every failed pull (AnthropicApiError: a status,
     # a deadline, a listing that would not end, a body that is not JSON) are UserErrors: the
     # app prints their one redacted line, without a traceback unless --verbose.
@@ -121,16 +141,29 @@ def ingest_compliance(
     ):
         task = progress.add_task("Pulling activities", total=None)
         summary = pull_compliance(
-            client, layout, backfill_days=backfill_days, on_page=lambda n: progress.advance(task, n)
+            client,
+            layout,
+            backfill_days=backfill_days,
+            on_page=lambda n: progress.advance(task, n),
+            erasure_pepper=settings.erasure_pepper,
+            keep_days=settings.raw_retention_days,
         )
     table = Table(title="Compliance API pull")
     table.add_column("entity")
     table.add_column("landed", justify="right")
     table.add_column("quarantined", justify="right")
+    if summary.erased:  # records of people `forget` erased, dropped again
+        table.add_column("forgotten, dropped", justify="right")
     for entity in sorted(summary.records.keys() | summary.quarantined.keys()):
         landed, held = summary.records.get(entity, 0), summary.quarantined.get(entity, 0)
-        table.add_row(entity, f"{landed:,}", f"{held:,}")
+        erased = [f"{summary.erased.get(entity, 0):,}"] if summary.erased else []
+        table.add_row(entity, f"{landed:,}", f"{held:,}", *erased)
     console.print(table)
+    if summary.mentions_redacted:
+        console.print(
+            f"{summary.mentions_redacted:,} activities of other people mentioned a forgotten"
+            " person: the mention was replaced by [erased]"
+        )
     console.print(
         f"{summary.requests:,} requests, {summary.retries:,} retries,"
         f" {summary.waited_seconds:,.1f} s waited"
@@ -162,10 +195,17 @@ def ingest_billing(
     changes = {} if backfill_days is None else {"billing_backfill_days": backfill_days}
     settings = command_settings(data_dir, **changes)
     layout = DataLayout(settings.data_dir)
+    _apply_retention(layout, settings)
     clients = BillingClients.from_settings(settings)
     try:
         with console.status("Pulling the cost reports, Claude Code and Enterprise Analytics"):
-            summary = pull_billing(clients, layout, backfill_days=settings.billing_backfill_days)
+            summary = pull_billing(
+                clients,
+                layout,
+                backfill_days=settings.billing_backfill_days,
+                erasure_pepper=settings.erasure_pepper,
+                keep_days=settings.raw_retention_days,
+            )
     finally:
         clients.close()
     for notice in summary.notices:
@@ -175,12 +215,15 @@ def ingest_billing(
     table.add_column("days rewritten", justify="right")
     table.add_column("rows landed", justify="right")
     table.add_column("quarantined", justify="right")
+    if summary.erased:  # rows of people `forget` erased, dropped again
+        table.add_column("forgotten, dropped", justify="right")
     for report in sorted(summary.days_replaced.keys() | summary.quarantined.keys()):
         table.add_row(
             report,
             f"{summary.days_replaced.get(report, 0):,}",
             f"{summary.records.get(report, 0):,}",
             f"{summary.quarantined.get(report, 0):,}",
+            *([f"{summary.erased.get(report, 0):,}"] if summary.erased else []),
         )
     console.print(table)
     sources = sorted({source for *_, source in summary.windows})

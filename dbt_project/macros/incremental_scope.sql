@@ -4,6 +4,8 @@
         late or re-delivered records), and
       - the event days holding events of an identity whose resolution to a person changed
         in this run (a device later seen with an account, a directory e-mail arriving),
+    and the days of a forgotten person's events (`erasure.rebuild_days`, written by
+      `forget` when it rebuilds incrementally: governance/erasure/purge.py),
     so an incremental run gives the same rows as a full refresh. Models whose rows span
     several days (sessions, prompts) rebuild every session or prompt with an event on
     those days. The days are looked up when the model runs and written into its SQL as
@@ -49,6 +51,24 @@
             from {{ ref('int_identity__fingerprint_keys') }} as changed
             where changed.changed_at = {{ cowork_analytics.run_started() }}
         )
+    {{- cowork_analytics.erased_days_union() }}
+{%- endmacro %}
+
+{#- ` union` the days an erasure left to rebuild, while it has left some: `forget` deletes
+    a person's rows from the build database, clears their days from the day models and
+    lists the days in `erasure.rebuild_days` (DuckDB only; dropped once a rebuild passed).
+    Nothing otherwise. -#}
+{% macro erased_days_union() -%}
+    {%- if not execute or target.type != 'duckdb' -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set relation = adapter.get_relation(
+        database=target.database, schema='erasure', identifier='rebuild_days'
+    ) -%}
+    {%- if relation is none -%}
+        {{ return('') }}
+    {%- endif -%}
+    {{ return(' union select erased.event_date from ' ~ relation ~ ' as erased') }}
 {%- endmacro %}
 
 {#- Days of an upstream incremental model's rows rebuilt in this run. -#}

@@ -12,17 +12,17 @@ import getpass
 import hmac
 import json
 import os
-import secrets
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from configuration.settings import Secret
+from ingestion.erasure_register import INSTALL_KEY_FILE, writing_key
 from ingestion.paths import DataLayout
 
 AUDIT_FILE = "erasure-audit.jsonl"
-SALT_FILE = ".erasure-salt"
+SALT_FILE = INSTALL_KEY_FILE  # the per-install key, shared with the erasure register
 PENDING_FILE = "erasure-pending.json"  # the request hash of an unfinished erasure
 
 
@@ -38,6 +38,7 @@ class ErasureSummary:
     files_deleted: int = 0
     quarantine_lines_removed: int = 0
     build_rows_removed: int = 0
+    identifiers_registered: int = 0  # new entries of the erasure register
     full_refresh: bool = False
     build_success: bool | None = None
     build_failures: list[str] = field(default_factory=list)
@@ -54,6 +55,7 @@ class ErasureSummary:
             "files_deleted": self.files_deleted,
             "quarantine_lines_removed": self.quarantine_lines_removed,
             "build_rows_removed": self.build_rows_removed,
+            "identifiers_registered": self.identifiers_registered,
             "full_refresh": self.full_refresh,
             "build_success": self.build_success,
             "seconds": round(self.seconds, 3),
@@ -61,16 +63,8 @@ class ErasureSummary:
 
 
 def _hash_key(layout: DataLayout, pepper: Secret | None) -> bytes:
-    """The pepper (`COWORK_PII_PEPPER`) when set, else a per-install salt in state/."""
-    if pepper is not None:
-        return pepper.value.encode()
-    path = layout.root / "state" / SALT_FILE
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(secrets.token_hex(32))
-    return path.read_text().strip().encode()
+    """The pepper (`COWORK_PII_PEPPER`) when set, else the per-install key in state/."""
+    return writing_key(layout, pepper.value.encode() if pepper is not None else None)
 
 
 def request_hash(layout: DataLayout, identifier: str, pepper: Secret | None = None) -> str:

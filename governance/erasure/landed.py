@@ -32,11 +32,12 @@ from governance.erasure.aliases import (
 from governance.erasure.audit import ErasureSummary
 from ingestion.billing.records import REPORTS as BILLING_REPORTS
 from ingestion.crash import crash_point
+from ingestion.erasure_register import REDACTED
 from ingestion.parquet import fsync_directory, write_parquet_atomically
 from ingestion.paths import DataLayout
 from ingestion.sql_text import quote_identifier, quote_literal
 
-REDACTED = "[erased]"
+__all__ = ["REDACTED", "erase_landed", "erase_quarantined_lines"]
 
 
 def _landed_files(layout: DataLayout) -> dict[str, list[Path]]:

@@ -8,7 +8,9 @@ replaces its file instead of adding a copy. Each line: `entity`, `endpoint`, `pa
 query; the key is a header and never in it), `page` (1-based in that pull), `cursor` (the
 `after_id` or page token that fetched it), `index` (in `data`; null when `data` was not a
 list), `reason`, `record_json` (the record as JSON text) and `quarantined_at`. Files are
-owner-only (0o600: records hold e-mail addresses) and written atomically.
+owner-only (0o600: records hold e-mail addresses) and written atomically. A malformed
+record naming a forgotten person (`erased`: the erasure register's test) is not kept, only
+counted (`erased_counts`).
 """
 
 from __future__ import annotations
@@ -76,14 +78,27 @@ class Quarantine:
         root: the quarantine folder of one API family.
         redact: removes the key (and key-shaped text) from server text before it is stored.
         counts: quarantined records per entity, added to (a PullSummary's).
+        erased: whether a raw record names a forgotten person (it is then dropped, not kept).
+        erased_counts: records dropped so per entity, added to.
     """
 
-    def __init__(self, root: Path, redact: Callable[[str], str], counts: dict[str, int]):
+    def __init__(
+        self,
+        root: Path,
+        redact: Callable[[str], str],
+        counts: dict[str, int],
+        erased: Callable[[object], bool] | None = None,
+        erased_counts: dict[str, int] | None = None,
+    ):
         self.root = root
         self.redact = redact
         self.counts = counts
+        self.erased = erased
+        self.erased_counts = erased_counts if erased_counts is not None else {}
         self.day = datetime.now(UTC).date()
-        self._written: list[tuple[Path, str, int]] = []  # file, entity, records
+        # file (None when every record was a forgotten person's), entity, records kept,
+        # records dropped as a forgotten person's
+        self._written: list[tuple[Path | None, str, int, int]] = []
 
     def mark(self) -> int:
         """A point to `discard_since` when a listing starts again from its first page."""
@@ -91,18 +106,21 @@ class Quarantine:
 
     def records_since(self, mark: int) -> int:
         """Records quarantined since `mark`."""
-        return sum(records for _, _, records in self._written[mark:])
+        return sum(records for _, _, records, _ in self._written[mark:])
 
     def discard_since(self, mark: int) -> None:
         """Forget what was quarantined since `mark`, files and counts.
 
         A restarted listing quarantines its records again: they must not count twice.
         """
-        for path, entity, records in self._written[mark:]:
-            path.unlink(missing_ok=True)
-            self.counts[entity] -= records
-            if not self.counts[entity]:
-                del self.counts[entity]
+        for path, entity, records, erased in self._written[mark:]:
+            for counts, number in ((self.counts, records), (self.erased_counts, erased)):
+                if number:
+                    counts[entity] -= number
+                    if not counts[entity]:
+                        del counts[entity]
+            if path is not None:
+                path.unlink(missing_ok=True)
         del self._written[mark:]
 
     def rows(self, entity: str, page: Page, build: Callable[[object], Row]) -> list[Row]:
@@ -137,6 +155,15 @@ class Quarantine:
         return self.root / entity / f"{self.day.isoformat()}-page-{digest}.jsonl"
 
     def _write(self, entity: str, page: Page, bad: list[tuple[int | None, str, Any]]) -> None:
+        erased = 0
+        if self.erased is not None:
+            kept = [entry for entry in bad if not self.erased(entry[2])]
+            erased, bad = len(bad) - len(kept), kept
+            if erased:
+                self.erased_counts[entity] = self.erased_counts.get(entity, 0) + erased
+            if not bad:
+                self._written.append((None, entity, 0, erased))
+                return
         now = datetime.now(UTC).isoformat()
         lines = []
         for index, reason, item in bad:
@@ -156,7 +183,7 @@ class Quarantine:
             lines.append(self.redact(json.dumps(entry, default=str)))
         target = write_lines_atomically(self.path(entity, page), lines)
         self.counts[entity] = self.counts.get(entity, 0) + len(bad)
-        self._written.append((target, entity, len(bad)))
+        self._written.append((target, entity, len(bad), erased))
         LOGGER.warning(
             "%s page %d: %d malformed record(s) quarantined in %s (first: %s)",
             page.path,

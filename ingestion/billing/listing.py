@@ -6,7 +6,9 @@ other parameters), and what its failed attempt quarantined is discarded, so a re
 never lands or counts a record twice. Its rows land as whole UTC days:
 `landing/billing/<report>/<date column>=<day>/part.parquet`, rewritten atomically, with an
 empty file for a day without rows; when a record of the days was quarantined, they keep
-what an earlier pull landed (a malformed record may have been a day's only figure).
+what an earlier pull landed (a malformed record may have been a day's only figure). Rows
+of forgotten people (the erasure register: an e-mail or account id of the per-user reports)
+are dropped before a day is written, under the register's shared lock, and counted.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from ingestion.anthropic_api.errors import AnthropicApiError, CursorRefusedError
 from ingestion.anthropic_api.paging import Page, token_pages
 from ingestion.anthropic_api.quarantine import Quarantine
 from ingestion.billing.records import REPORT_SCHEMAS
+from ingestion.erasure_register import BILLING_STRONG_COLUMNS, RegisterGuard
 from ingestion.parquet import write_parquet_atomically
 from ingestion.paths import DataLayout
 
@@ -43,6 +46,7 @@ class BillingPullSummary:
     records: dict[str, int] = field(default_factory=dict)  # report -> landed rows
     quarantined: dict[str, int] = field(default_factory=dict)  # report -> records
     days_replaced: dict[str, int] = field(default_factory=dict)  # report -> day files written
+    erased: dict[str, int] = field(default_factory=dict)  # report -> forgotten people's rows
     restarts: int = 0
     requests: int = 0
     retries: int = 0
@@ -74,6 +78,7 @@ class Listings:
         summary: the pull's summary, added to.
         pulled_at: when the pull started (every landed row's `pulled_at`).
         max_pages: pages per listing.
+        guard: the erasure register (default: read without the pepper).
     """
 
     client: AnthropicClient
@@ -81,13 +86,19 @@ class Listings:
     summary: BillingPullSummary
     pulled_at: datetime
     max_pages: int
+    guard: RegisterGuard | None = None
     quarantine: Quarantine = field(init=False)
 
     def __post_init__(self) -> None:
+        if self.guard is None:
+            self.guard = RegisterGuard(self.layout)
+        guard = self.guard
         self.quarantine = Quarantine(
             self.layout.billing("quarantine"),
             partial(self.client.redact, thorough=False),
             self.summary.quarantined,
+            erased=lambda record: guard.register.names_anyone(record),
+            erased_counts=self.summary.erased,
         )
 
     def records(
@@ -147,7 +158,7 @@ class Listings:
             )
             return
         for report, report_rows in rows.items():
-            land_days(self.layout, report, report_rows, days, self.summary)
+            land_days(self.layout, report, report_rows, days, self.summary, self.guard)
 
 
 def land_days(
@@ -156,10 +167,12 @@ def land_days(
     rows: list[dict],
     days: list[date],
     summary: BillingPullSummary,
+    guard: RegisterGuard | None = None,
 ) -> None:
     """Rewrite each day's file of a report whole (an empty file for a day without rows).
 
-    The report's schema is `REPORT_SCHEMAS[report]`; its first column is the day.
+    The report's schema is `REPORT_SCHEMAS[report]`; its first column is the day. Rows of
+    forgotten people (`guard`'s register) are dropped, counted in `summary.erased`.
 
     Raises:
         AnthropicApiError: a row of a day outside `days` (the API answered another range).
@@ -178,10 +191,17 @@ def land_days(
             None,
             report,
         )
-    for day in days:
-        table = pa.Table.from_pylist(by_day.get(day, []), schema=schema)
-        write_parquet_atomically(
-            table, layout.billing(report) / f"{date_column}={day.isoformat()}" / "part.parquet"
-        )
-        summary.days_replaced[report] = summary.days_replaced.get(report, 0) + 1
-    summary.records[report] = summary.records.get(report, 0) + len(rows)
+    guard = guard or RegisterGuard(layout)
+    landed = 0
+    with guard.hold() as register:
+        for day in days:
+            table = pa.Table.from_pylist(by_day.get(day, []), schema=schema)
+            table, erased = register.drop(table, BILLING_STRONG_COLUMNS)
+            if erased:
+                summary.erased[report] = summary.erased.get(report, 0) + erased
+            write_parquet_atomically(
+                table, layout.billing(report) / f"{date_column}={day.isoformat()}" / "part.parquet"
+            )
+            landed += table.num_rows
+            summary.days_replaced[report] = summary.days_replaced.get(report, 0) + 1
+    summary.records[report] = summary.records.get(report, 0) + landed

@@ -48,6 +48,7 @@ from ingestion.billing.records import (
     utc_midnight,
     zero_cost_row,
 )
+from ingestion.erasure_register import RegisterGuard
 from ingestion.paths import DataLayout
 
 BETA_HEADER = {"anthropic-beta": "analytics-usage-cost-2026-08-24"}
@@ -116,25 +117,34 @@ def pull_billing(
     backfill_days: int = DEFAULT_BILLING_BACKFILL_DAYS,
     today: date | None = None,
     max_pages: int = MAX_PAGES,
+    erasure_pepper: bytes | None = None,
+    keep_days: int | None = None,
 ) -> BillingPullSummary:
     """Pull the trailing `backfill_days` days of cost, Claude Code and Enterprise Analytics.
 
-    The window ends with yesterday (UTC): today's buckets are still filling. Each source
-    without a client is skipped with one notice.
+    The window ends with yesterday (UTC): today's buckets are still filling, and starts no
+    earlier than the landing keeps (`keep_days`, the raw retention: a day landed before it
+    would be dropped by the next retention pass). Each source without a client is skipped
+    with one notice. Rows of people in the erasure register are dropped (`erasure_pepper`:
+    `COWORK_PII_PEPPER` whenever it is set, a key of its hashes).
 
     Raises:
         AnthropicApiError: a pull that failed for good (one redacted line).
+        RegisterKeyError: the erasure register needs a key not given (before any request).
     """
     if not 1 <= backfill_days <= MAXIMUM_BILLING_BACKFILL_DAYS:
         raise ValueError(f"backfill_days must be 1 to {MAXIMUM_BILLING_BACKFILL_DAYS}")
+    guard = RegisterGuard(layout, erasure_pepper)
     today = today or datetime.now(UTC).date()
     last = today - timedelta(days=1)
+    if keep_days is not None:
+        backfill_days = min(backfill_days, keep_days)
     first = max(today - timedelta(days=backfill_days), EARLIEST_DAY)
     summary = BillingPullSummary()
     pulled_at = datetime.now(UTC)
 
     def listings(client: AnthropicClient) -> Listings:
-        return Listings(client, layout, summary, pulled_at, max_pages)
+        return Listings(client, layout, summary, pulled_at, max_pages, guard)
 
     if clients.cost is None:
         summary.notices.append(

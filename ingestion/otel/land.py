@@ -7,7 +7,8 @@ messages are landed; the partial tail of a live file waits for the next run. Par
 files get deterministic names (fingerprint + byte offset) and are written atomically
 before the manifest advances, so a crash at any point and a rerun land exactly what an
 uninterrupted run lands. Parsing and pivoting the next batch overlaps writing the previous
-one.
+one. Records of people in the erasure register (`ingestion.erasure_register`) are dropped
+after the pivot, before anything is written, and counted.
 """
 
 from __future__ import annotations
@@ -35,6 +36,13 @@ import pyarrow.compute as pc
 
 from configuration.settings import PepperMissingError
 from ingestion.crash import crash_point, mark_worker
+from ingestion.erasure_register import (
+    OTEL_DEVICE_COLUMN,
+    OTEL_JSON_IDENTIFIERS,
+    OTEL_STRONG_COLUMNS,
+    ErasureRegister,
+    load_register,
+)
 from ingestion.locks import exclusive_lock
 from ingestion.manifest import LandedFile, Manifest
 from ingestion.otel.compaction import compact_partitions
@@ -83,6 +91,10 @@ class LandingSummary:
     records_with_rejected_values: int = 0
     values_kept_as_text: int = 0
     future_records: int = 0
+    # Records, metric points and quarantined lines of forgotten people, dropped unlanded.
+    erased_records_dropped: int = 0
+    erased_metric_points_dropped: int = 0
+    erased_lines_dropped: int = 0
     parquet_files: int = 0
     compacted_partitions: int = 0
     partitions: set[str] = field(default_factory=set)
@@ -115,6 +127,9 @@ class LandingSummary:
             "records_with_rejected_values": self.records_with_rejected_values,
             "values_kept_as_text": self.values_kept_as_text,
             "future_records": self.future_records,
+            "erased_records_dropped": self.erased_records_dropped,
+            "erased_metric_points_dropped": self.erased_metric_points_dropped,
+            "erased_lines_dropped": self.erased_lines_dropped,
             "parquet_files": self.parquet_files,
             "compacted_partitions": self.compacted_partitions,
             "partitions": len(self.partitions),
@@ -283,6 +298,9 @@ class _Transformed:
     kept_as_text: int
     good_lines: int
     bad: list[BadLine]
+    erased_records: int = 0
+    erased_points: int = 0
+    erased_lines: int = 0
 
 
 _LOCAL = threading.local()
@@ -318,7 +336,28 @@ def _with_rejected_values(table: pa.Table) -> int:
     return pc.sum(pc.is_valid(table.column("rejected_values_json"))).as_py() or 0
 
 
-def _transform(work: _Work, privacy: PrivacyMode, key: bytes) -> _Transformed:
+def _drop_erased(
+    register: ErasureRegister, events: pa.Table, points: pa.Table, bad: list[BadLine]
+) -> tuple[pa.Table, pa.Table, list[BadLine], tuple[int, int, int]]:
+    """The batch without the records and malformed lines of people in the erasure register.
+
+    Records go by their identifier columns (whole-column: each distinct value hashed once);
+    a malformed line by any e-mail address or JSON string in it naming such a person.
+    """
+    columns = (OTEL_STRONG_COLUMNS, OTEL_DEVICE_COLUMN, OTEL_JSON_IDENTIFIERS)
+    events, erased_events = register.drop(events, *columns)
+    points, erased_points = register.drop(points, *columns)
+    kept = [
+        line
+        for line in bad
+        if not register.names_anyone(line.content.decode("utf-8", errors="replace"))
+    ]
+    return events, points, kept, (erased_events, erased_points, len(bad) - len(kept))
+
+
+def _transform(
+    work: _Work, privacy: PrivacyMode, key: bytes, register: ErasureRegister | None = None
+) -> _Transformed:
     """Parse and pivot one batch (runs on a worker thread; Arrow releases the GIL)."""
     parsed = parse_lines(work.batch.data, work.batch.start, work.batch.line_offsets)
     landed_at = datetime.now(UTC)
@@ -337,6 +376,10 @@ def _transform(work: _Work, privacy: PrivacyMode, key: bytes) -> _Transformed:
         landed_at=landed_at,
         connection=connection,
     )
+    bad = [*work.batch.bad, *parsed.bad_lines]
+    erased = (0, 0, 0)
+    if register:  # an empty register costs nothing
+        events, points, bad, erased = _drop_erased(register, events, points, bad)
     events, quarantined_events = _split_by_time(events, "event_at", landed_at)
     points, quarantined_points = _split_by_time(points, "point_at", landed_at)
     future = pc.greater(events.column("event_at"), pa.scalar(landed_at + FUTURE_TOLERANCE))
@@ -354,7 +397,10 @@ def _transform(work: _Work, privacy: PrivacyMode, key: bytes) -> _Transformed:
         rejected=_with_rejected_values(events) + _with_rejected_values(points),
         kept_as_text=parsed.values_kept_as_text,
         good_lines=len(parsed.offsets),
-        bad=[*work.batch.bad, *parsed.bad_lines],
+        bad=bad,
+        erased_records=erased[0],
+        erased_points=erased[1],
+        erased_lines=erased[2],
     )
 
 
@@ -385,7 +431,10 @@ def _write(
     if done.bad:
         _quarantine_lines(layout, work, done.bad, privacy)
         LOGGER.warning("%s: %d malformed message(s) quarantined", work.path, len(done.bad))
-    summary.lines += done.good_lines + len(done.bad)
+    summary.lines += done.good_lines + len(done.bad) + done.erased_lines
+    summary.erased_records_dropped += done.erased_records
+    summary.erased_metric_points_dropped += done.erased_points
+    summary.erased_lines_dropped += done.erased_lines
     summary.records_landed += done.events.num_rows
     summary.metric_points_landed += done.points.num_rows
     summary.quarantined_lines += len(done.bad)
@@ -399,7 +448,7 @@ def _write(
 
 
 def _land_batch(
-    root: str, work: _Work, privacy: PrivacyMode, key: bytes
+    root: str, work: _Work, privacy: PrivacyMode, key: bytes, register: ErasureRegister
 ) -> tuple[int, int, LandingSummary]:
     """Transform and write one batch (on a worker); the caller then commits the manifest.
 
@@ -408,7 +457,8 @@ def _land_batch(
     """
     counts = LandingSummary()
     layout = DataLayout(Path(root))
-    records, quarantined = _write(layout, work, _transform(work, privacy, key), counts, privacy)
+    done = _transform(work, privacy, key, register)
+    records, quarantined = _write(layout, work, done, counts, privacy)
     return records, quarantined, counts
 
 
@@ -423,6 +473,9 @@ def _add(total: LandingSummary, part: LandingSummary) -> None:
         "records_with_rejected_values",
         "values_kept_as_text",
         "future_records",
+        "erased_records_dropped",
+        "erased_metric_points_dropped",
+        "erased_lines_dropped",
         "parquet_files",
     ):
         setattr(total, name, getattr(total, name) + getattr(part, name))
@@ -455,6 +508,7 @@ def land_otel(
     compact_above: int = 32,
     parallel_above_bytes: int = PARALLEL_ABOVE_BYTES,
     pepper: bytes | None = None,
+    erasure_pepper: bytes | None = None,
 ) -> LandingSummary:
     """Land every new complete message of the collector files under `inputs`.
 
@@ -466,12 +520,16 @@ def land_otel(
         compact_above: merge a date partition's files once it holds more than this many.
         parallel_above_bytes: use worker processes when this much input is waiting.
         pepper: the key of `strict`'s hashes (`Settings.pepper`); required under `strict`.
+        erasure_pepper: `COWORK_PII_PEPPER` whenever it is set (`Settings.erasure_pepper`):
+            a key of the erasure register's hashes.
 
     Returns:
         Counts of what was landed, skipped and quarantined.
 
     Raises:
         PepperMissingError: `strict` without a pepper (checked before anything is read).
+        RegisterKeyError: the erasure register holds hashes under a key not given (nothing
+            is read).
     """
     started = time.perf_counter()
     if privacy is PrivacyMode.STRICT and not pepper:
@@ -481,8 +539,10 @@ def land_otel(
     # CLI may overlap): two would read the same offsets, land records twice, and sweep each
     # other's temporary files.
     with exclusive_lock(layout.manifest.with_name(".landing.lock")):
+        # Read under the landing lock, which `forget` holds while it adds to the register.
+        register = load_register(layout, erasure_pepper)
         summary = _land_locked(
-            inputs, layout, progress, privacy, compact_above, parallel_above_bytes, key
+            inputs, layout, progress, privacy, compact_above, parallel_above_bytes, key, register
         )
     summary.seconds = time.perf_counter() - started
     return summary
@@ -496,6 +556,7 @@ def _land_locked(
     compact_above: int,
     parallel_above_bytes: int,
     key: bytes,
+    register: ErasureRegister,
 ) -> LandingSummary:
     summary = LandingSummary()
     files = discover_files(inputs)
@@ -530,7 +591,10 @@ def _land_locked(
             in_flight: deque[tuple[_Work, Future[tuple[int, int, LandingSummary]]]] = deque()
             for work in _batches(plans):
                 in_flight.append(
-                    (work, workers.submit(_land_batch, str(layout.root), work, privacy, key))
+                    (
+                        work,
+                        workers.submit(_land_batch, str(layout.root), work, privacy, key, register),
+                    )
                 )
                 if len(in_flight) >= PIPELINE_DEPTH:
                     commit(*in_flight.popleft())

@@ -1,22 +1,27 @@
 """Retention: landed partitions past `COWORK_RETENTION_DAYS` (content) and
-`COWORK_RAW_RETENTION_DAYS` (all OTel) go; the marts keep the aggregates of those days after
-the next incremental build, and an erasure afterwards keeps them too (no full refresh).
+`COWORK_RAW_RETENTION_DAYS` (OTel, Compliance, billing and their quarantines) go; the marts
+keep the OTel aggregates of those days after the next incremental build, and an erasure
+afterwards keeps them too (no full refresh); the pulls fetch nothing older.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+import pyarrow.parquet as pq
 import pytest
 
 from configuration.errors import ConfigurationError
 from configuration.settings import Settings
 from governance.erasure import forget_person
 from governance.retention import apply_retention
+from ingestion.billing.records import REPORT_SCHEMAS
+from ingestion.compliance_api.pull import _first_window
 from ingestion.paths import DataLayout
 from tests.support.organisations import BuiltOrganisation
 from warehouse.build import build_warehouse
@@ -118,3 +123,58 @@ def test_old_partitions_go_and_marts_keep_their_aggregates(built, tmp_path) -> N
         ).fetchall()[0]
     assert after == others
     assert left == 0
+
+
+def _touch(path: Path, text: str, written: datetime) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    os.utime(path, (written.timestamp(), written.timestamp()))
+
+
+def test_compliance_and_billing_landings_go_past_raw_retention(built, tmp_path) -> None:
+    # GIVEN the small organisation's Compliance landing (activities of 7 to 10 March), an old
+    # directory snapshot, billing days on both sides of the cutoff, and quarantined records
+    # written long ago and today.
+    layout = DataLayout(tmp_path / "data")
+    shutil.copytree(built.data_dir / "landing", layout.root / "landing")
+    assert _days(layout.compliance("activities"))[0] == "2026-03-07"
+    snapshot = next(layout.compliance("users").glob("*/snapshot.parquet"))
+    old_snapshot = layout.compliance("users") / "snapshot_date=2026-03-01" / "snapshot.parquet"
+    old_snapshot.parent.mkdir()
+    shutil.copy(snapshot, old_snapshot)
+    for report, schema in REPORT_SCHEMAS.items():
+        for day in ("2026-03-05", "2026-03-08", "2026-03-10"):
+            path = layout.billing(report) / f"{schema.names[0]}={day}" / "part.parquet"
+            path.parent.mkdir(parents=True)
+            pq.write_table(schema.empty_table(), path)
+    long_ago, today = datetime(2026, 3, 1, tzinfo=UTC), NOW
+    for root in (layout.compliance("quarantine"), layout.billing("quarantine")):
+        _touch(root / "users" / "2026-03-01-page-old.jsonl", "{}\n", long_ago)
+        _touch(root / "users" / "2026-03-11-page-new.jsonl", "{}\n", today)
+
+    summary = apply_retention(layout, NOW, raw_days=2)
+
+    # THEN every landed dataset keeps the 9th onwards only (snapshots of today included),
+    # and the quarantines only what was written within the days.
+    assert _days(layout.compliance("activities")) == ["2026-03-09", "2026-03-10"]
+    assert old_snapshot.parent.name not in _days(layout.compliance("users"))
+    assert snapshot.exists()
+    for report in REPORT_SCHEMAS:
+        assert _days(layout.billing(report)) == ["2026-03-10"], report
+    for root in (layout.compliance("quarantine"), layout.billing("quarantine")):
+        assert sorted(path.name for path in root.rglob("*.jsonl")) == ["2026-03-11-page-new.jsonl"]
+    assert summary.partitions_dropped["compliance_activities"] == 2
+    assert summary.partitions_dropped["compliance_users"] == 1
+    assert summary.partitions_dropped["billing_cost_totals"] == 2
+    assert summary.quarantine_files_dropped == 2
+    assert summary.partitions_dropped["events"] == 2  # OTel as before
+
+
+def test_the_pulls_fetch_nothing_older_than_the_landing_keeps() -> None:
+    # A first Compliance pull back-fills 30 days, but only the 9th onwards is kept.
+    window = _first_window({}, backfill_days=30, now=NOW, keep_days=2)
+    assert window["gte"] == "2026-03-09T00:00:00Z"
+    assert _first_window({}, backfill_days=30, now=NOW)["gte"] == "2026-02-09T12:00:00Z"
+    # A watermark inside the kept days still reads from its overlap.
+    state = {"watermark": {"id": "a", "created_at": "2026-03-10T08:00:00Z"}}
+    assert _first_window(state, 30, NOW, keep_days=2)["gte"] == "2026-03-10T07:50:00Z"

@@ -51,7 +51,11 @@ def billing_pull(context: dg.AssetExecutionContext, settings: SettingsResource):
     clients = BillingClients.from_settings(configured)
     try:
         summary = pull_billing(
-            clients, settings.layout(), backfill_days=configured.billing_backfill_days
+            clients,
+            settings.layout(),
+            backfill_days=configured.billing_backfill_days,
+            erasure_pepper=configured.erasure_pepper,
+            keep_days=configured.raw_retention_days,
         )
     except AnthropicApiError as error:
         metadata = {"endpoint": error.path, "status": error.status or "no response"}
@@ -78,6 +82,7 @@ def billing_pull(context: dg.AssetExecutionContext, settings: SettingsResource):
                 "records": summary.records.get(report, 0),
                 "days_rewritten": summary.days_replaced[report],
                 "quarantined_records": summary.quarantined.get(report, 0),
+                "erased_records_dropped": summary.erased.get(report, 0),
                 "path": dg.MetadataValue.path(str(settings.layout().billing(report))),
                 **shared,
             },

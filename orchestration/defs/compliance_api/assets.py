@@ -73,7 +73,12 @@ def compliance_api_pull(context: dg.AssetExecutionContext, settings: SettingsRes
     layout = settings.layout()
     with ComplianceClient.from_settings(configured) as client:
         try:
-            summary = pull_compliance(client, layout)
+            summary = pull_compliance(
+                client,
+                layout,
+                erasure_pepper=configured.erasure_pepper,
+                keep_days=configured.raw_retention_days,
+            )
         except AnthropicApiError as error:
             # One line naming the endpoint and status (server text redacted, never the key);
             # `from None`: the chained traceback would add nothing a person can act on.
@@ -92,6 +97,7 @@ def compliance_api_pull(context: dg.AssetExecutionContext, settings: SettingsRes
             metadata={
                 "records": summary.records.get(entity, 0),
                 "quarantined_records": summary.quarantined.get(entity, 0),
+                "erased_records_dropped": summary.erased.get(entity, 0),
                 "path": dg.MetadataValue.path(str(layout.compliance(entity))),
                 **shared,
             },

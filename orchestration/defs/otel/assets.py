@@ -108,7 +108,13 @@ def otel_landing(
         content_days=configured.content_retention_days,
         raw_days=configured.raw_retention_days,
     )
-    summary = land_otel(folders, layout, privacy=configured.privacy, pepper=configured.pepper)
+    summary = land_otel(
+        folders,
+        layout,
+        privacy=configured.privacy,
+        pepper=configured.pepper,
+        erasure_pepper=configured.erasure_pepper,
+    )
     context.log.info(
         f"landed {summary.records_landed} records and {summary.metric_points_landed} metric points"
         f" from {summary.files_with_new_data} file(s); quarantined {summary.quarantined_lines}"

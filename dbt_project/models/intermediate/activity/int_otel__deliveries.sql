@@ -3,7 +3,8 @@
 {#- Delivery quality per event day and client stream, from the landed rows themselves
     (before deduplication): how many copies arrived, and how many records were late (landed
     more than `late_arrival_hours` after the first landing of their day). Incremental by
-    whole event days: the days the events staging re-staged in this run. -#}
+    whole event days: the days the events staging re-staged in this run, and the days an
+    erasure left to rebuild (still landed ones only can be: see erased_days_union). -#}
 
 -- depends_on: {{ ref('stg_otel__events') }}
 
@@ -18,7 +19,9 @@ landed as (
     from {{ source('otel', 'events') }}
     {% if is_incremental() %}
         where event_date in (
-            {{ date_literals(rebuilt_days_query(ref('stg_otel__events'), 'event_date')) }}
+            {{ date_literals(
+                rebuilt_days_query(ref('stg_otel__events'), 'event_date') ~ erased_days_union()
+            ) }}
         )
     {% endif %}
 ),
