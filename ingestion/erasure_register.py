@@ -49,7 +49,7 @@ import pyarrow.compute as pc
 from configuration.errors import ConfigurationError
 from configuration.settings import PII_PEPPER
 from ingestion.locks import exclusive_lock, shared_lock
-from ingestion.parquet import fsync_directory
+from ingestion.parquet import fsync_directory, write_lines_atomically
 from ingestion.paths import DataLayout
 
 REGISTER_FILE = "erasure-register.json"
@@ -432,24 +432,12 @@ def add_to_register(
                 added += 1
     if not added:
         return 0
-    path = register_path(layout)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     document = {
         "version": VERSION,
         "about": "keyed hashes of the identifiers of forgotten people (see docs/adr/0009)",
         "entries": sorted(entries, key=lambda e: (e["kind"], e["key"], e["hash"])),
     }
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(json.dumps(document, indent=1) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    fsync_directory(path.parent)
+    write_lines_atomically(register_path(layout), [json.dumps(document, indent=1)])
     return added
 
 

@@ -1,4 +1,4 @@
-"""Atomic Parquet writes: readers see a whole file under its final name, or nothing."""
+"""Atomic writes of Parquet and text: readers see a whole file under its name, or nothing."""
 
 from __future__ import annotations
 
@@ -39,6 +39,24 @@ def write_parquet_atomically(table: pa.Table, path: Path, mode: int | None = Non
         if mode is not None:
             temporary.chmod(mode)
         crash_point("before_parquet_rename")
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    fsync_directory(path.parent)
+    return path
+
+
+def write_lines_atomically(path: Path, lines: list[str], mode: int = 0o600) -> Path:
+    """Write `lines` to `path` via a temporary owner-only file, fsync, then rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    # Created with its final mode: the content is never readable by others, even briefly.
+    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.writelines(line + "\n" for line in lines)
+            file.flush()
+            os.fsync(file.fileno())
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -27,10 +26,9 @@ from typing import Any, TypeVar
 
 from ingestion.anthropic_api.paging import Page, page_items
 from ingestion.anthropic_api.records import MalformedRecord, describe
-from ingestion.parquet import fsync_directory
+from ingestion.parquet import write_lines_atomically
 
 LOGGER = logging.getLogger(__name__)
-FILE_MODE = 0o600
 Row = TypeVar("Row")
 
 
@@ -51,24 +49,6 @@ def _raw_json(item: object) -> str | None:
         return json.dumps(item, default=_number)
     except RecursionError:
         return None
-
-
-def write_lines_atomically(path: Path, lines: list[str], mode: int = FILE_MODE) -> Path:
-    """Write `lines` to `path` via a temporary owner-only file, fsync, then rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    # Created with its final mode: the content is never readable by others, even briefly.
-    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.writelines(line + "\n" for line in lines)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    fsync_directory(path.parent)
-    return path
 
 
 class Quarantine:
