@@ -124,13 +124,6 @@ class Manifest:
         self._connection.execute("pragma synchronous=full")
         migrate(self._connection)
 
-    def landed_offset(self, fingerprint: str) -> int:
-        """Bytes of the file already landed (0 for a new file)."""
-        row = self._connection.execute(
-            "select landed_offset from otel_files where fingerprint = ?", (fingerprint,)
-        ).fetchone()
-        return row[0] if row else 0
-
     def files_like(self, head_hash: str, legacy_fingerprint: str | None) -> list[LandedFile]:
         """Files landed with this first message (by its hash).
 

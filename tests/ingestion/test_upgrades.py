@@ -52,8 +52,10 @@ def test_a_store_from_before_versioning_is_upgraded_in_place(tmp_path: Path) -> 
 
     manifest = Manifest(path)
     try:
-        assert manifest.landed_offset("abc") == 4096
-        assert manifest.file("abc").last_path == "/collector/logs.jsonl"
+        landed = manifest.file("abc")
+        assert landed is not None
+        assert landed.landed_offset == 4096
+        assert landed.last_path == "/collector/logs.jsonl"
         assert manifest.get_state("compliance:activities") == {"watermark": "2026-01-01T00:00:00Z"}
     finally:
         manifest.close()
