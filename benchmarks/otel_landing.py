@@ -1,12 +1,21 @@
-"""Benchmark the OTel landing against the naive per-record loop on the same generated files.
+"""Benchmark the OTel landing against the naive per-record loop, on two record shapes.
 
-    .venv/bin/python benchmarks/otel_landing.py --events 1000000
+    .venv/bin/python benchmarks/otel_landing.py --events 1000000 [--profile]
 
-Generates an organisation big enough for `--events` log records (collector JSON lines,
-rotated at 100 MB like the exporter's default), then runs, each in its own process:
-`cowork-analytics ingest otel` (the whole landing: parse, pivot, privacy split, Parquet,
-manifest) and `benchmarks/naive_landing.py` (json.loads per line, a dict per record,
-Table.from_pylist, Parquet). Reports wall time, events/s, MB/s, peak RSS and CPU use.
+For each shape, generates one collector JSON-lines file of about `--events` log records:
+`generator` (the simulated clients' records: about 1.9 KB and 20 attributes each, a few
+records per export line) and `compact` (`generate(compact_records=True)`: about 1.4 KB and
+15 attributes, 64 records per export line). Then runs, each in its own process and from the
+page cache: `cowork-analytics ingest otel` (the whole landing, start-up included: framing,
+parse, pivot, classification, privacy split, Parquet, manifest), the yardstick, the `python`
+way of `../shared/tools/baseline_ingest.py` (json.loads per line, a dict per record,
+Table.from_pylist, Parquet), and pyarrow's threaded JSON reader alone (the parse-only
+ceiling). Reports wall time, events/s, MB/s, peak RSS of the process tree, CPU use, and the
+ratio landing / yardstick per shape (target: 5x, goal 8x).
+
+`--profile` lands each file once more under py-spy (a sampling profiler, 250 Hz, worker
+processes included) and prints the CPU per event of each landing stage: the deepest frame
+of the landing's own code in a sample names its stage (table `STAGES`).
 
 `--erased N` lands the same files a second time into another data directory whose erasure
 register holds N people of the organisation (their e-mails and account ids), so the cost
@@ -105,60 +114,108 @@ def _forgotten(data_dir: Path, generated, people: int) -> Path:
     return data_dir
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--workdir", type=Path, default=Path("/tmp/cowork-bench"))
-    parser.add_argument("--results", type=Path, default=REPOSITORY_ROOT / "benchmarks" / "results")
-    parser.add_argument(
-        "--erased", type=int, default=0, help="also land with this many people forgotten"
-    )
-    args = parser.parse_args()
+# Module of the landing's code -> its stage; the deepest such frame of a sample decides.
+STAGES = {
+    "ingestion/otel/framing.py": "framing (read, split messages)",
+    "ingestion/otel/otlp_json.py": "parse",
+    "ingestion/otel/parse.py": "parse",
+    "ingestion/otel/pivot.py": "pivot (attributes to columns)",
+    "ingestion/otel/security.py": "security classification",
+    "ingestion/otel/security_patterns.py": "security classification",
+    "ingestion/otel/privacy.py": "privacy split",
+    "ingestion/erasure_register.py": "erasure register",
+    "ingestion/otel/metrics.py": "metrics",
+    "ingestion/parquet.py": "Parquet write",
+    "ingestion/manifest.py": "manifest and file identity",
+    "ingestion/otel/identity.py": "manifest and file identity",
+    "ingestion/otel/compaction.py": "compaction",
+    "ingestion/otel/land.py": "landing loop (batching, hand-over)",
+}
+YARDSTICK = REPOSITORY_ROOT.parent / "shared" / "tools" / "baseline_ingest.py"
+PROFILE_HZ = 250
 
-    sys.path.insert(0, str(REPOSITORY_ROOT))
-    from benchmarks.run_facts import run_facts
+
+def _stage_of(stack: str) -> str:
+    """The stage of one py-spy sample (`frame;frame;... count`, root first)."""
+    frames = stack.split(";")
+    for frame in reversed(frames):
+        for module, stage in STAGES.items():
+            if module in frame:
+                return stage
+    if any("_find_and_load" in frame or "<module>" in frame for frame in frames):
+        return "start-up (imports)"
+    return "other (CLI, settings, threads waiting on I/O)"
+
+
+def _profile(command: list[str], inputs: list[Path], output: Path, events: int) -> dict:
+    """CPU microseconds per event of each stage, from py-spy's raw samples of `command`."""
+    _warm(inputs)
+    subprocess.run(
+        [
+            *(str(BIN / "py-spy"), "record", "--subprocesses", "--rate", str(PROFILE_HZ)),
+            *("--format", "raw", "--output", str(output), "--", *command),
+        ],
+        cwd=REPOSITORY_ROOT,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    samples: dict[str, int] = {}
+    for line in output.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if stack:
+            stage = _stage_of(stack)
+            samples[stage] = samples.get(stage, 0) + int(count)
+    total = sum(samples.values()) or 1
+    return {
+        stage: {
+            "cpu_us_per_event": round(count / PROFILE_HZ / events * 1e6, 2),
+            "share": round(count / total, 3),
+        }
+        for stage, count in sorted(samples.items(), key=lambda item: -item[1])
+    }
+
+
+def _ingest_command(data_dir: Path, otel: Path) -> list[str]:
+    return [
+        str(BIN / "cowork-analytics"),
+        "ingest",
+        "otel",
+        "--data-dir",
+        str(data_dir),
+        "--input",
+        str(otel),
+    ]
+
+
+def _bench_shape(shape: str, args: argparse.Namespace) -> dict:
+    """Generate one shape's file and measure every approach on it."""
     from simulation.generate import generate
 
-    shutil.rmtree(args.workdir, ignore_errors=True)
+    workdir = args.workdir / shape
+    shutil.rmtree(workdir, ignore_errors=True)
     days = 14
     users = max(1, round(args.events / days / 30))  # ~31 events per person-day
     generated = generate(
-        args.workdir / "generated",
+        workdir / "generated",
         seed=1,
         users=users,
         days=days,
         end_date=date(2026, 11, 20),
-        rotate_megabytes=100,
+        rotate_megabytes=1_000_000,  # one file, as the yardstick reads
+        compact_records=shape == "compact",
     )
     otel = Path(generated.otel_dir)
     logs = sorted(otel.glob("logs*.jsonl"))
     log_bytes = sum(path.stat().st_size for path in logs)
+    events = generated.events
 
-    landing = _measure(
-        [
-            str(BIN / "cowork-analytics"),
-            "ingest",
-            "otel",
-            "--data-dir",
-            str(args.workdir / "data"),
-            "--input",
-            str(otel),
-        ],
-        sorted(otel.iterdir()),
-    )
-    naive = _measure(
-        [
-            sys.executable,
-            str(REPOSITORY_ROOT / "benchmarks" / "naive_landing.py"),
-            *map(str, logs),
-            str(args.workdir / "naive.parquet"),
-        ],
+    landing = _measure(_ingest_command(workdir / "data", otel), sorted(otel.iterdir()))
+    yardstick = _measure(
+        [sys.executable, str(YARDSTICK), "python", str(logs[0]), str(workdir / "naive.parquet")],
         logs,
     )
-    naive_result = json.loads(naive["output"])
-    events = generated.events
+    parse_only = _measure([sys.executable, "-c", PARSE_ONLY, *map(str, logs)], logs)
 
     def row(name: str, measured: dict[str, float]) -> dict[str, float | str]:
         return {
@@ -170,45 +227,42 @@ def main() -> None:
             "cpu_utilisation": round(measured["cpu_seconds"] / measured["wall_seconds"], 2),
         }
 
-    parse_only = _measure([sys.executable, "-c", PARSE_ONLY, *map(str, logs)], logs)
-    erased_rows = []
+    rows = [row("cowork-analytics ingest otel", landing)]
     if args.erased:
-        erased_landing = _measure(
-            [
-                str(BIN / "cowork-analytics"),
-                "ingest",
-                "otel",
-                "--data-dir",
-                str(_forgotten(args.workdir / "data-erased", generated, args.erased)),
-                "--input",
-                str(otel),
-            ],
-            sorted(otel.iterdir()),
-        )
-        erased_rows = [row(f"ingest otel, {args.erased} people forgotten", erased_landing)]
-    rows = [
-        row("cowork-analytics ingest otel", landing),
-        *erased_rows,
-        row("naive json.loads loop", naive),
+        data_dir = _forgotten(workdir / "data-erased", generated, args.erased)
+        erased = _measure(_ingest_command(data_dir, otel), sorted(otel.iterdir()))
+        rows.append(row(f"ingest otel, {args.erased} people forgotten", erased))
+    rows += [
+        row("baseline_ingest.py python (yardstick)", yardstick),
         row("pyarrow read_json, parse only (ceiling)", parse_only),
     ]
     report = {
-        **run_facts(),
+        "shape": shape,
         "events": events,
-        "naive_records": naive_result["records"],
-        "log_files": len(logs),
         "log_megabytes": round(log_bytes / 1e6, 1),
-        "generation_events_per_second": round(generated.events_per_second),
+        "bytes_per_event": round(log_bytes / events),
         "rows": rows,
-        "speedup": round(naive["wall_seconds"] / landing["wall_seconds"], 2),
+        "ratio_to_yardstick": round(yardstick["wall_seconds"] / landing["wall_seconds"], 2),
+        "ceiling_ratio": round(yardstick["wall_seconds"] / parse_only["wall_seconds"], 2),
     }
-    args.results.mkdir(parents=True, exist_ok=True)
-    (args.results / "otel_landing.json").write_text(json.dumps(report, indent=1) + "\n")
-    print(json.dumps(report, indent=1))
-    print()
+    if args.profile:
+        report["stages"] = _profile(
+            _ingest_command(workdir / "data-profiled", otel),
+            sorted(otel.iterdir()),
+            workdir / "py-spy.txt",
+            events,
+        )
+    return report
+
+
+def _print_shape(report: dict) -> None:
+    print(
+        f"\n## {report['shape']}: {report['events']:,} events, {report['log_megabytes']:,.0f} MB"
+        f" ({report['bytes_per_event']} B/event)\n"
+    )
     print("| approach | wall s | events/s | MB/s | peak RSS MB | CPU (cores busy) |")
     print("|---|---|---|---|---|---|")
-    for item in rows:
+    for item in report["rows"]:
         cells = [item[key] for key in ("approach", "wall_seconds", "events_per_second")]
         cells += [item[key] for key in ("mb_per_second", "peak_rss_mb", "cpu_utilisation")]
         print(
@@ -216,8 +270,41 @@ def main() -> None:
             + " | ".join(f"{cell:,}" if isinstance(cell, int) else str(cell) for cell in cells)
             + " |"
         )
-    megabytes = log_bytes / 1e6
-    print(f"\n{events:,} events, {megabytes:,.0f} MB of JSON lines; speed-up {report['speedup']}x")
+    print(
+        f"\nlanding / yardstick: {report['ratio_to_yardstick']}x"
+        f" (parse-only ceiling {report['ceiling_ratio']}x; target 5x, goal 8x)"
+    )
+    if "stages" in report:
+        print("\n| stage (py-spy) | CPU µs/event | share |\n|---|---|---|")
+        for stage, figures in report["stages"].items():
+            print(f"| {stage} | {figures['cpu_us_per_event']} | {figures['share']:.1%} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--shapes", default="generator,compact", help="comma-separated")
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/cowork-bench"))
+    parser.add_argument("--results", type=Path, default=REPOSITORY_ROOT / "benchmarks" / "results")
+    parser.add_argument("--profile", action="store_true", help="per-stage CPU with py-spy")
+    parser.add_argument(
+        "--erased", type=int, default=0, help="also land with this many people forgotten"
+    )
+    args = parser.parse_args()
+    if not YARDSTICK.exists():
+        parser.error(f"the yardstick {YARDSTICK} is missing (the shared reference tools)")
+
+    sys.path.insert(0, str(REPOSITORY_ROOT))
+    from benchmarks.run_facts import run_facts
+
+    shapes = [_bench_shape(shape, args) for shape in args.shapes.split(",")]
+    report = {**run_facts(), "shapes": shapes}
+    args.results.mkdir(parents=True, exist_ok=True)
+    (args.results / "otel_landing.json").write_text(json.dumps(report, indent=1) + "\n")
+    for shape in shapes:
+        _print_shape(shape)
 
 
 if __name__ == "__main__":

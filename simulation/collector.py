@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from itertools import groupby
 from pathlib import Path
@@ -26,6 +26,24 @@ from simulation.otlp import build_logs_request, build_metrics_request, uses_cumu
 CLIENT_EXPORT_INTERVAL_NS = 5_000_000_000  # OTEL_LOGS_EXPORT_INTERVAL default (5 s)
 METRIC_EXPORT_INTERVAL_NS = 60_000_000_000  # OTEL_METRIC_EXPORT_INTERVAL default (60 s)
 COLLECTOR_BATCH_WINDOW_NS = 30_000_000_000
+# The compact shape (`log_writes(compact=True)`): a collector whose batch processor sends
+# fixed batches (`send_batch_size: 64`) of clients that copy no resource tags onto records
+# and send only the attributes Cowork documents, about 16 per record and 1.3 KB.
+COMPACT_RECORDS_PER_MESSAGE = 64
+COMPACT_DROPPED_ATTRIBUTES = frozenset(
+    {
+        "terminal.type",
+        "workspace.host_paths",
+        "department",
+        "team.id",
+        "cost_center",
+        "ttft_ms",
+        "speed",
+        "cost_usd_micros",
+        "request_id",
+        "query_source",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -76,8 +94,15 @@ def _export_time_ns(process_key: str, time_ns: int, interval_ns: int) -> int:
     return ticks * interval_ns + phase
 
 
-def log_writes(events: Iterable[Event]) -> Iterator[tuple[int, ExportLogsServiceRequest]]:
+def log_writes(
+    events: Iterable[Event], *, compact: bool = False
+) -> Iterator[tuple[int, ExportLogsServiceRequest]]:
     """Group events into collector writes of logs, in write order.
+
+    Args:
+        events: the events to write.
+        compact: write the compact shape (`COMPACT_RECORDS_PER_MESSAGE` records per
+            message, without `COMPACT_DROPPED_ATTRIBUTES`) instead of time-window batches.
 
     Yields:
         (write time in ns, export request holding several clients' batches).
@@ -89,6 +114,9 @@ def log_writes(events: Iterable[Event]) -> Iterator[tuple[int, ExportLogsService
         ),
         key=lambda item: item[0],
     )
+    if compact:
+        yield from _fixed_size_writes(timed)
+        return
     for window, in_window in groupby(timed, key=lambda item: item[0] // COLLECTOR_BATCH_WINDOW_NS):
         requests = [
             sorted((event for _, event in request), key=lambda e: (e.time_ns, e.sequence))
@@ -98,6 +126,32 @@ def log_writes(events: Iterable[Event]) -> Iterator[tuple[int, ExportLogsService
             )
         ]
         yield (window + 1) * COLLECTOR_BATCH_WINDOW_NS, build_logs_request(requests)
+
+
+def _fixed_size_writes(
+    timed: list[tuple[int, Event]],
+) -> Iterator[tuple[int, ExportLogsServiceRequest]]:
+    """Messages of a fixed number of records in export order.
+
+    Each client's run of records is one ResourceLogs; records lack the attributes the
+    compact shape leaves out.
+    """
+    for start in range(0, len(timed), COMPACT_RECORDS_PER_MESSAGE):
+        chunk = timed[start : start + COMPACT_RECORDS_PER_MESSAGE]
+        requests = [
+            [_compacted(event) for _, event in request]
+            for _, request in groupby(chunk, key=lambda item: item[1].process_key)
+        ]
+        yield chunk[-1][0], build_logs_request(requests)
+
+
+def _compacted(event: Event) -> Event:
+    attributes = {
+        key: value
+        for key, value in event.attributes.items()
+        if key not in COMPACT_DROPPED_ATTRIBUTES
+    }
+    return replace(event, attributes=attributes)
 
 
 @dataclass

@@ -60,6 +60,7 @@ def generate(
     claude_code_share: float = 0.2,
     plant_anomaly: bool = True,
     otel: bool = True,
+    compact_records: bool = False,
 ) -> GenerationResult:
     """Simulate `users` people over the `days` days ending on `end_date` (default: today, UTC).
 
@@ -70,7 +71,10 @@ def generate(
     `COST_SPIKE_MIN_DAYS` or more get one planted cost spike unless `plant_anomaly` is
     false (a flat organisation); `ground_truth/planted_anomalies.csv` lists it. `otel` false
     writes no collector files, only `compliance/` and `ground_truth/` (all the billing view
-    reads): the same records, in about a quarter of the time.
+    reads): the same records, in about a quarter of the time. `compact_records` writes the
+    log records in the compact shape (`simulation.collector.log_writes`): fixed messages of
+    64 records with fewer attributes, for landing benchmarks (the marts of such files are
+    not compared with the ground truth: team tags and workspaces are left out).
 
     Returns:
         A summary with counts and the generation rate.
@@ -118,7 +122,7 @@ def generate(
         compliance.add(ready)
         if writer is None or metrics_writer is None:
             return
-        for written_at, request in log_writes(ready):
+        for written_at, request in log_writes(ready, compact=compact_records):
             writer.write(request, written_at)
         for written_at, request in metric_writes(ready, metrics_state):
             metrics_writer.write(request, written_at)
