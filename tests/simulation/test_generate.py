@@ -9,6 +9,7 @@ from google.protobuf import json_format
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
 from ingestion.otel.otlp_json import encode_logs_json
+from simulation.collector import COMPACT_DROPPED_ATTRIBUTES, COMPACT_RECORDS_PER_MESSAGE
 from simulation.generate import generate
 from tests.support.organisations import SMALL_ORG
 
@@ -189,3 +190,58 @@ def test_compliance_side_is_the_same_organisation(small_org) -> None:
     created = [activity["created_at"] for activity in activities]
     assert created == sorted(created, reverse=True)  # the feed is newest first
     assert date.fromisoformat(created[0][:10]) <= SMALL_ORG["end_date"]
+
+
+def test_the_compact_shape_writes_the_same_events_in_fixed_messages_of_fewer_attributes(
+    tmp_path: Path,
+) -> None:
+    """The landing benchmark's compact shape: 64 records per message, the attributes it
+    leaves out gone from records (not from resources), every event still there once.
+    """
+    full = generate(tmp_path / "full", seed=3, users=6, days=2, end_date=date(2026, 3, 3))
+    compact = generate(
+        tmp_path / "compact",
+        seed=3,
+        users=6,
+        days=2,
+        end_date=date(2026, 3, 3),
+        compact_records=True,
+    )
+    assert compact.events == full.events
+
+    def records(otel_dir: Path) -> tuple[list[int], dict[str, set[str]]]:
+        per_message, keys = [], {}
+        for path in sorted(otel_dir.glob("logs*.jsonl")):
+            for line in path.read_text().splitlines():
+                request = json.loads(line)
+                count = 0
+                for resource_logs in request["resourceLogs"]:
+                    for scope_logs in resource_logs["scopeLogs"]:
+                        for record in scope_logs["logRecords"]:
+                            attributes = {
+                                item["key"]: item["value"] for item in record["attributes"]
+                            }
+                            event_id = json.dumps(
+                                [
+                                    attributes["session.id"],
+                                    attributes["event.sequence"],
+                                    record["timeUnixNano"],
+                                ]
+                            )
+                            keys[event_id] = set(attributes)
+                            count += 1
+                per_message.append(count)
+        return per_message, keys
+
+    full_sizes, full_keys = records(Path(full.otel_dir))
+    compact_sizes, compact_keys = records(Path(compact.otel_dir))
+    assert set(compact_keys) == set(full_keys)
+    assert len(compact_keys) == compact.events
+    # Full messages, but for the last one of each day's flush (a batch sent on timeout).
+    assert max(compact_sizes) == COMPACT_RECORDS_PER_MESSAGE
+    partial_messages = len(compact_sizes) - compact_sizes.count(COMPACT_RECORDS_PER_MESSAGE)
+    assert partial_messages <= 2 + 1  # one flush a day and the last one
+    assert max(full_sizes) < COMPACT_RECORDS_PER_MESSAGE
+    for event_id, keys in compact_keys.items():
+        assert keys == full_keys[event_id] - COMPACT_DROPPED_ATTRIBUTES
+    assert any(keys & COMPACT_DROPPED_ATTRIBUTES for keys in full_keys.values())
