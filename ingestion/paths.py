@@ -95,3 +95,8 @@ class DataLayout:
     def serving_parquet(self) -> Path:
         """Every mart as Parquet, for BI tools that read files."""
         return self.root / "serving" / "parquet"
+
+    @property
+    def serving_security(self) -> Path:
+        """The security signals as ECS JSON lines, one file per day, for a SIEM forwarder."""
+        return self.root / "serving" / "security"

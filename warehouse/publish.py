@@ -21,7 +21,8 @@ fingerprint) it was written under; a table written under another one is copied w
 serving file never mixes real identifiers with pseudonyms, or two peppers.
 
 `publish_build` is the one way the CLI, Dagster and erasure publish: under the warehouse
-lock, only a build recorded as passed, then the Parquet export of what was served.
+lock, only a build recorded as passed, then the Parquet export of what was served and the
+security signals as ECS JSON lines (`warehouse.security_export`).
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from ingestion.paths import DataLayout
 from ingestion.sql_text import quote_identifier
 from warehouse.build_state import require_publishable, warehouse_lock
 from warehouse.export import export_parquet
+from warehouse.security_export import SecurityExport, export_security_signals
 
 PUBLISHED_SCHEMAS = ("marts",)
 # BI tools embed their own, often older, DuckDB (Superset's extra pins duckdb<2): the
@@ -66,6 +68,7 @@ class PublishResult:
     incremental_tables: tuple[str, ...] = ()  # tables that took only their rebuilt rows
     privacy: PrivacyMode = PrivacyMode.STANDARD
     exported: dict[str, int] = field(default_factory=dict)  # mart -> Parquet files written
+    security: SecurityExport = field(default_factory=SecurityExport)  # ECS day files
 
 
 class PrivacyLeakError(RuntimeError):
@@ -326,13 +329,14 @@ def publish_build(
     on_wait: Callable[[], None] | None = None,
     lock_held: bool = False,
 ) -> PublishResult:
-    """Publish the latest passed build: the serving database, then its Parquet export.
+    """Publish the latest passed build: the serving database, its Parquet and security exports.
 
     Args:
         layout: the data directory.
         manifest: dbt's manifest of the build (unique keys and identifier columns).
         whole: copy every table and rewrite the Parquet export from scratch, so nothing
-            of the previous version survives (an erasure).
+            of the previous version survives (an erasure). The security day files need no
+            such mode: a day whose content changed is rewritten, one left empty removed.
         settings: the privacy mode and pepper to publish under (default: the product's
             defaults, `standard`).
         on_wait: called once when another build holds the warehouse and this one waits.
@@ -355,4 +359,5 @@ def publish_build(
             privacy=privacy,
         )
         exported = export_parquet(layout.serving_database, layout.serving_parquet, fresh=whole)
-    return replace(result, exported=exported)
+        security = export_security_signals(layout.serving_database, layout.serving_security)
+    return replace(result, exported=exported, security=security)

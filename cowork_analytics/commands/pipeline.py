@@ -72,7 +72,8 @@ def print_run(run) -> None:
         table.add_row(
             "Published",
             f"{tables} marts to {run.published.get('path')} (privacy "
-            f"{run.published.get('privacy', 'standard')}) and Parquet",
+            f"{run.published.get('privacy', 'standard')}) and Parquet; security signals:"
+            f" {run.published.get('security.written', 0)} day file(s) written",
         )
     table.add_row("Time", f"{run.seconds:.1f} s")
     console.print(table)

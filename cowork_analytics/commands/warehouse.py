@@ -69,6 +69,10 @@ def build(
             f"Published {len(result.published.tables)} marts to {result.published.path} "
             "(schema marts, open it read-only)."
         )
+        console.print(
+            f"Security signals (ECS JSON lines, one file per day) in {layout.serving_security}:"
+            f" {result.published.security.describe()}."
+        )
     elif target == "spark":
         console.print(
             f"Spark's tables are in {layout.spark_warehouse} (one folder per table, Parquet);"

@@ -138,6 +138,11 @@ def test_the_fixture_really_plants_emails_and_sentinels(builds) -> None:
     assert _hits(standard, EMAIL_PATTERN)
     assert _hits(standard, PATH_SENTINEL)
     assert _directory_emails(builds[PrivacyMode.STRICT])
+    security = "".join(
+        path.read_text(encoding="utf-8")
+        for path in builds[PrivacyMode.STANDARD].serving_security.glob("*.jsonl")
+    )
+    assert re.search(EMAIL_PATTERN, security)  # dim_users' e-mails, in `user.email`
 
 
 def test_strict_serving_and_parquet_hold_no_email_and_no_sentinel(builds) -> None:
@@ -157,6 +162,13 @@ def test_strict_serving_and_parquet_hold_no_email_and_no_sentinel(builds) -> Non
             if str(table.schema.field(column).type) in ("string", "large_string"):
                 text = [value for value in table.column(column).to_pylist() if value]
                 assert not any(re.search(EMAIL_PATTERN, value) for value in text), (path, column)
+    # The SIEM export (ECS JSON lines) shows the same pseudonyms: no e-mail, no text either.
+    security = list(layout.serving_security.glob("security-signals-*.jsonl"))
+    assert security, "the security signals should be exported"
+    for path in security:
+        text = path.read_text(encoding="utf-8")
+        assert PROMPT_SENTINEL not in text and PATH_SENTINEL not in text, path
+        assert not re.search(EMAIL_PATTERN, text), path
 
 
 def test_strict_keeps_no_prompt_or_path_text_in_the_build_database_either(builds) -> None:

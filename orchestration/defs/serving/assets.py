@@ -25,6 +25,8 @@ def serving_warehouse(
 ) -> dg.MaterializeResult:
     """The marts in `serving/warehouse.duckdb` (swapped in atomically) and as Parquet.
 
+    The security signals also go to `serving/security/` as ECS JSON lines, for a SIEM.
+
     Under privacy `strict`, people appear only as keyed pseudonyms (`COWORK_PII_PEPPER`).
     """
     layout = settings.layout()
@@ -42,10 +44,14 @@ def serving_warehouse(
     )
     files = sum(result.exported.values())
     context.log.info(f"wrote {files} Parquet file(s) to {layout.serving_parquet}")
+    security = result.security
+    context.log.info(f"security signals in {layout.serving_security}: {security.describe()}")
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str(result.path)),
             "parquet": dg.MetadataValue.path(str(layout.serving_parquet)),
+            "security": dg.MetadataValue.path(str(layout.serving_security)),
+            **{f"security.{name}": count for name, count in security.as_dict().items()},
             "privacy": result.privacy.value,
             **{f"rows.{name}": rows for name, rows in result.tables.items()},
         }
