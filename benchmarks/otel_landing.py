@@ -13,9 +13,12 @@ Table.from_pylist, Parquet), and pyarrow's threaded JSON reader alone (the parse
 ceiling). Reports wall time, events/s, MB/s, peak RSS of the process tree, CPU use, and the
 ratio landing / yardstick per shape (target: 5x, goal 8x).
 
-`--profile` lands each file once more under py-spy (a sampling profiler, 250 Hz, worker
-processes included) and prints the CPU per event of each landing stage: the deepest frame
-of the landing's own code in a sample names its stage (table `STAGES`).
+`--profile` lands each file twice more: once printing the CPU per event of each stage
+(`LandingSummary.stage_cpu_seconds`: process CPU of the workers, Arrow's and DuckDB's
+threads included, and the main thread's), once under py-spy (a sampling profiler, 250 Hz,
+worker processes included) for the hottest functions of the landing's own code. py-spy
+sees Python threads only: Arrow's JSON parser and DuckDB run on native threads, so the
+stage table, not py-spy, says where the CPU goes.
 
 `--erased N` lands the same files a second time into another data directory whose erasure
 register holds N people of the organisation (their e-mails and account ids), so the cost
@@ -27,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
 import shutil
 import subprocess
@@ -114,65 +118,73 @@ def _forgotten(data_dir: Path, generated, people: int) -> Path:
     return data_dir
 
 
-# Module of the landing's code -> its stage; the deepest such frame of a sample decides.
-STAGES = {
-    "ingestion/otel/framing.py": "framing (read, split messages)",
-    "ingestion/otel/otlp_json.py": "parse",
-    "ingestion/otel/parse.py": "parse",
-    "ingestion/otel/pivot.py": "pivot (attributes to columns)",
-    "ingestion/otel/security.py": "security classification",
-    "ingestion/otel/security_patterns.py": "security classification",
-    "ingestion/otel/privacy.py": "privacy split",
-    "ingestion/erasure_register.py": "erasure register",
-    "ingestion/otel/metrics.py": "metrics",
-    "ingestion/parquet.py": "Parquet write",
-    "ingestion/manifest.py": "manifest and file identity",
-    "ingestion/otel/identity.py": "manifest and file identity",
-    "ingestion/otel/compaction.py": "compaction",
-    "ingestion/otel/land.py": "landing loop (batching, hand-over)",
-}
 YARDSTICK = REPOSITORY_ROOT.parent / "shared" / "tools" / "baseline_ingest.py"
 PROFILE_HZ = 250
+OUR_CODE = re.compile(r"\((?:.*/)?(?:ingestion|configuration|governance|cowork_analytics)/")
+# The landing in a process of its own, printing its per-stage CPU (LandingSummary).
+STAGE_CPU = """
+import json, sys
+from pathlib import Path
+from ingestion.otel.land import land_otel
+from ingestion.paths import DataLayout
+summary = land_otel([Path(sys.argv[2])], DataLayout(Path(sys.argv[1])))
+print(json.dumps(summary.stage_cpu_seconds))
+"""
 
 
-def _stage_of(stack: str) -> str:
-    """The stage of one py-spy sample (`frame;frame;... count`, root first)."""
-    frames = stack.split(";")
-    for frame in reversed(frames):
-        for module, stage in STAGES.items():
-            if module in frame:
-                return stage
-    if any("_find_and_load" in frame or "<module>" in frame for frame in frames):
-        return "start-up (imports)"
-    return "other (CLI, settings, threads waiting on I/O)"
+def _hot_functions(samples_file: Path, events: int, top: int = 12) -> list[dict]:
+    """The landing's own functions that py-spy saw running most (the deepest frame of the
+    repository's code in each sample), in CPU microseconds per event."""
+    counts: dict[str, int] = {}
+    for line in samples_file.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        # py-spy names files relative to the working directory (the repository).
+        ours = [frame for frame in stack.split(";") if OUR_CODE.search(frame)]
+        if ours:
+            name = ours[-1].replace(str(REPOSITORY_ROOT) + "/", "")
+            counts[name] = counts.get(name, 0) + int(count)
+    ranked = sorted(counts.items(), key=lambda item: -item[1])[:top]
+    return [
+        {"function": name, "us_per_event": round(count / PROFILE_HZ / events * 1e6, 2)}
+        for name, count in ranked
+    ]
 
 
-def _profile(command: list[str], inputs: list[Path], output: Path, events: int) -> dict:
-    """CPU microseconds per event of each stage, from py-spy's raw samples of `command`."""
+def _profile(workdir: Path, otel: Path, events: int) -> dict:
+    """Per-stage CPU (the landing's own accounting) and py-spy's hottest functions."""
+    inputs = sorted(otel.iterdir())
     _warm(inputs)
+    measured = subprocess.run(
+        [sys.executable, "-c", STAGE_CPU, str(workdir / "data-stages"), str(otel)],
+        cwd=REPOSITORY_ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    stages = json.loads(measured.stdout.strip().splitlines()[-1])
+    total = sum(stages.values()) or 1.0
+    _warm(inputs)
+    samples = workdir / "py-spy.txt"
     subprocess.run(
         [
             *(str(BIN / "py-spy"), "record", "--subprocesses", "--rate", str(PROFILE_HZ)),
-            *("--format", "raw", "--output", str(output), "--", *command),
+            *("--format", "raw", "--output", str(samples), "--"),
+            *_ingest_command(workdir / "data-profiled", otel),
         ],
         cwd=REPOSITORY_ROOT,
         check=True,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    samples: dict[str, int] = {}
-    for line in output.read_text().splitlines():
-        stack, _, count = line.rpartition(" ")
-        if stack:
-            stage = _stage_of(stack)
-            samples[stage] = samples.get(stage, 0) + int(count)
-    total = sum(samples.values()) or 1
     return {
-        stage: {
-            "cpu_us_per_event": round(count / PROFILE_HZ / events * 1e6, 2),
-            "share": round(count / total, 3),
-        }
-        for stage, count in sorted(samples.items(), key=lambda item: -item[1])
+        "stages": {
+            stage: {
+                "cpu_us_per_event": round(seconds / events * 1e6, 2),
+                "share": round(seconds / total, 3),
+            }
+            for stage, seconds in sorted(stages.items(), key=lambda item: -item[1])
+        },
+        "hot_functions": _hot_functions(samples, events),
     }
 
 
@@ -246,12 +258,7 @@ def _bench_shape(shape: str, args: argparse.Namespace) -> dict:
         "ceiling_ratio": round(yardstick["wall_seconds"] / parse_only["wall_seconds"], 2),
     }
     if args.profile:
-        report["stages"] = _profile(
-            _ingest_command(workdir / "data-profiled", otel),
-            sorted(otel.iterdir()),
-            workdir / "py-spy.txt",
-            events,
-        )
+        report |= _profile(workdir, otel, events)
     return report
 
 
@@ -275,9 +282,12 @@ def _print_shape(report: dict) -> None:
         f" (parse-only ceiling {report['ceiling_ratio']}x; target 5x, goal 8x)"
     )
     if "stages" in report:
-        print("\n| stage (py-spy) | CPU µs/event | share |\n|---|---|---|")
+        print("\n| stage | CPU µs/event | share |\n|---|---|---|")
         for stage, figures in report["stages"].items():
             print(f"| {stage} | {figures['cpu_us_per_event']} | {figures['share']:.1%} |")
+        print("\n| hottest functions (py-spy, Python frames) | µs/event |\n|---|---|")
+        for item in report["hot_functions"]:
+            print(f"| {item['function']} | {item['us_per_event']} |")
 
 
 def main() -> None:

@@ -63,6 +63,8 @@ from ingestion.paths import DataLayout
 
 LOGGER = logging.getLogger(__name__)
 PIPELINE_DEPTH = 3
+# Stages timed on the main thread (LandingSummary.stage_cpu_seconds).
+MAIN_STAGES = ("framing", "manifest")
 PARALLEL_ABOVE_BYTES = 256 << 20
 # Event times further ahead of the landing clock than this are flagged as clock skew.
 FUTURE_TOLERANCE = timedelta(minutes=15)
@@ -99,6 +101,17 @@ class LandingSummary:
     compacted_partitions: int = 0
     partitions: set[str] = field(default_factory=set)
     seconds: float = 0.0
+    # CPU seconds per stage (parse, pivot and classification, Parquet write, ...): a worker's
+    # process CPU (its Arrow and DuckDB threads included) and the main thread's (MAIN_STAGES).
+    # Exact with worker processes (backlogs of PARALLEL_ABOVE_BYTES or more); with the worker
+    # thread of small increments, a worker stage also counts the main thread meanwhile.
+    stage_cpu_seconds: dict[str, float] = field(default_factory=dict)
+
+    def add_cpu(self, stage: str, since: float, clock: Callable[[], float]) -> float:
+        """Add the CPU `clock` counted since `since` to `stage`; returns the clock now."""
+        now = clock()
+        self.stage_cpu_seconds[stage] = self.stage_cpu_seconds.get(stage, 0.0) + now - since
+        return now
 
     @property
     def events_per_second(self) -> float:
@@ -356,10 +369,19 @@ def _drop_erased(
 
 
 def _transform(
-    work: _Work, privacy: PrivacyMode, key: bytes, register: ErasureRegister | None = None
+    work: _Work,
+    privacy: PrivacyMode,
+    key: bytes,
+    register: ErasureRegister | None,
+    counts: LandingSummary,
 ) -> _Transformed:
-    """Parse and pivot one batch (runs on a worker thread; Arrow releases the GIL)."""
+    """Parse and pivot one batch (runs on a worker; Arrow releases the GIL).
+
+    The CPU of each stage is added to `counts`.
+    """
+    clock = time.process_time()
     parsed = parse_lines(work.batch.data, work.batch.start, work.batch.line_offsets)
+    clock = counts.add_cpu("parse", clock, time.process_time)
     landed_at = datetime.now(UTC)
     connection = _worker_connection()
     events = records_to_events(
@@ -369,6 +391,7 @@ def _transform(
         landed_at=landed_at,
         connection=connection,
     )
+    clock = counts.add_cpu("pivot and classification", clock, time.process_time)
     points = lines_to_metric_points(
         parsed.table,
         parsed.offsets,
@@ -376,6 +399,7 @@ def _transform(
         landed_at=landed_at,
         connection=connection,
     )
+    clock = counts.add_cpu("metrics", clock, time.process_time)
     bad = [*work.batch.bad, *parsed.bad_lines]
     erased = (0, 0, 0)
     if register:  # an empty register costs nothing
@@ -387,6 +411,7 @@ def _transform(
     if privacy is PrivacyMode.STRICT:
         # Under `strict` no content text reaches disk, quarantined records included.
         quarantined_events = apply_privacy(quarantined_events, privacy, key)[0]
+    counts.add_cpu("erasure, checks and privacy", clock, time.process_time)
     return _Transformed(
         events=public,
         content=content,
@@ -457,8 +482,10 @@ def _land_batch(
     """
     counts = LandingSummary()
     layout = DataLayout(Path(root))
-    done = _transform(work, privacy, key, register)
+    done = _transform(work, privacy, key, register, counts)
+    clock = time.process_time()
     records, quarantined = _write(layout, work, done, counts, privacy)
+    counts.add_cpu("Parquet write", clock, time.process_time)
     return records, quarantined, counts
 
 
@@ -480,6 +507,8 @@ def _add(total: LandingSummary, part: LandingSummary) -> None:
     ):
         setattr(total, name, getattr(total, name) + getattr(part, name))
     total.partitions |= part.partitions
+    for stage, seconds in part.stage_cpu_seconds.items():
+        total.stage_cpu_seconds[stage] = total.stage_cpu_seconds.get(stage, 0.0) + seconds
 
 
 def _worker_started() -> None:
@@ -559,6 +588,7 @@ def _land_locked(
     register: ErasureRegister,
 ) -> LandingSummary:
     summary = LandingSummary()
+    process_clock = time.process_time()
     files = discover_files(inputs)
     _sweep_temporary_files(layout)
     manifest = Manifest(layout.manifest)
@@ -567,7 +597,9 @@ def _land_locked(
         records, quarantined, counts = landed.result()
         _add(summary, counts)
         crash_point("before_manifest_commit")
+        clock = time.thread_time()
         manifest.advance(work.file, records, quarantined)
+        summary.add_cpu("manifest", clock, time.thread_time)
         crash_point("after_manifest_commit")
         if progress:
             progress(work.batch.end - work.batch.start)
@@ -589,7 +621,10 @@ def _land_locked(
             workers = ThreadPoolExecutor(max_workers=1, thread_name_prefix="otel-land")
         with workers:
             in_flight: deque[tuple[_Work, Future[tuple[int, int, LandingSummary]]]] = deque()
+            clock = time.thread_time()
             for work in _batches(plans):
+                # Reading the file and splitting it into whole messages.
+                clock = summary.add_cpu("framing", clock, time.thread_time)
                 in_flight.append(
                     (
                         work,
@@ -598,11 +633,21 @@ def _land_locked(
                 )
                 if len(in_flight) >= PIPELINE_DEPTH:
                     commit(*in_flight.popleft())
+                clock = time.thread_time()
             while in_flight:
                 commit(*in_flight.popleft())
+        if isinstance(workers, ProcessPoolExecutor):
+            # The main process's other threads: pickling batches to the workers and their
+            # results back, planning, identity.
+            main_thread = sum(summary.stage_cpu_seconds.get(name, 0.0) for name in MAIN_STAGES)
+            summary.stage_cpu_seconds["hand-over to workers, planning"] = max(
+                0.0, time.process_time() - process_clock - main_thread
+            )
+        clock = time.process_time()
         summary.compacted_partitions = compact_partitions(
             [layout.otel_events, layout.otel_metrics, layout.otel_content], threshold=compact_above
         )
+        summary.add_cpu("compaction", clock, time.process_time)
     finally:
         manifest.close()
     return summary

@@ -34,6 +34,23 @@ def test_lands_every_generated_record_once(small_org, otel_dir: Path, tmp_path: 
     assert again.bytes_read == 0
 
 
+@pytest.mark.parametrize("parallel_above_bytes", [1 << 40, 1], ids=["thread", "processes"])
+def test_the_summary_accounts_the_cpu_of_every_stage(
+    otel_dir: Path, tmp_path: Path, parallel_above_bytes: int
+) -> None:
+    """The landing benchmark's stage table comes from here: each stage that ran has CPU."""
+    summary = land_otel([otel_dir], DataLayout(tmp_path), parallel_above_bytes=parallel_above_bytes)
+    stages = summary.stage_cpu_seconds
+    expected = {"framing", "parse", "pivot and classification", "metrics"}
+    expected |= {"erasure, checks and privacy", "Parquet write", "manifest", "compaction"}
+    if parallel_above_bytes == 1:
+        expected.add("hand-over to workers, planning")
+    assert set(stages) == expected
+    assert all(seconds >= 0 for seconds in stages.values())
+    assert stages["parse"] > 0 and stages["pivot and classification"] > 0
+    assert stages["Parquet write"] > 0
+
+
 def test_partitions_by_utc_event_date(otel_dir: Path, tmp_path: Path) -> None:
     layout = DataLayout(tmp_path)
     land_otel([otel_dir], layout)
