@@ -68,13 +68,30 @@ def _int_from_doubles(doubles: pa.Array) -> pa.Array:
     return pc.cast(pc.round(finite), pa.int64(), safe=False)
 
 
+def _sent(array: pa.Array) -> bool:
+    """Whether any value is set (an all-null child adds nothing to a coalesce)."""
+    return array.null_count < len(array)
+
+
+def _first_set(candidates: list[pa.Array], empty: pa.Array) -> pa.Array:
+    """`coalesce(*candidates)`, or `empty` (all null) when there is no candidate.
+
+    Most keys arrive as one OTLP value kind, so most coalesces have one input and cost nothing.
+    """
+    if not candidates:
+        return empty
+    return candidates[0] if len(candidates) == 1 else pc.coalesce(*candidates)
+
+
 def _scalar_text(values: pa.StructArray) -> pa.Array:
-    return pc.coalesce(
-        values.field("stringValue"),
-        values.field("intValue"),
-        pc.cast(values.field("doubleValue"), pa.string()),
-        pc.cast(values.field("boolValue"), pa.string()),
-    )
+    string_value = values.field("stringValue")
+    candidates = [string_value, values.field("intValue")]
+    candidates += [
+        pc.cast(values.field(name), pa.string())
+        for name in ("doubleValue", "boolValue")
+        if _sent(values.field(name))
+    ]
+    return _first_set([text for text in candidates if _sent(text)], string_value)
 
 
 def coerce(values: pa.StructArray, kind: str) -> pa.Array:
@@ -88,34 +105,45 @@ def coerce(values: pa.StructArray, kind: str) -> pa.Array:
     double_value = values.field("doubleValue")
     if kind == STRING:
         return _scalar_text(values)
+    bool_value = values.field("boolValue")
+    # Each kind coalesces its readings of the value kinds actually sent, in this order.
     if kind == INT:
-        return pc.coalesce(
-            _int_from_strings(int_value),
-            _int_from_doubles(double_value),
-            _int_from_strings(string_value),
-            _int_from_doubles(_double_from_strings(string_value)),
-            pc.cast(values.field("boolValue"), pa.int64()),
-        )
+        readings = []
+        if _sent(int_value):
+            readings.append(_int_from_strings(int_value))
+        if _sent(double_value):
+            readings.append(_int_from_doubles(double_value))
+        if _sent(string_value):
+            readings.append(_int_from_strings(string_value))
+            readings.append(_int_from_doubles(_double_from_strings(string_value)))
+        if _sent(bool_value):
+            readings.append(pc.cast(bool_value, pa.int64()))
+        return _first_set(readings, pa.nulls(len(values), pa.int64()))
     if kind == DOUBLE:
-        number = pc.coalesce(
-            double_value,
+        readings = [double_value] if _sent(double_value) else []
+        if _sent(int_value):
             # An int beyond 2**53 has no exact double: round it, as any JSON reader does
             # (a safe cast would fail the whole batch on one such value).
-            pc.cast(_int_from_strings(int_value), pa.float64(), safe=False),
-            _double_from_strings(string_value),
-        )
+            readings.append(pc.cast(_int_from_strings(int_value), pa.float64(), safe=False))
+        if _sent(string_value):
+            readings.append(_double_from_strings(string_value))
+        number = _first_set(readings, pa.nulls(len(values), pa.float64()))
         # Infinity and NaN ("1e400", protobuf JSON's "NaN") are no amount of anything.
         return pc.if_else(pc.is_finite(number), number, pa.scalar(None, pa.float64()))
     if kind == BOOL:
-        lowered = pc.utf8_lower(pc.utf8_trim_whitespace(string_value))
-        from_string = pc.if_else(
-            pc.is_in(lowered, pa.array(["true", "false"])),
-            pc.equal(lowered, "true"),
-            pa.scalar(None, pa.bool_()),
-        )
-        return pc.coalesce(
-            values.field("boolValue"), from_string, pc.not_equal(_int_from_strings(int_value), 0)
-        )
+        readings = [bool_value] if _sent(bool_value) else []
+        if _sent(string_value):
+            lowered = pc.utf8_lower(pc.utf8_trim_whitespace(string_value))
+            readings.append(
+                pc.if_else(
+                    pc.is_in(lowered, pa.array(["true", "false"])),
+                    pc.equal(lowered, "true"),
+                    pa.scalar(None, pa.bool_()),
+                )
+            )
+        if _sent(int_value):
+            readings.append(pc.not_equal(_int_from_strings(int_value), 0))
+        return _first_set(readings, pa.nulls(len(values), pa.bool_()))
     if kind == STRING_LIST:
         values = pa.concat_arrays([values])  # rebase a slice: list offsets must start at 0
         array_value = values.field("arrayValue")
@@ -192,6 +220,7 @@ def _pivot(
         known[order[start:end]] = True
     value = entries.field("value")
     scalars = [value.field(name) for name in _SCALAR_NAMES]
+    scalars_sent = [_sent(child) for child in scalars]
     # A list or map sent where a number or flag belongs is rejected too (not silently null).
     structured = pc.or_(
         pc.is_valid(value.field("arrayValue")), pc.is_valid(value.field("kvlistValue"))
@@ -208,7 +237,10 @@ def _pivot(
         take = pa.array(positions)
         # Take only the flat children a kind needs: taking the whole struct would also copy
         # its nested list children, which costs more than everything else here.
-        children = [child.take(take) for child in scalars]
+        children = [
+            child.take(take) if sent else pa.nulls(len(take), child.type)
+            for child, sent in zip(scalars, scalars_sent, strict=True)
+        ]
         names = list(_SCALAR_NAMES)
         if kind == STRING_LIST:
             children.append(value.field("arrayValue").take(take))
@@ -223,7 +255,8 @@ def _pivot(
                 _scalar_text(sent),
                 pc.if_else(structured.take(take), "(a list or map)", pa.scalar(None, pa.string())),
             )
-            bad = _rejected(raw, typed)
+            # Every value typed: nothing was rejected (the common case, checked for free).
+            bad = _rejected(raw, typed) if typed.null_count else np.empty(0, np.int64)
             # Only the value that wins the scatter counts (a repeated key: the last one).
             bad = bad[scatter[parents[positions[bad]]] == bad]
             if len(bad):
