@@ -46,28 +46,21 @@ org_start as (
     select min(activity_date) as first_day from tool_calls
 ),
 
+-- The first call of each tool, MCP server and egress domain: one whole row each, ties
+-- broken by the call id, so person, time and call always come from the same call.
 first_tools as (
-    select
-        tool_name,
-        min_by(user_key, called_at) as user_key,
-        min(called_at) as called_at,
-        min_by(activity_date, called_at) as activity_date,
-        min_by(tool_call_id, called_at) as tool_call_id
-    from tool_calls
-    group by tool_name
+    {{ deduplicate('tool_calls', 'tool_name', 'called_at nulls last, tool_call_id nulls last') }}
+),
+
+server_calls as (
+    select * from tool_calls
+    where mcp_server_name is not null
 ),
 
 first_servers as (
-    select
-        mcp_server_name,
-        min_by(tool_name, called_at) as tool_name,
-        min_by(user_key, called_at) as user_key,
-        min(called_at) as called_at,
-        min_by(activity_date, called_at) as activity_date,
-        min_by(tool_call_id, called_at) as tool_call_id
-    from tool_calls
-    where mcp_server_name is not null
-    group by mcp_server_name
+    {{ deduplicate(
+        'server_calls', 'mcp_server_name', 'called_at nulls last, tool_call_id nulls last'
+    ) }}
 ),
 
 new_tools as (
@@ -128,27 +121,18 @@ person_server_uses as (
         || ' (MCP server ' || {{ json_text('details_json', 'mcp_server_name') }}
         || ') for the first time' as evidence
     from activities
-    where activity_type = 'integration_user_connected' and user_account_id is not null
+    where
+        activity_type = 'integration_user_connected'
+        and user_account_id is not null
+        and {{ json_text('details_json', 'mcp_server_name') }} is not null
 ),
 
 first_person_servers as (
-    select
-        uses.user_key,
-        uses.mcp_server_name,
-        uses.used_at,
-        uses.activity_date,
-        uses.tool_name,
-        uses.source_id,
-        uses.evidence
-    from person_server_uses as uses
-    where uses.mcp_server_name is not null
-    qualify
-        row_number()
-            over (
-                partition by uses.user_key, uses.mcp_server_name
-                order by uses.used_at nulls last, uses.source_id nulls last
-            )
-        = 1
+    {{ deduplicate(
+        'person_server_uses',
+        'user_key, mcp_server_name',
+        'used_at nulls last, source_id nulls last'
+    ) }}
 ),
 
 new_person_servers as (
@@ -179,15 +163,9 @@ egress_calls as (
 ),
 
 first_domains as (
-    select
-        egress_domain,
-        min_by(user_key, called_at) as user_key,
-        min(called_at) as called_at,
-        min_by(activity_date, called_at) as activity_date,
-        min_by(tool_name, called_at) as tool_name,
-        min_by(tool_call_id, called_at) as tool_call_id
-    from egress_calls
-    group by egress_domain
+    {{ deduplicate(
+        'egress_calls', 'egress_domain', 'called_at nulls last, tool_call_id nulls last'
+    ) }}
 ),
 
 new_domains as (
