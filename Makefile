@@ -7,6 +7,11 @@ UV := $(TOOLS)/bin/uv
 # uv may not download interpreters here: use the machine's python3.
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PYTHON)
+# Write every installed package's bytecode at install: on a machine that sets
+# PYTHONDONTWRITEBYTECODE, nothing is cached otherwise, and every process (each dbt run, the
+# CLI, a Dagster code location) compiles dagster, dbt and their dependencies from source
+# again (a code location load took 9.0 s instead of 5.3 s). uv skips files already compiled.
+export UV_COMPILE_BYTECODE := 1
 RUN := $(UV) run --frozen --no-sync
 
 .PHONY: install demo test test-fast lint fix format-check sqlfluff chromium unit spark e2e fuzz check manifest ui clean collector

@@ -4,12 +4,18 @@ import sys
 from pathlib import Path
 
 import dagster as dg
+from dagster_dbt import DbtCliResource
 
 from configuration.settings import Secret, Settings
+from ingestion.paths import DataLayout
 from orchestration.definitions import build_definitions
 from orchestration.defs.billing.assets import REPORTS
 from orchestration.defs.compliance_api.assets import ENTITIES
+from orchestration.defs.dbt.assets import warehouse_dbt_assets
+from orchestration.defs.dbt.project import dbt_project
 from orchestration.defs.jobs import PIPELINE_JOB_NAME
+from orchestration.defs.resources import SettingsResource, dbt_executable
+from warehouse.build import dbt_arguments
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 
@@ -138,3 +144,31 @@ def test_the_cli_instance_limits_pools_to_one_step(tmp_path) -> None:
     with open_instance(Settings(data_dir=tmp_path)) as instance:
         assert (tmp_path / "dagster" / "dagster.yaml").exists()
         assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
+
+
+class _RecordingDbt(DbtCliResource):
+    """dagster-dbt's resource, stopped at the command line the asset gives it."""
+
+    def cli(self, args, **kwargs):
+        _RecordingDbt.recorded = list(args)
+        raise _Stopped
+
+
+class _Stopped(Exception):
+    pass
+
+
+def test_a_pipeline_run_invokes_dbt_exactly_as_the_cli_build_does(tmp_path) -> None:
+    # dbt reparses the whole project (8 s on the demo) when `--target` or `--vars` differ
+    # from the invocation that wrote its partial parse state in the same target folder.
+    settings = Settings(data_dir=tmp_path)
+    result = dg.materialize(
+        [warehouse_dbt_assets],
+        resources={
+            "dbt": _RecordingDbt(project_dir=dbt_project, dbt_executable=dbt_executable()),
+            "settings": SettingsResource.from_settings(settings),
+        },
+        raise_on_error=False,
+    )
+    assert not result.success
+    assert _RecordingDbt.recorded == dbt_arguments("build", DataLayout(tmp_path))

@@ -6,7 +6,7 @@ from dagster_dbt import DbtCliResource, dbt_assets
 from orchestration.defs.dbt.project import dbt_project
 from orchestration.defs.dbt.translator import LayerTranslator
 from orchestration.defs.resources import WAREHOUSE_POOL, SettingsResource
-from warehouse.build import dbt_vars_for
+from warehouse.build import dbt_arguments
 from warehouse.build_state import building
 
 
@@ -32,11 +32,12 @@ def warehouse_dbt_assets(
                 f"the build database could not be opened; moved to {attempt.discarded},"
                 " rebuilding every model from the landed data"
             )
-        # The data directory's own dbt target (shared with `cowork-analytics build`, under
-        # the same lock), not a new folder per run: dbt's partial parse state is reused and
-        # nothing piles up.
+        # The command line of `cowork-analytics build`: the same target folder (under the
+        # same lock) and the same target, log folder and vars, so dbt's partial parse state
+        # carries over between CLI builds and runs (a changed `--target` or `--vars` makes
+        # dbt parse the whole project again, 8 s on the demo) and nothing piles up.
         invocation = dbt.cli(
-            ["build", *dbt_vars_for(layout)],
+            dbt_arguments("build", layout),
             context=context,
             raise_on_error=False,
             target_path=layout.dbt_target,
