@@ -13,6 +13,7 @@ their value never appears in a repr, a log line or an error message.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
@@ -40,6 +41,7 @@ ALERT_SILENT_DAYS = "COWORK_ALERT_SILENT_DAYS"
 BILLING_BACKFILL_DAYS = "COWORK_BILLING_BACKFILL_DAYS"
 ALERT_BILLED_DIVERGENCE_PERCENT = "COWORK_ALERT_BILLED_DIVERGENCE_PERCENT"
 ALERT_BILLED_DIVERGENCE_USD = "COWORK_ALERT_BILLED_DIVERGENCE_USD"
+DUCKDB_MEMORY_LIMIT = "COWORK_DUCKDB_MEMORY_LIMIT"
 # Dagster's own variable: where its instance (dagster.yaml, run storage) lives.
 DAGSTER_HOME = "DAGSTER_HOME"
 
@@ -51,6 +53,23 @@ MINIMUM_PEPPER_LENGTH = 16
 # range starting more than 365 days back.
 DEFAULT_BILLING_BACKFILL_DAYS = 30
 MAXIMUM_BILLING_BACKFILL_DAYS = 365
+# The DuckDB build takes an eighth of the machine's memory by default (at least 1 GiB): it
+# shares the machine with the landing, Dagster and BI readers, and DuckDB's own default
+# (80 % of memory) let a full build of 10 M events reach 10.6 GB. Past its limit DuckDB
+# spills to disk (`build/warehouse.duckdb.tmp`) rather than fail.
+DUCKDB_MEMORY_SHARE = 8
+MINIMUM_DUCKDB_MEMORY_MIB = 256
+DEFAULT_MINIMUM_DUCKDB_MEMORY_MIB = 1024
+MEMORY_UNITS = {
+    "kb": 10**3,
+    "mb": 10**6,
+    "gb": 10**9,
+    "tb": 10**12,
+    "kib": 2**10,
+    "mib": 2**20,
+    "gib": 2**30,
+    "tib": 2**40,
+}
 
 
 class PrivacyMode(StrEnum):
@@ -140,6 +159,9 @@ class Settings:
             `COWORK_ALERT_BILLED_DIVERGENCE_USD`, default 10).
         configured_dagster_home: the Dagster instance's folder (`DAGSTER_HOME`); None
             means `<data_dir>/dagster` (see `dagster_home`).
+        duckdb_memory_mib: the memory limit of the DuckDB warehouse build and publish, in
+            MiB (`COWORK_DUCKDB_MEMORY_LIMIT`, e.g. `4GiB` or `3000MB`; default an eighth of
+            the machine's memory, at least 1 GiB, see `default_duckdb_memory_mib`).
     """
 
     data_dir: Path = Path("data")
@@ -161,6 +183,7 @@ class Settings:
     alert_billed_divergence_percent: Decimal = Decimal(5)
     alert_billed_divergence_usd: Decimal = Decimal(10)
     configured_dagster_home: Path | None = None
+    duckdb_memory_mib: int = field(default_factory=lambda: default_duckdb_memory_mib())
 
     def __post_init__(self) -> None:
         # Absolute, so that dbt and Spark (other working directories) agree on the paths.
@@ -206,6 +229,11 @@ class Settings:
         ):
             if not isinstance(amount, Decimal) or not amount.is_finite() or amount < 0:
                 raise ConfigurationError(f"{variable}: {amount!r} is not a number >= 0")
+        if self.duckdb_memory_mib < MINIMUM_DUCKDB_MEMORY_MIB:
+            raise ConfigurationError(
+                f"{DUCKDB_MEMORY_LIMIT}: {self.duckdb_memory_mib} MiB is below the"
+                f" {MINIMUM_DUCKDB_MEMORY_MIB} MiB a build needs"
+            )
         _check_url(COMPLIANCE_BASE_URL, self.compliance_base_url)
         _check_url(ANTHROPIC_BASE_URL, self.anthropic_base_url)
         _check_url(DAGSTER_URL, self.dagster_url)
@@ -247,6 +275,8 @@ class Settings:
             alert_webhook_url=secret(ALERT_WEBHOOK_URL),
             dagster_url=text(DAGSTER_URL) or DEFAULT_DAGSTER_URL,
             configured_dagster_home=Path(home) if (home := text(DAGSTER_HOME)) else None,
+            duckdb_memory_mib=_memory_mib(DUCKDB_MEMORY_LIMIT, text(DUCKDB_MEMORY_LIMIT))
+            or default_duckdb_memory_mib(),
             # Unset keeps the field's default.
             **{
                 name: value
@@ -266,6 +296,11 @@ class Settings:
                 if (value := _amount(variable, text(variable))) is not None
             },
         )
+
+    @property
+    def duckdb_memory_limit(self) -> str:
+        """The memory limit in DuckDB's notation (`memory_limit` setting)."""
+        return f"{self.duckdb_memory_mib}MiB"
 
     def with_changes(self, **changes: object) -> Settings:
         """A copy with some values replaced (a command's options), validated again."""
@@ -347,6 +382,40 @@ def _whole_days(variable: str, value: str) -> int | None:
             " the default)"
         )
     return days
+
+
+def machine_memory_bytes() -> int:
+    """The memory this process may use: the machine's, or its cgroup's limit when lower."""
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    # A container sees the host's memory in sysconf; its own limit is the cgroup's.
+    for limit_file in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            limit = Path(limit_file).read_text().strip()
+        except OSError:
+            continue
+        if limit.isdigit():
+            memory = min(memory, int(limit))
+    return memory
+
+
+def default_duckdb_memory_mib() -> int:
+    """An eighth of the machine's memory (see `DUCKDB_MEMORY_SHARE`), at least 1 GiB, in MiB."""
+    share = machine_memory_bytes() // DUCKDB_MEMORY_SHARE // 2**20
+    return max(DEFAULT_MINIMUM_DUCKDB_MEMORY_MIB, share)
+
+
+def _memory_mib(variable: str, value: str) -> int | None:
+    """`4GiB`, `3000MB`, `512 MiB` (DuckDB's units: KB is 1000 bytes, KiB 1024) in MiB."""
+    if not value:
+        return None
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([kmgt]i?b)", value, flags=re.IGNORECASE)
+    if match is None:
+        raise ConfigurationError(
+            f"{variable}: {value!r} is not an amount of memory such as 4GiB or 3000MB"
+            " (unset it for the default)"
+        )
+    size = Decimal(match.group(1)) * MEMORY_UNITS[match.group(2).lower()]
+    return int(size // 2**20)
 
 
 def _amount(variable: str, value: str) -> Decimal | None:

@@ -23,7 +23,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from configuration.settings import Settings
+from configuration.settings import Settings, default_duckdb_memory_mib
 from ingestion.paths import LOCAL_TARGET, DataLayout
 from warehouse.build_state import building, warehouse_lock
 from warehouse.publish import PublishResult, publish_build
@@ -63,11 +63,18 @@ def dbt_arguments(
     command: str,
     layout: DataLayout,
     *,
+    settings: Settings | None = None,
     target: str = LOCAL_TARGET,
     full_refresh: bool = False,
     dbt_vars: dict[str, object] | None = None,
 ) -> list[str]:
-    """The dbt command line for this data directory (its own target and log folders)."""
+    """The dbt command line for this data directory (its own target and log folders).
+
+    The DuckDB memory limit of `settings` (default: the machine's default) reaches the
+    profile as the var `duckdb_memory_limit`.
+    """
+    memory_mib = settings.duckdb_memory_mib if settings else default_duckdb_memory_mib()
+    dbt_vars = {"duckdb_memory_limit": f"{memory_mib}MiB", **(dbt_vars or {})}
     arguments = [
         command,
         "--project-dir",
@@ -125,7 +132,12 @@ def build_warehouse(
         PrivacyLeakError: under `strict`, a table would publish e-mail addresses.
     """
     arguments = dbt_arguments(
-        "build", layout, target=target, full_refresh=full_refresh, dbt_vars=dbt_vars
+        "build",
+        layout,
+        settings=settings,
+        target=target,
+        full_refresh=full_refresh,
+        dbt_vars=dbt_vars,
     )
     if quiet:
         arguments.append("--quiet")

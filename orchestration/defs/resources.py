@@ -58,6 +58,7 @@ class SettingsResource(dg.ConfigurableResource):
     # Decimal text: exact, and editable in the launchpad.
     alert_billed_divergence_percent: str = "5"
     alert_billed_divergence_usd: str = "10"
+    duckdb_memory_mib: int | None = None  # None: an eighth of the machine's memory
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "SettingsResource":
@@ -81,6 +82,7 @@ class SettingsResource(dg.ConfigurableResource):
             alert_silent_days=settings.alert_silent_days,
             alert_billed_divergence_percent=str(settings.alert_billed_divergence_percent),
             alert_billed_divergence_usd=str(settings.alert_billed_divergence_usd),
+            duckdb_memory_mib=settings.duckdb_memory_mib,
         )
 
     def settings(self) -> Settings:
@@ -108,6 +110,7 @@ class SettingsResource(dg.ConfigurableResource):
             alert_billed_divergence_usd=_amount(
                 self.alert_billed_divergence_usd, ALERT_BILLED_DIVERGENCE_USD
             ),
+            **({"duckdb_memory_mib": self.duckdb_memory_mib} if self.duckdb_memory_mib else {}),
         )
 
     def layout(self) -> DataLayout:

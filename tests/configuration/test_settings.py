@@ -9,7 +9,14 @@ import dagster as dg
 import pytest
 
 from configuration.errors import ConfigurationError
-from configuration.settings import PepperMissingError, PrivacyMode, Secret, Settings
+from configuration import settings as settings_module
+from configuration.settings import (
+    PepperMissingError,
+    PrivacyMode,
+    Secret,
+    Settings,
+    default_duckdb_memory_mib,
+)
 from orchestration.defs.resources import SettingsResource
 
 PEPPER = "a-pepper-long-enough-0123"
@@ -31,6 +38,7 @@ def test_defaults_when_nothing_is_set(tmp_path: Path) -> None:
     assert settings.alert_webhook_url is None
     assert (settings.alert_lookback_days, settings.alert_silent_days) == (3, 2)
     assert settings.dagster_home == settings.data_dir / "dagster"
+    assert settings.duckdb_memory_mib == default_duckdb_memory_mib()
     # No Compliance key, no billing key, no collector folder.
     assert len(settings.skipped_sources()) == 3
 
@@ -54,6 +62,7 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         COWORK_ALERT_LOOKBACK_DAYS="5",
         COWORK_ALERT_SILENT_DAYS="4",
         DAGSTER_HOME=str(tmp_path / "home"),
+        COWORK_DUCKDB_MEMORY_LIMIT="3GiB",
     )
     assert settings.otel_dirs == (first, second)
     assert settings.privacy is PrivacyMode.STRICT and settings.pepper == PEPPER.encode()
@@ -67,6 +76,38 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
     assert settings.dagster_url == "https://dagster.example.com"
     assert (settings.alert_lookback_days, settings.alert_silent_days) == (5, 4)
     assert settings.dagster_home == tmp_path / "home"
+    assert settings.duckdb_memory_limit == "3072MiB"
+
+
+@pytest.mark.parametrize(
+    ("text", "mib"),
+    [
+        # DuckDB's units: KB, MB, GB, TB are powers of 1000; KiB, MiB, GiB, TiB of 1024.
+        ("4GiB", 4096),
+        ("4 gib", 4096),
+        ("3000MB", 2861),
+        ("1.5GB", 1430),
+        ("512MiB", 512),
+        ("1TB", 953674),
+    ],
+)
+def test_the_duckdb_memory_limit_reads_duckdbs_units(tmp_path: Path, text: str, mib: int) -> None:
+    assert _settings(tmp_path, COWORK_DUCKDB_MEMORY_LIMIT=text).duckdb_memory_mib == mib
+
+
+def test_the_default_duckdb_memory_limit_is_an_eighth_of_the_machine(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(settings_module, "machine_memory_bytes", lambda: 24 * 2**30)
+    assert settings_module.default_duckdb_memory_mib() == 3072
+    # A small machine (or container) still gives a build 1 GiB.
+    monkeypatch.setattr(settings_module, "machine_memory_bytes", lambda: 4 * 2**30)
+    assert settings_module.default_duckdb_memory_mib() == 1024
+
+
+def test_the_machine_memory_is_the_physical_memory_at_most() -> None:
+    physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    assert 0 < settings_module.machine_memory_bytes() <= physical
 
 
 @pytest.mark.parametrize(
@@ -99,6 +140,15 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
             "ANTHROPIC_COMPLIANCE_BASE_URL: 'api.anthropic.com' is not an http(s) URL",
         ),
         ({"COWORK_DAGSTER_URL": "localhost:3000"}, "COWORK_DAGSTER_URL: 'localhost:3000' is not"),
+        (
+            {"COWORK_DUCKDB_MEMORY_LIMIT": "lots"},
+            "COWORK_DUCKDB_MEMORY_LIMIT: 'lots' is not an amount of memory such as 4GiB",
+        ),
+        ({"COWORK_DUCKDB_MEMORY_LIMIT": "4"}, "COWORK_DUCKDB_MEMORY_LIMIT: '4' is not an amount"),
+        (
+            {"COWORK_DUCKDB_MEMORY_LIMIT": "100MB"},
+            "COWORK_DUCKDB_MEMORY_LIMIT: 95 MiB is below the 256 MiB a build needs",
+        ),
     ],
 )
 def test_a_bad_setting_is_one_line_naming_the_variable(

@@ -171,4 +171,4 @@ def test_a_pipeline_run_invokes_dbt_exactly_as_the_cli_build_does(tmp_path) -> N
         raise_on_error=False,
     )
     assert not result.success
-    assert _RecordingDbt.recorded == dbt_arguments("build", DataLayout(tmp_path))
+    assert _RecordingDbt.recorded == dbt_arguments("build", DataLayout(tmp_path), settings=settings)

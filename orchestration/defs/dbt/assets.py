@@ -37,7 +37,7 @@ def warehouse_dbt_assets(
         # carries over between CLI builds and runs (a changed `--target` or `--vars` makes
         # dbt parse the whole project again, 8 s on the demo) and nothing piles up.
         invocation = dbt.cli(
-            dbt_arguments("build", layout),
+            dbt_arguments("build", layout, settings=settings.settings()),
             context=context,
             raise_on_error=False,
             target_path=layout.dbt_target,
