@@ -8,8 +8,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from configuration.errors import ConfigurationError
 from configuration import settings as settings_module
+from configuration.errors import ConfigurationError
 from configuration.settings import (
     PepperMissingError,
     PrivacyMode,

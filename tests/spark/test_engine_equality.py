@@ -30,6 +30,7 @@ from simulation.billing import BillingData
 from simulation.compliance_pull import pull_generated_compliance
 from simulation.generate import generate
 from tests.support.billing import pull_generated_billing
+from tests.support.dbt_unit_tests import run_unit_tests, unit_tests_in_manifest
 from warehouse.build import BuildResult, build_warehouse
 from warehouse.engine_comparison import (
     MartComparison,
@@ -247,3 +248,9 @@ def test_spark_keeps_its_build_apart_from_the_duckdb_build(two_batches) -> None:
     assert (layout.spark_build / "dbt-target" / "manifest.json").exists()
     # Spark's build leaves the publish gate (the DuckDB build's outcome) alone.
     assert not layout.serving_database.exists()
+
+
+def test_every_dbt_unit_test_passes_on_spark(two_batches) -> None:
+    results = run_unit_tests(two_batches["layout"], "spark")
+    assert {node["unique_id"] for node in results} == unit_tests_in_manifest()
+    assert {node["status"] for node in results} == {"pass"}
