@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 from collections import defaultdict
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -127,7 +128,16 @@ def test_ground_truth_files_add_up_to_the_planted_differences(
 def test_one_day_of_usage_never_restates_the_row_that_lost_telemetry(tmp_path: Path) -> None:
     """With a single billed day, the restated row and the lost-telemetry row share the day:
     on one row the two would pull the reconciliation reason opposite ways."""
-    generated = generate(tmp_path, seed=3, users=4, days=1, claude_code_share=0.5, otel=False)
+    # A fixed day: a day ending at "now" can spill into the next UTC day after midnight.
+    generated = generate(
+        tmp_path,
+        seed=3,
+        users=4,
+        days=1,
+        end_date=date(2026, 3, 10),
+        claude_code_share=0.5,
+        otel=False,
+    )
     billing = BillingData.load(Path(generated.output_dir))
     rows = {p.kind: (p.day, p.account_id, p.model) for p in billing.planted}
     assert rows["lost_telemetry"][0] == rows["restated_day"][0]
