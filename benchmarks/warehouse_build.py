@@ -651,35 +651,31 @@ def _reset_warehouse(paths: Paths) -> None:
         leftover.unlink()
 
 
-def _land_new_hour(paths: Paths) -> int:
-    """Copy the held-back hour into the landing, as an hourly landing run would add it."""
-    copied = 0
-    for file in paths.held_back.rglob("*.parquet"):
-        target = paths.warehouse / file.relative_to(paths.held_back)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(file, target)
-        copied += 1
-    return copied
+def _land_new_hour(paths: Paths, again: tuple[int, datetime] | None = None) -> int:
+    """Copy the held-back hour into the landing, as an hourly landing run would add it.
 
-
-def _redeliver_new_hour(paths: Paths, round_number: int, landed_at: datetime) -> int:
-    """Land the held-back hour once more, as new files landed at `landed_at`.
-
-    A collector that re-sends its last hour (a retry after a lost acknowledgement) gives the
-    same events again: staging deduplicates them, but every incremental model rebuilds the
+    With `again` (round, landing time), land it once more as new files landed then: a
+    collector that re-sends its last hour (a retry after a lost acknowledgement) gives the
+    same events again. Staging deduplicates them, but every incremental model rebuilds the
     days they touch, so the build file sees a delete and an insert of those rows each time.
     """
     copied = 0
     with duckdb.connect() as connection:
         for file in paths.held_back.rglob("*.parquet"):
             target = paths.warehouse / file.relative_to(paths.held_back)
-            target = target.with_name(f"{NEW_HOUR_STEM}-again{round_number:02d}-{target.name}")
-            landed = f"timestamptz {quote_literal(landed_at.isoformat())} as landed_at"
-            replace = f"replace ({landed})" if "landed_at" in pq.read_schema(file).names else ""
-            connection.execute(
-                f"copy (select * {replace} from read_parquet({quote_literal(str(file))}))"
-                f" to {quote_literal(str(target))} (format parquet, compression zstd)"
-            )
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if again is None:
+                shutil.copy2(file, target)
+            else:
+                round_number, landed_at = again
+                target = target.with_name(f"{NEW_HOUR_STEM}-again{round_number:02d}-{target.name}")
+                landed = f"timestamptz {quote_literal(landed_at.isoformat())} as landed_at"
+                has_landed_at = "landed_at" in pq.read_schema(file).names
+                replace = f"replace ({landed})" if has_landed_at else ""
+                connection.execute(
+                    f"copy (select * {replace} from read_parquet({quote_literal(str(file))}))"
+                    f" to {quote_literal(str(target))} (format parquet, compression zstd)"
+                )
             copied += 1
     return copied
 
@@ -691,10 +687,10 @@ def run_churn(
     the build and serving files after each (do they grow without bound?)."""
     sizes = []
     for number in range(1, rounds + 1):
-        _redeliver_new_hour(paths, number, first_landed_at + timedelta(hours=number))
+        _land_new_hour(paths, again=(number, first_landed_at + timedelta(hours=number)))
         step = run_build(f"churn-{number:02d}", paths, environment)
-        build = paths.warehouse / "build" / "warehouse.duckdb"
-        serving = paths.warehouse / "serving" / "warehouse.duckdb"
+        layout = DataLayout(paths.warehouse)
+        build, serving = layout.build_database, layout.serving_database
         sizes.append(
             {
                 "round": number,

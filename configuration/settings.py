@@ -72,6 +72,26 @@ MEMORY_UNITS = {
 }
 
 
+def machine_memory_bytes() -> int:
+    """The memory this process may use: the machine's, or its cgroup's limit when lower."""
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    # A container sees the host's memory in sysconf; its own limit is the cgroup's.
+    for limit_file in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            limit = Path(limit_file).read_text().strip()
+        except OSError:
+            continue
+        if limit.isdigit():
+            memory = min(memory, int(limit))
+    return memory
+
+
+def default_duckdb_memory_mib() -> int:
+    """An eighth of the machine's memory (see `DUCKDB_MEMORY_SHARE`), at least 1 GiB, in MiB."""
+    share = machine_memory_bytes() // DUCKDB_MEMORY_SHARE // 2**20
+    return max(DEFAULT_MINIMUM_DUCKDB_MEMORY_MIB, share)
+
+
 class PrivacyMode(StrEnum):
     """How much content text the product keeps (`COWORK_PRIVACY`; see ingestion.otel.privacy)."""
 
@@ -159,7 +179,7 @@ class Settings:
             `COWORK_ALERT_BILLED_DIVERGENCE_USD`, default 10).
         configured_dagster_home: the Dagster instance's folder (`DAGSTER_HOME`); None
             means `<data_dir>/dagster` (see `dagster_home`).
-        duckdb_memory_mib: the memory limit of the DuckDB warehouse build and publish, in
+        duckdb_memory_mib: the memory limit of the DuckDB warehouse build (dbt), in
             MiB (`COWORK_DUCKDB_MEMORY_LIMIT`, e.g. `4GiB` or `3000MB`; default an eighth of
             the machine's memory, at least 1 GiB, see `default_duckdb_memory_mib`).
     """
@@ -183,7 +203,7 @@ class Settings:
     alert_billed_divergence_percent: Decimal = Decimal(5)
     alert_billed_divergence_usd: Decimal = Decimal(10)
     configured_dagster_home: Path | None = None
-    duckdb_memory_mib: int = field(default_factory=lambda: default_duckdb_memory_mib())
+    duckdb_memory_mib: int = field(default_factory=default_duckdb_memory_mib)
 
     def __post_init__(self) -> None:
         # Absolute, so that dbt and Spark (other working directories) agree on the paths.
@@ -275,9 +295,12 @@ class Settings:
             alert_webhook_url=secret(ALERT_WEBHOOK_URL),
             dagster_url=text(DAGSTER_URL) or DEFAULT_DAGSTER_URL,
             configured_dagster_home=Path(home) if (home := text(DAGSTER_HOME)) else None,
-            duckdb_memory_mib=_memory_mib(DUCKDB_MEMORY_LIMIT, text(DUCKDB_MEMORY_LIMIT))
-            or default_duckdb_memory_mib(),
             # Unset keeps the field's default.
+            **(
+                {"duckdb_memory_mib": memory}
+                if (memory := _memory_mib(DUCKDB_MEMORY_LIMIT, text(DUCKDB_MEMORY_LIMIT)))
+                else {}
+            ),
             **{
                 name: value
                 for name, variable in (
@@ -382,26 +405,6 @@ def _whole_days(variable: str, value: str) -> int | None:
             " the default)"
         )
     return days
-
-
-def machine_memory_bytes() -> int:
-    """The memory this process may use: the machine's, or its cgroup's limit when lower."""
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    # A container sees the host's memory in sysconf; its own limit is the cgroup's.
-    for limit_file in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
-        try:
-            limit = Path(limit_file).read_text().strip()
-        except OSError:
-            continue
-        if limit.isdigit():
-            memory = min(memory, int(limit))
-    return memory
-
-
-def default_duckdb_memory_mib() -> int:
-    """An eighth of the machine's memory (see `DUCKDB_MEMORY_SHARE`), at least 1 GiB, in MiB."""
-    share = machine_memory_bytes() // DUCKDB_MEMORY_SHARE // 2**20
-    return max(DEFAULT_MINIMUM_DUCKDB_MEMORY_MIB, share)
 
 
 def _memory_mib(variable: str, value: str) -> int | None:

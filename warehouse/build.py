@@ -23,7 +23,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from configuration.settings import Settings, default_duckdb_memory_mib
+from configuration.settings import Settings
 from ingestion.paths import LOCAL_TARGET, DataLayout
 from warehouse.build_state import building, warehouse_lock
 from warehouse.publish import PublishResult, publish_build
@@ -70,11 +70,11 @@ def dbt_arguments(
 ) -> list[str]:
     """The dbt command line for this data directory (its own target and log folders).
 
-    The DuckDB memory limit of `settings` (default: the machine's default) reaches the
+    The DuckDB memory limit of `settings` (default: the product's defaults) reaches the
     profile as the var `duckdb_memory_limit`.
     """
-    memory_mib = settings.duckdb_memory_mib if settings else default_duckdb_memory_mib()
-    dbt_vars = {"duckdb_memory_limit": f"{memory_mib}MiB", **(dbt_vars or {})}
+    settings = settings or Settings(data_dir=layout.root)
+    dbt_vars = {"duckdb_memory_limit": settings.duckdb_memory_limit, **(dbt_vars or {})}
     arguments = [
         command,
         "--project-dir",
